@@ -1,0 +1,218 @@
+"""The adapter contract (v0).
+
+An adapter is a class that satisfies the ``Adapter`` protocol: it declares what it can do
+(``capabilities``), validates its own part of the catalog (``config_model``), and answers a few
+verbs for one subject at a time. It returns receipts with counts and a digest of the operation
+template it used, never the personal data itself (except ``access``, which streams records to the
+activity that encrypts them straight into the access package).
+
+Errors are typed so the orchestrator knows what to do: ``RetryableAdapterError`` (try again later:
+timeouts, lock conflicts), ``PermanentAdapterError`` (a human must fix something: bad credentials,
+missing table) and ``NotSupportedError`` (this store cannot do that verb; recorded, not hidden).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import rfc8785
+from pydantic import BaseModel
+
+from dsrflow.domain import CollectionCount, Identity
+
+
+class Capability(StrEnum):
+    """A verb an adapter may support."""
+
+    ACCESS = "access"
+    ERASE = "erase"
+    VERIFY = "verify"
+    RECTIFY = "rectify"
+    RESTRICT = "restrict"
+    RESOLVE_IDENTITIES = "resolve_identities"
+
+
+class AdapterError(Exception):
+    """Base of every error an adapter raises on purpose.
+
+    The message must not contain personal data: it ends up in the ledger and, encrypted, in
+    Temporal history. Name the store, table and column, not the values.
+    """
+
+    retryable: ClassVar[bool] = False
+    kind: ClassVar[str] = "AdapterError"
+
+
+class RetryableAdapterError(AdapterError):
+    """A transient failure (timeout, deadlock, connection reset): the call may be retried."""
+
+    retryable = True
+    kind = "RetryableStoreError"
+
+
+class PermanentAdapterError(AdapterError):
+    """A failure that retrying will not fix (bad credentials, missing table, bad config)."""
+
+    kind = "PermanentStoreError"
+
+
+class NotSupportedError(AdapterError):
+    """The store cannot perform the requested verb."""
+
+    kind = "NotSupported"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The identifiers of one data subject, grouped by kind (personal data).
+
+    Attributes:
+        identities: identity kind -> normalised values, e.g. ``{"email": ("a@b.c",)}``.
+
+    """
+
+    identities: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def of(cls, identities: list[Identity]) -> Subject:
+        """Group a flat identity list by kind, de-duplicated and sorted for determinism."""
+        grouped: dict[str, set[str]] = {}
+        for ident in identities:
+            grouped.setdefault(ident.kind, set()).add(ident.value)
+        return cls({k: tuple(sorted(v)) for k, v in sorted(grouped.items())})
+
+    def values(self, kind: str) -> tuple[str, ...]:
+        """The values of one kind (empty when the subject has none)."""
+        return self.identities.get(kind, ())
+
+    def __repr__(self) -> str:  # never print identifiers by accident
+        return f"Subject(kinds={sorted(self.identities)})"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of the subject's data, as returned by ``access`` (personal data)."""
+
+    collection: str
+    data: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"Record(collection={self.collection!r}, fields={sorted(self.data)})"
+
+
+@dataclass(frozen=True)
+class OperationReceipt:
+    """What a verb did: counts per collection and a digest of the operation templates.
+
+    For ``erase``, ``matched`` is the rows found before and ``affected`` the rows changed; for
+    ``verify``, ``matched`` is the residual: rows that still hold the subject's data.
+    """
+
+    action: str
+    matched: int
+    affected: int
+    operation_digest: str
+    collections: list[CollectionCount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of ``check_connection`` / ``dsrflow stores test``."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Result of ``check_connection``."""
+
+    store: str
+    checks: list[Check]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+
+@dataclass(frozen=True)
+class AdapterContext:
+    """What the composition root gives every adapter instance.
+
+    Attributes:
+        store: The store's name in the catalog.
+        base_dir: The catalog file's folder; relative paths in store config resolve against it.
+        env: Environment to resolve ``*_env`` secret references from (never read os.environ
+            directly).
+
+    """
+
+    store: str
+    base_dir: Path
+    env: Mapping[str, str]
+
+    def secret(self, var: str, what: str) -> str:
+        """Resolve a secret by env-var name.
+
+        Raises:
+            PermanentAdapterError: The variable is not set.
+
+        """
+        value = self.env.get(var)
+        if value is None:
+            raise PermanentAdapterError(f"store {self.store!r}: {what} env var {var} is not set")
+        return value
+
+
+Progress = Callable[[int], None]
+"""Called by long-running verbs with a running count so the activity can heartbeat."""
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """The contract every store adapter satisfies."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+    config_model: ClassVar[type[BaseModel]]
+
+    @classmethod
+    def create(cls, config: BaseModel, ctx: AdapterContext) -> Self:
+        """Build an instance from validated config; must not connect yet."""
+        ...
+
+    def check_connection(self) -> CheckReport:
+        """Connect and check that every declared table/column/key exists and is usable."""
+        ...
+
+    def access(self, subject: Subject) -> Iterator[Record]:
+        """Stream every record the store holds about the subject."""
+        ...
+
+    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
+        """Erase (or anonymise, per the catalog) the subject's data; idempotent."""
+        ...
+
+    def verify(self, subject: Subject) -> OperationReceipt:
+        """Count what is left of the subject after erasure (``matched`` = residual)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def operation_digest(templates: list[str] | dict[str, Any]) -> str:
+    """Digest of the operation templates an adapter ran (statements with placeholders, no values).
+
+    Canonical JSON (RFC 8785) so that the same templates always give the same digest.
+    """
+    return "sha256:" + hashlib.sha256(rfc8785.dumps(templates)).hexdigest()

@@ -1,0 +1,108 @@
+"""Engine construction and driver-error mapping for the SQL adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
+
+from adapters.base import AdapterContext, AdapterError, PermanentAdapterError, RetryableAdapterError
+from adapters.sql.config import Connection
+from dsrflow.redact import first_line
+
+# Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).
+_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+# Driver messages that no retry will fix: a person has to change config or grants.
+_PERMANENT_MARKERS = (
+    "authentication failed",
+    "access denied",
+    "password",
+    "permission denied",
+    "does not exist",
+    "unknown database",
+    "no such table",
+    "no such column",
+    "unknown column",
+    "doesn't exist",
+    "unable to open database file",
+    "foreign key constraint",
+    "violates",
+    "syntax error",
+    "readonly database",
+    "read-only",
+)
+
+
+def build_url(conn: Connection, ctx: AdapterContext) -> URL:
+    """Assemble the URL from catalog config and env-var secrets; resolve relative SQLite paths."""
+    raw = conn.url if conn.url is not None else ctx.secret(conn.url_env or "", "connection URL")
+    try:
+        url = make_url(raw)
+    except Exception:  # the env var may hold anything
+        raise PermanentAdapterError(f"store {ctx.store!r}: connection URL is not valid") from None
+    url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
+    if conn.password_env:
+        url = url.set(password=ctx.secret(conn.password_env, "password"))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database)
+        if not path.is_absolute():
+            url = url.set(database=str((ctx.base_dir / path).resolve()))
+    return url
+
+
+def build_engine(conn: Connection, ctx: AdapterContext) -> Engine:
+    """An engine with short connect timeouts (an unreachable store must fail fast, then retry)."""
+    url = build_url(conn, ctx)
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "postgresql":
+        connect_args["connect_timeout"] = 5
+    elif backend in ("mysql", "mariadb"):
+        connect_args.update(connect_timeout=5, read_timeout=600, write_timeout=600)
+    elif backend == "sqlite":
+        connect_args["timeout"] = 15
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLite ignores FOREIGN KEY clauses unless asked; real constraints make erasure order matter.
+    # secure_delete overwrites deleted content, so erased rows do not linger in free pages.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
+def map_error(store: str, exc: BaseException, doing: str) -> AdapterError:
+    """Turn a SQLAlchemy/driver exception into a typed adapter error without personal data."""
+    if isinstance(exc, AdapterError):
+        return exc
+    if isinstance(exc, NoSuchTableError):
+        return PermanentAdapterError(f"store {store!r}: table {exc} not found ({doing})")
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig if exc.orig is not None else exc
+        detail = first_line(str(orig))
+        text = f"store {store!r}: {type(orig).__name__} while {doing}: {detail}"
+        if exc.connection_invalidated:
+            return RetryableAdapterError(text)
+        if any(marker in detail.lower() for marker in _PERMANENT_MARKERS):
+            return PermanentAdapterError(text)
+        if type(exc).__name__ in ("OperationalError", "InterfaceError", "TimeoutError"):
+            return RetryableAdapterError(text)
+        return PermanentAdapterError(text)
+    if isinstance(exc, SQLAlchemyError):
+        return PermanentAdapterError(
+            f"store {store!r}: {type(exc).__name__} while {doing}: {first_line(str(exc))}"
+        )
+    return RetryableAdapterError(f"store {store!r}: {type(exc).__name__} while {doing}")

@@ -1,0 +1,157 @@
+"""Statement building for the SQL adapter: which rows belong to a subject, and in what order.
+
+Rows are matched set-based: a collection matches on its identity columns (``col IN :values``) and
+through references to a parent collection (``col IN (SELECT parent_col FROM parent WHERE ...)``).
+All names come from reflected ``Table`` objects, so the dialect quotes them and a name that is not
+a real table or column never reaches SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, false, or_, select, update
+from sqlalchemy.sql.dml import Delete, Update
+from sqlalchemy.sql.elements import ColumnElement
+
+from adapters.base import PermanentAdapterError, Subject
+from adapters.sql.config import CollectionConfig, FixedValue, SqlConfig
+from dsrflow.graph import topo_levels
+
+Edge = tuple[str, str]  # (parent collection, parent column)
+
+
+class SqlPlan:
+    """Match clauses and erasure order for one store's collections over reflected tables."""
+
+    def __init__(self, store: str, config: SqlConfig, tables: dict[str, Table]) -> None:
+        self.store = store
+        self.config = config
+        self.tables = tables
+        self._provided = {
+            (name, col): kind
+            for name, coll in config.collections.items()
+            for col, kind in {**coll.identities, **coll.provides}.items()
+        }
+
+    def coll(self, name: str) -> CollectionConfig:
+        """Config of one collection."""
+        return self.config.collections[name]
+
+    def is_key_edge(self, parent: str, parent_col: str) -> bool:
+        """Whether a reference targets the parent's primary key (the child holds the FK)."""
+        pk = {c.name for c in self.tables[parent].primary_key.columns}
+        return pk == {parent_col}
+
+    def value_edges(self) -> list[Edge]:
+        """References whose parent values must be read before anything changes.
+
+        When the reference does not target the parent's key, the parent holds the foreign key
+        and must be erased first, so the child can no longer be found through it afterwards.
+        """
+        edges = {
+            (parent, pcol)
+            for coll in self.config.collections.values()
+            for _, parent, pcol in coll.referenced()
+            if not self.is_key_edge(parent, pcol)
+        }
+        return sorted(edges)
+
+    def match(
+        self,
+        name: str,
+        subject: Subject,
+        values: dict[Edge, list[Any]] | None = None,
+    ) -> ColumnElement[bool] | None:
+        """WHERE clause selecting the subject's rows of one collection (None: cannot match)."""
+        coll, table = self.coll(name), self.tables[name]
+        values = values or {}
+        clauses: list[ColumnElement[bool]] = []
+        for column, kind in coll.identities.items():
+            vals = coerce(table.c[column], subject.values(kind))
+            if vals:
+                clauses.append(table.c[column].in_(vals))
+        for column, parent, pcol in coll.referenced():
+            kind = self._provided.get((parent, pcol))
+            if kind and subject.values(kind):
+                # The parent's column is itself an identity: match directly, so the rows stay
+                # findable (and verifiable) after the parent rows are gone.
+                clauses.append(table.c[column].in_(coerce(table.c[column], subject.values(kind))))
+            if (parent, pcol) in values:
+                vals = values[(parent, pcol)]
+                clauses.append(table.c[column].in_(vals) if vals else false())
+                continue
+            parent_clause = self.match(parent, subject, values)
+            if parent_clause is not None:
+                ptable = self.tables[parent]
+                sub = select(ptable.c[pcol]).where(parent_clause, ptable.c[pcol].is_not(None))
+                clauses.append(table.c[column].in_(sub))
+        if not clauses:
+            return None
+        return or_(*clauses) if len(clauses) > 1 else clauses[0]
+
+    def erase_order(self) -> list[str]:
+        """Collections in the order erasure must touch them.
+
+        A child that holds the foreign key goes before its parent (the parent's rows still
+        match while the child is processed); a parent that holds the foreign key goes first
+        (the child is then found through values read up front).
+        """
+        deps: dict[str, list[str]] = {name: [] for name in self.config.collections}
+        for name, coll in self.config.collections.items():
+            for _, parent, pcol in coll.referenced():
+                if self.is_key_edge(parent, pcol):
+                    deps[parent].append(name)
+                else:
+                    deps[name].append(parent)
+        try:
+            levels = topo_levels(deps)
+        except ValueError as exc:
+            raise PermanentAdapterError(
+                f"store {self.store!r}: no erasure order satisfies the references ({exc})"
+            ) from None
+        return [name for level in levels for name in level]
+
+    def erase_statement(self, name: str, clause: ColumnElement[bool]) -> Delete | Update | None:
+        """The one set-based statement that erases a collection's matched rows (None: keep)."""
+        spec, table = self.coll(name).erase, self.tables[name]
+        if spec.strategy == "delete":
+            return delete(table).where(clause)
+        if spec.strategy == "anonymize":
+            assignments = {
+                field: (rule.fixed if isinstance(rule, FixedValue) else None)
+                for field, rule in spec.fields.items()
+            }
+            return update(table).where(clause).values(assignments)
+        return None
+
+    def residual(self, name: str, clause: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Rows of a collection that still hold the subject's data after erasure."""
+        spec, table = self.coll(name).erase, self.tables[name]
+        if spec.strategy != "anonymize":
+            return clause
+        leftovers = []
+        for field, rule in spec.fields.items():
+            col = table.c[field]
+            if isinstance(rule, FixedValue):
+                leftovers.append(and_(col.is_not(None), col != rule.fixed))
+            else:
+                leftovers.append(col.is_not(None))
+        return and_(clause, or_(*leftovers))
+
+
+def coerce(column: Any, values: tuple[str, ...]) -> list[Any]:
+    """Identity values arrive as strings; bind them as the column's Python type.
+
+    Values that cannot be of that type (``"abc"`` for an integer column) cannot match and are
+    dropped rather than sent to the database as a type error.
+    """
+    try:
+        py_type = column.type.python_type
+    except NotImplementedError:
+        return list(values)
+    if py_type is int:
+        return [int(v) for v in values if v.lstrip("-").isdigit()]
+    if py_type is str:
+        return list(values)
+    return list(values)

@@ -1,0 +1,134 @@
+"""The artifact store: what requests produce, on disk under ``state_dir/artifacts/<request id>``.
+
+Anything holding personal data (staged records, access packages, the subject's commitment
+opening) is encrypted with the request's data key; evidence bundles hold no personal data and
+are stored in clear so they can be handed to anyone.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import re
+import shutil
+import uuid
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Record
+from dsrflow.crypto.files import EncryptedWriter, decrypt_chunks, decrypt_to, read_key_id
+from dsrflow.crypto.keystore import KeyStore
+from dsrflow.errors import UserError
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+PACKAGE = "access-package.zip.enc"
+BUNDLE = "evidence-bundle.zip"
+OPENING = "subject-opening.json.enc"
+
+
+def check_request_id(request_id: str) -> str:
+    """Request ids become file and workflow names: letters, digits, '.', '_', '-' only."""
+    if not _SAFE_ID.match(request_id):
+        raise UserError(
+            f"request id {request_id!r}: use 1-80 letters, digits, '.', '_' or '-' "
+            "(and no personal data)"
+        )
+    return request_id
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"base64": base64.b64encode(bytes(value)).decode()}
+    return str(value)
+
+
+class ArtifactStore:
+    """Reads and writes a request's artifacts."""
+
+    def __init__(self, root: Path, keystore: KeyStore) -> None:
+        self.root = root
+        self.keystore = keystore
+
+    def dir(self, request_id: str) -> Path:
+        """The request's folder."""
+        return self.root / check_request_id(request_id)
+
+    def stage_records(self, request_id: str, store: str, records: Iterable[Record]) -> int:
+        """Encrypt a store's records as JSON lines into the staging area; returns the count."""
+        key_id, key = self.keystore.key_for(request_id)
+        path = self.dir(request_id) / "staging" / f"{store}.jsonl.enc"
+        count = 0
+        with EncryptedWriter(path, key_id, key) as out:
+            for rec in records:
+                line = {"collection": rec.collection, "data": rec.data}
+                out.write(json.dumps(line, default=_json_default, sort_keys=True).encode() + b"\n")
+                count += 1
+        return count
+
+    def assemble_package(
+        self, request_id: str, stores: list[str], manifest: dict[str, Any]
+    ) -> Path:
+        """Zip every staged store file into one encrypted access package, then drop staging."""
+        key_id, key = self.keystore.key_for(request_id)
+        folder = self.dir(request_id)
+        path = folder / PACKAGE
+        with (
+            EncryptedWriter(path, key_id, key) as out,
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf,  # type: ignore[arg-type]
+        ):
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+            for store in stores:
+                staged = folder / "staging" / f"{store}.jsonl.enc"
+                if not staged.exists():
+                    continue
+                with zf.open(f"stores/{store}.jsonl", "w") as member:
+                    for chunk in decrypt_chunks(staged, key):
+                        member.write(chunk)
+        shutil.rmtree(folder / "staging", ignore_errors=True)
+        return path
+
+    def save_bundle(self, request_id: str, data: bytes) -> Path:
+        """Store a signed evidence bundle (no personal data, kept in clear)."""
+        path = self.dir(request_id) / BUNDLE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def save_opening(self, request_id: str, opening: dict[str, Any]) -> Path:
+        """Store the subject's commitment opening, encrypted (it holds the identifier)."""
+        key_id, key = self.keystore.key_for(request_id)
+        path = self.dir(request_id) / OPENING
+        with EncryptedWriter(path, key_id, key) as out:
+            out.write(json.dumps(opening, sort_keys=True, indent=2).encode())
+        return path
+
+    def export(self, request_id: str, out_dir: Path) -> list[Path]:
+        """Decrypt a request's deliverables into ``out_dir`` (an audited download)."""
+        folder = self.dir(request_id)
+        if not folder.exists():
+            raise UserError(f"request {request_id}: no artifacts (not finished, or purged)")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, target in (
+            (PACKAGE, f"{request_id}-access-package.zip"),
+            (OPENING, f"{request_id}-subject-opening.json"),
+        ):
+            src = folder / name
+            if src.exists():
+                key = self.keystore.get(read_key_id(src))
+                decrypt_to(src, key, out_dir / target)
+                written.append(out_dir / target)
+        bundle = folder / BUNDLE
+        if bundle.exists():
+            shutil.copyfile(bundle, out_dir / f"{request_id}-evidence-bundle.zip")
+            written.append(out_dir / f"{request_id}-evidence-bundle.zip")
+        return written

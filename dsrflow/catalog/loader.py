@@ -1,0 +1,144 @@
+"""Load and validate a catalog file, reporting every problem with file, line and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from adapters.registry import AdapterRegistry
+from dsrflow.catalog.model import (
+    GENERIC_KEYS,
+    STORE_NAME_PATTERN,
+    Catalog,
+    StoreCommon,
+    StoreEntry,
+)
+from dsrflow.catalog.yamlpos import Path_, line_for, load_with_positions
+from dsrflow.errors import ConfigError
+from dsrflow.graph import find_cycle
+
+SUPPORTED_VERSIONS = (1,)
+
+
+class _Problems:
+    """Collects problems so one run reports all of them, each on its own line."""
+
+    def __init__(self, filename: str, positions: dict[Path_, int]) -> None:
+        self.filename = filename
+        self.positions = positions
+        self.lines: list[str] = []
+
+    def add(self, path: Path_, message: str) -> None:
+        line = line_for(self.positions, path)
+        where = f"{self.filename}:{line}" if line else self.filename
+        dotted = ".".join(str(p) for p in path) or "(top level)"
+        self.lines.append(f"{where}: {dotted}: {message}")
+
+    def add_validation(self, base: Path_, exc: ValidationError) -> None:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            self.add((*base, *loc), msg)
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise ConfigError("\n".join(self.lines))
+
+
+def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
+    """Read, parse and validate a catalog file.
+
+    Args:
+        path: The YAML file.
+        registry: Where adapters are looked up by name.
+
+    Returns:
+        The validated catalog.
+
+    Raises:
+        ConfigError: Anything is wrong; the message has one line per problem, each naming file,
+            line and field.
+
+    """
+    filename = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{filename}: catalog file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{filename}: cannot read catalog: {exc.strerror}") from None
+    data, positions = load_with_positions(text, filename)
+    problems = _Problems(filename, positions)
+    if not isinstance(data, dict):
+        problems.add((), "the catalog must be a mapping with 'version' and 'stores'")
+        problems.raise_if_any()
+    for key in sorted(set(data) - {"version", "stores"}):
+        problems.add((key,), "unknown field (expected 'version' and 'stores')")
+    if data.get("version") not in SUPPORTED_VERSIONS:
+        problems.add(("version",), f"must be one of {list(SUPPORTED_VERSIONS)}")
+    stores_raw = data.get("stores")
+    if not isinstance(stores_raw, dict) or not stores_raw:
+        problems.add(("stores",), "must be a non-empty mapping of store name to store entry")
+        problems.raise_if_any()
+
+    stores: dict[str, StoreEntry] = {}
+    for name, entry in stores_raw.items():
+        store = _load_store(name, entry, registry, problems)
+        if store is not None:
+            stores[name] = store
+    _check_ordering(stores, set(stores_raw), problems)
+    problems.raise_if_any()
+    return Catalog(path=path.resolve(), stores=stores, raw=data)
+
+
+def _load_store(
+    name: str, entry: Any, registry: AdapterRegistry, problems: _Problems
+) -> StoreEntry | None:
+    base: Path_ = ("stores", name)
+    if not re.match(STORE_NAME_PATTERN, name):
+        problems.add(base, "store names are lower-case letters, digits, '-' and '_'")
+        return None
+    if not isinstance(entry, dict):
+        problems.add(base, "must be a mapping")
+        return None
+    common_raw = {k: v for k, v in entry.items() if k in GENERIC_KEYS}
+    specific_raw = {k: v for k, v in entry.items() if k not in GENERIC_KEYS}
+    try:
+        common = StoreCommon.model_validate(common_raw)
+    except ValidationError as exc:
+        problems.add_validation(base, exc)
+        return None
+    try:
+        adapter_cls = registry.get(common.adapter)
+    except ConfigError as exc:
+        problems.add((*base, "adapter"), str(exc))
+        return None
+    try:
+        config: BaseModel = adapter_cls.config_model.model_validate(specific_raw)
+    except ValidationError as exc:
+        problems.add_validation(base, exc)
+        return None
+    return StoreEntry(
+        name=name,
+        common=common,
+        config=config,
+        capabilities=frozenset(str(c) for c in adapter_cls.capabilities),
+        adapter_version=adapter_cls.version,
+    )
+
+
+def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems: _Problems) -> None:
+    for name, store in stores.items():
+        for i, dep in enumerate(store.common.after):
+            if dep not in declared:
+                problems.add(("stores", name, "after", i), f"unknown store {dep!r}")
+            elif dep == name:
+                problems.add(("stores", name, "after", i), "a store cannot run after itself")
+    cycle = find_cycle({n: [d for d in s.common.after if d in stores] for n, s in stores.items()})
+    if cycle:
+        problems.add(("stores", cycle[0], "after"), "ordering cycle: " + " -> ".join(cycle))

@@ -1,0 +1,81 @@
+"""YAML loading that remembers where every value came from.
+
+Config errors must name file, line and field. PyYAML's node tree carries line marks, so we build
+plain Python data from it and keep a side table of ``path -> line``. Duplicate keys, which plain
+PyYAML silently accepts (last one wins), are rejected here with both lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from dsrflow.errors import ConfigError
+
+Path_ = tuple[str | int, ...]
+
+
+def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML text into Python data plus a map from data path to 1-based line number.
+
+    Raises:
+        ConfigError: The text is not valid YAML or has a duplicate key.
+
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    positions: dict[Path_, int] = {}
+    if node is None:
+        return None, positions
+    return _build(node, (), positions, filename), positions
+
+
+def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: str) -> Any:
+    positions.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str):
+                key = str(key)
+            if key in seen:
+                dotted = ".".join(str(p) for p in (*path, key))
+                first = seen[key]
+                raise ConfigError(
+                    f"{filename}:{line}: {dotted}: duplicate key (first defined on line {first})"
+                )
+            seen[key] = line
+            positions[(*path, key)] = line
+            out[key] = _build(value_node, (*path, key), positions, filename)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(child, (*path, i), positions, filename) for i, child in enumerate(node.value)
+        ]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # Resolve scalars the way SafeLoader would (ints, bools, nulls, floats, strings).
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def line_for(positions: dict[Path_, int], path: Path_) -> int | None:
+    """Line of the longest prefix of ``path`` that has a recorded position."""
+    for cut in range(len(path), -1, -1):
+        line = positions.get(tuple(path[:cut]))
+        if line is not None:
+            return line
+    return None

@@ -1,0 +1,1 @@
+"""The ``dsrflow`` command line."""

@@ -1,0 +1,70 @@
+"""Shared CLI plumbing: the lazily built runtime, output helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from dsrflow.runtime import Runtime
+
+T = TypeVar("T")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    """Print an error: one line per problem, prefixed ``error:``."""
+    for line in message.splitlines() or [""]:
+        err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """Global options, turned into a ``Runtime`` the first time a command needs one."""
+
+    overrides: dict[str, str] = field(default_factory=dict)
+    actor: str | None = None
+    _runtime: Runtime | None = None
+
+    def runtime(self) -> Runtime:
+        """The process's composition root (``Settings.load`` happens here, once)."""
+        if self._runtime is None:
+            from dsrflow.logging import configure
+            from dsrflow.runtime import Runtime
+            from dsrflow.settings import Settings
+
+            env = {**os.environ, **self.overrides}
+            settings = Settings.load(env)
+            configure(settings.log_format, settings.log_level)
+            self._runtime = Runtime(settings, env)
+        return self._runtime
+
+    def who(self) -> str:
+        """The acting person for the audit log."""
+        return self.actor or os.environ.get("DSRFLOW_ACTOR") or f"local:{getpass.getuser()}"
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CLI state from a Typer context."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion."""
+    return asyncio.run(coro)
+
+
+def is_tty() -> bool:
+    """Whether stdout is an interactive terminal."""
+    return sys.stdout.isatty()

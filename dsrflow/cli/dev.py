@@ -1,0 +1,92 @@
+"""``dsrflow dev`` (embedded stack), ``dsrflow worker`` and ``dsrflow demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from dsrflow.cli.common import out, run, state
+from dsrflow.errors import UserError
+
+if TYPE_CHECKING:
+    from dsrflow.runtime import Runtime
+
+READY_FILE = "dev.ready"
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise UserError(f"DSRFLOW_TEMPORAL_ADDRESS: {address!r} is not HOST:PORT") from None
+
+
+def dev(
+    ctx: typer.Context,
+    ui: Annotated[bool, typer.Option(help="Serve the Temporal UI.")] = True,
+) -> None:
+    """Run the embedded stack: Temporal dev server (SQLite), worker, ledger. Ctrl-C stops it."""
+    from dsrflow.devserver import DevServer
+
+    rt = state(ctx).runtime()
+    _ = rt.catalog  # a bad catalog is reported before anything starts
+    s = rt.settings
+    host, port = _host_port(s.temporal_address)
+    server = DevServer(s.state_dir, host, port, s.ui_port if ui else None)
+    server.start()
+    try:
+        out.print(f"Temporal      {server.address} (state {s.state_dir / 'temporal.db'})")
+        if ui:
+            out.print(f"Temporal UI   http://{host}:{s.ui_port}")
+        out.print(f"Ledger        {s.ledger_database_url}")
+        out.print(f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)")
+        run(_serve(rt, write_ready=True))
+    finally:
+        server.stop()
+        out.print("stopped")
+
+
+def worker(ctx: typer.Context) -> None:
+    """Run a worker against the configured Temporal (scale out by running more of these)."""
+    rt = state(ctx).runtime()
+    _ = rt.catalog
+    run(_serve(rt, write_ready=False))
+
+
+async def _serve(rt: Runtime, write_ready: bool) -> None:
+    client = await rt.client()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ready = rt.settings.state_dir / READY_FILE
+    async with rt.worker(client):
+        out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop")
+        if write_ready:
+            ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
+        try:
+            await stop.wait()
+        finally:
+            ready.unlink(missing_ok=True)
+            out.print("shutting down worker...")
+
+
+def demo(
+    ctx: typer.Context,
+    out_dir: Annotated[
+        str, typer.Option("--out", help="Where the demo writes its files.")
+    ] = "demo-out",
+) -> None:
+    """Seed two demo stores, run an access and an erasure request end to end, verify the bundle."""
+    from pathlib import Path
+
+    from dsrflow.demo.run import run_demo
+
+    code = run_demo(Path(out_dir), state(ctx).overrides)
+    if code:
+        raise typer.Exit(code)

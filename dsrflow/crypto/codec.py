@@ -1,0 +1,85 @@
+"""Temporal payload codec: AES-256-GCM with a data key per request.
+
+The serialization context carries the workflow id (= request id), so every payload of a request
+- its input, activity arguments and results, query answers, failure messages - is encrypted
+under that request's key. The key id travels in the payload metadata (``encryption-key-id``) so
+the codec server can decode for the UI. Workflow ids, search attributes, type names and error
+types are never encrypted by Temporal: none of them may carry personal data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from typing import Self
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+)
+
+from dsrflow.crypto.keystore import SHARED, KeyDestroyedError, KeyStore
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """Encrypts payloads with the data key of the workflow they belong to."""
+
+    def __init__(self, keystore: KeyStore, owner: str = SHARED) -> None:
+        self._keystore = keystore
+        self._owner = owner
+
+    def with_context(self, context: SerializationContext) -> Self:
+        """Bind to the workflow of the payloads about to be encoded."""
+        workflow_id = getattr(context, "workflow_id", None)
+        return type(self)(self._keystore, workflow_id or SHARED)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Encrypt every payload under the owner's data key."""
+        key_id, key = await asyncio.to_thread(self._keystore.key_for, self._owner)
+        aead = AESGCM(key)
+        out = []
+        for p in payloads:
+            nonce = os.urandom(12)
+            data = nonce + aead.encrypt(nonce, p.SerializeToString(), key_id.encode())
+            out.append(Payload(metadata={"encoding": ENCODING, KEY_ID: key_id.encode()}, data=data))
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Decrypt payloads this codec encrypted; pass others through unchanged."""
+        out = []
+        for p in payloads:
+            if p.metadata.get("encoding") != ENCODING:
+                out.append(p)
+                continue
+            key_id = p.metadata[KEY_ID].decode()
+            try:
+                key = await asyncio.to_thread(self._keystore.get, key_id)
+            except KeyDestroyedError:
+                raise KeyDestroyedError(
+                    f"payload key {key_id} was destroyed: this data is crypto-shredded"
+                ) from None
+            plain = AESGCM(key).decrypt(p.data[:12], p.data[12:], key_id.encode())
+            decoded = Payload()
+            decoded.ParseFromString(plain)
+            out.append(decoded)
+        return out
+
+
+def data_converter(keystore: KeyStore) -> DataConverter:
+    """The converter every dsrflow client and worker uses.
+
+    Failure messages and stack traces move into encoded attributes so the codec encrypts them too.
+    """
+    return DataConverter(
+        payload_codec=EncryptionCodec(keystore),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

@@ -1,0 +1,136 @@
+"""Per-request data keys, wrapped by a key-encryption key (KEK) and kept in the ledger.
+
+Each request gets its own random AES-256 data key. It encrypts the request's payloads in
+Temporal history (see ``codec``) and its artifacts at rest. Destroying the key after the
+request's retention period crypto-shreds both: the ciphertexts stay, nobody can read them.
+
+The KEK comes from ``DSRFLOW_KEK`` (base64, 32 bytes) or, on the embedded stack, from a file
+created on first use under ``state_dir/keys`` with mode 0600. In production put it in a KMS and
+pass it through the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+
+from dsrflow.errors import ConfigError
+from dsrflow.ledger import Ledger
+from dsrflow.ledger.models import DataKeyRow
+
+SHARED = "__shared__"
+"""Key owner for payloads encoded without a workflow (e.g. a codec-server round trip)."""
+
+
+class KeyDestroyedError(Exception):
+    """The data key was destroyed: the data it protected has been crypto-shredded."""
+
+
+def load_kek(keys_dir: Path, env: Mapping[str, str]) -> bytes:
+    """The KEK from ``DSRFLOW_KEK``, else from ``keys_dir/kek.bin`` (created if missing)."""
+    if env.get("DSRFLOW_KEK"):
+        try:
+            kek = base64.b64decode(env["DSRFLOW_KEK"], validate=True)
+        except ValueError:
+            raise ConfigError("environment: DSRFLOW_KEK is not valid base64") from None
+        if len(kek) != 32:
+            raise ConfigError("environment: DSRFLOW_KEK must decode to 32 bytes")
+        return kek
+    path = keys_dir / "kek.bin"
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        tmp = keys_dir / f".kek.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)  # atomic: if another process won the race, we use its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    kek = path.read_bytes()
+    if len(kek) != 32:
+        raise ConfigError(f"{path}: key-encryption key must be 32 bytes")
+    return kek
+
+
+class KeyStore:
+    """Creates, unwraps, caches and destroys per-request data keys."""
+
+    def __init__(self, ledger: Ledger, kek: bytes) -> None:
+        self._ledger = ledger
+        self._kek = AESGCM(kek)
+        self._cache: dict[str, bytes] = {}
+        self._by_owner: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def key_for(self, owner: str) -> tuple[str, bytes]:
+        """The data key of a request (``owner`` = request id), created on first use."""
+        with self._lock:
+            key_id = self._by_owner.get(owner)
+            if key_id and key_id in self._cache:
+                return key_id, self._cache[key_id]
+        with self._ledger.session() as s:
+            row = s.scalars(select(DataKeyRow).where(DataKeyRow.request_id == owner)).first()
+            if row is None:
+                key = AESGCM.generate_key(256)
+                key_id = "dk_" + secrets.token_hex(12)
+                row = DataKeyRow(key_id=key_id, request_id=owner, wrapped=self._wrap(key_id, key))
+                s.add(row)
+            elif row.wrapped is None:
+                raise KeyDestroyedError(f"data key {row.key_id} was destroyed")
+            key_id = row.key_id
+            key = self._unwrap(row.key_id, row.wrapped)
+        with self._lock:
+            self._cache[key_id] = key
+            self._by_owner[owner] = key_id
+        return key_id, key
+
+    def get(self, key_id: str) -> bytes:
+        """Unwrap a data key by id.
+
+        Raises:
+            KeyDestroyedError: The key was destroyed (or never existed here).
+
+        """
+        with self._lock:
+            if key_id in self._cache:
+                return self._cache[key_id]
+        with self._ledger.session() as s:
+            row = s.get(DataKeyRow, key_id)
+            if row is None or row.wrapped is None:
+                raise KeyDestroyedError(f"data key {key_id} is destroyed or unknown")
+            key = self._unwrap(key_id, row.wrapped)
+        with self._lock:
+            self._cache[key_id] = key
+        return key
+
+    def destroy(self, owner: str) -> str | None:
+        """Destroy a request's data key; returns its id (None if it had none)."""
+        with self._ledger.session() as s:
+            row = s.scalars(select(DataKeyRow).where(DataKeyRow.request_id == owner)).first()
+            if row is None:
+                return None
+            row.wrapped = None
+            row.destroyed_at = datetime.now(UTC)
+            key_id = row.key_id
+        with self._lock:
+            self._cache.pop(key_id, None)
+            self._by_owner.pop(owner, None)
+        return key_id
+
+    def _wrap(self, key_id: str, key: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._kek.encrypt(nonce, key, key_id.encode())
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return self._kek.decrypt(wrapped[:12], wrapped[12:], key_id.encode())

@@ -1,0 +1,147 @@
+"""``make demo``: the main job on the embedded stack, through the real CLI, start to finish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dsrflow.demo import data
+
+console = Console(highlight=False)
+
+
+def _dsrflow() -> list[str]:
+    script = Path(sys.executable).parent / "dsrflow"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dsrflow.cli.main"]
+
+
+def _step(title: str) -> None:
+    console.rule(f"[bold]{title}")
+
+
+def _cli(env: dict[str, str], *args: str) -> int:
+    console.print(f"[dim]$ dsrflow {' '.join(args)}[/]")
+    return subprocess.call([*_dsrflow(), *args], env=env)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], ready: Path, log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready.exists():
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"dsrflow dev exited ({proc.returncode}):\n{log.read_text()[-2000:]}"
+            )
+        time.sleep(0.2)
+    raise RuntimeError(f"dsrflow dev not ready after {timeout:.0f}s; see {log}")
+
+
+def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
+    """Run the whole demo; returns the process exit code."""
+    started = time.monotonic()
+    out_dir = out_dir.resolve()
+    _step("1. Seed two demo stores (shop, support) with several subjects")
+    catalog = data.seed(out_dir)
+    before_others = data.others_digest(out_dir)
+    console.print(f"catalog {catalog}")
+    console.print(f"subject rows before: {data.subject_counts(out_dir)}")
+
+    env = {**os.environ, **overrides, "DSRFLOW_CATALOG": str(catalog)}
+    state_dir = Path(env.get("DSRFLOW_STATE_DIR", ".dsrflow")).resolve()
+    env["DSRFLOW_STATE_DIR"] = str(state_dir)
+    ready = state_dir / "dev.ready"
+    ready.unlink(missing_ok=True)
+
+    _step("2. Start the embedded stack (Temporal dev server + worker + ledger)")
+    log = out_dir / "dev.log"
+    with open(log, "wb") as log_fh:
+        dev = subprocess.Popen(
+            [*_dsrflow(), "dev"], env=env, stdout=log_fh, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_ready(dev, ready, log)
+        console.print(log.read_text().strip())
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        access_id, erasure_id = f"demo-access-{stamp}", f"demo-erasure-{stamp}"
+
+        submit = [
+            "request",
+            "submit",
+            "--email",
+            data.SUBJECT_EMAIL,
+            "--wait",
+            "--out",
+            str(out_dir),
+        ]
+        _step("3. Access request (Art. 15) for the subject")
+        if _cli(
+            env, *submit, "--type", "access", "--request-id", access_id, "--case-ref", "DEMO-1"
+        ):
+            return 1
+
+        _step("4. Erasure request (Art. 17) for the same subject")
+        if _cli(
+            env, *submit, "--type", "erasure", "--request-id", erasure_id, "--case-ref", "DEMO-2"
+        ):
+            return 1
+
+        _step("5. Verify the evidence bundle offline with the controller's public key")
+        pub = out_dir / "controller-public-key.pem"
+        if _cli(env, "keys", "export-public", "--out", str(pub)):
+            return 1
+        bundle = out_dir / f"{erasure_id}-evidence-bundle.zip"
+        verified = _cli(env, "verify", str(bundle), "--public-key", str(pub)) == 0
+
+        _step("6. The stores afterwards")
+        ok = _report(out_dir, before_others) and verified
+    finally:
+        _step("7. Shut everything down")
+        dev.send_signal(signal.SIGINT)
+        try:
+            dev.wait(30)
+        except subprocess.TimeoutExpired:
+            dev.kill()
+            dev.wait()
+        console.print(f"embedded stack stopped (exit {dev.returncode}); log in {log}")
+    elapsed = time.monotonic() - started
+    if ok:
+        console.print(f"[bold green]DEMO OK[/] in {elapsed:.1f}s - outputs in {out_dir}")
+        return 0
+    console.print(f"[bold red]DEMO FAILED[/] after {elapsed:.1f}s")
+    return 1
+
+
+def _report(out_dir: Path, before_others: dict[str, str]) -> bool:
+    after_subject = data.subject_counts(out_dir)
+    after_others = data.others_digest(out_dir)
+    mentions = data.raw_mentions(out_dir)
+    table = Table()
+    for col in ("table", "subject rows left", "other subjects' rows"):
+        table.add_column(col)
+    ok = True
+    for key in sorted(before_others):
+        left = after_subject.get(key)
+        same = after_others[key] == before_others[key]
+        ok &= same and not left
+        table.add_row(
+            key,
+            "kept by policy" if left is None else str(left),
+            "[green]unchanged[/]" if same else "[red]CHANGED[/]",
+        )
+    console.print(table)
+    for store, hits in mentions.items():
+        if hits:
+            ok = False
+            console.print(f"[red]{store}.db still contains {hits}[/]")
+        else:
+            console.print(f"{store}.db: no trace of the subject in the file's bytes")
+    return ok

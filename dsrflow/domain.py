@@ -1,0 +1,268 @@
+"""Domain types that cross the Temporal boundary.
+
+Every workflow, activity, query, signal and update takes one frozen dataclass and returns one.
+They carry no ORM objects and no adapter objects: workflows know stores and adapters by name.
+Fields that can hold personal data are marked in their docstrings; the payload codec encrypts
+them in Temporal history, and they never reach logs or evidence bundles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class RequestType(StrEnum):
+    """What the data subject asked for (GDPR article in brackets)."""
+
+    ACCESS = "access"  # Art. 15
+    EXPORT = "export"  # Art. 20
+    ERASURE = "erasure"  # Art. 17
+    RECTIFICATION = "rectification"  # Art. 16
+    RESTRICTION = "restriction"  # Art. 18
+
+
+class RequestStatus(StrEnum):
+    """Lifecycle state of a whole request."""
+
+    RECEIVED = "received"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    NEEDS_ATTENTION = "needs_attention"
+    FAILED = "failed"
+
+
+class StoreStatus(StrEnum):
+    """Lifecycle state of one store within a request."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    NOT_SUPPORTED = "not_supported"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the store has reached an end state."""
+        return self not in (StoreStatus.PENDING, StoreStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One identifier of the data subject (personal data).
+
+    Attributes:
+        kind: Identifier type as the catalog names it, e.g. ``email`` or ``customer_id``.
+        value: The identifier itself, normalised (see ``dsrflow.identity``).
+
+    """
+
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RetrySpec:
+    """A store's retry policy, as declared in the catalog."""
+
+    max_attempts: int = 5
+    initial_interval_s: float = 1.0
+    backoff: float = 2.0
+    max_interval_s: float = 60.0
+    timeout_s: float = 600.0
+    heartbeat_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class DsrInput:
+    """Workflow input: one data-subject request.
+
+    Attributes:
+        request_id: Opaque id, also the workflow id; never derived from personal data.
+        request_type: What was asked.
+        identities: The submitted identifiers (personal data).
+        received_at: When the controller received the request (starts the legal clock).
+        regulation: ``gdpr`` or ``ccpa``.
+        case_ref: The privacy team's own case reference (must not hold personal data).
+
+    """
+
+    request_id: str
+    request_type: RequestType
+    identities: list[Identity]
+    received_at: datetime
+    regulation: str = "gdpr"
+    case_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Input of the planning activity."""
+
+    request_id: str
+    request_type: RequestType
+
+
+@dataclass(frozen=True)
+class StorePlan:
+    """One store as the workflow sees it: a name, an adapter name, and how to call it."""
+
+    name: str
+    adapter: str
+    capabilities: list[str]
+    retry: RetrySpec = field(default_factory=RetrySpec)
+    identity_source: bool = False
+    after: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    """Identities an identity-source store resolved for the subject (personal data)."""
+
+    store: str
+    identities: list[Identity]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stores in scope for a request, fixed at execution time."""
+
+    stores: list[StorePlan]
+    catalog_digest: str
+
+
+@dataclass(frozen=True)
+class StoreTaskInput:
+    """Input of a per-store activity (access, erase, verify)."""
+
+    request_id: str
+    store: str
+    request_type: RequestType
+    identities: list[Identity]
+
+
+@dataclass(frozen=True)
+class CollectionCount:
+    """Counts for one table/collection/key pattern within a store (no personal data).
+
+    ``residual`` is what still matched right after the collection was erased, inside the same
+    transaction (None where nothing was changed, e.g. a ``keep`` collection).
+    """
+
+    collection: str
+    action: str
+    matched: int
+    affected: int
+    residual: int | None = None
+
+
+@dataclass(frozen=True)
+class StoreReceipt:
+    """What an adapter did in one store: counts and digests, never the data itself."""
+
+    store: str
+    adapter: str
+    adapter_version: str
+    action: str
+    matched: int
+    affected: int
+    operation_digest: str
+    started_at: datetime
+    finished_at: datetime
+    attempt: int = 1
+    collections: list[CollectionCount] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifyReceipt:
+    """The result of asking a store again after erasure."""
+
+    store: str
+    residual: int
+    checked_at: datetime
+    operation_digest: str
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    """A store's end state within a request, as reported in the status query and the result."""
+
+    store: str
+    adapter: str
+    status: StoreStatus
+    attempts: int = 0
+    receipt: StoreReceipt | None = None
+    verification: VerifyReceipt | None = None
+    error_type: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Answer of the ``status`` query."""
+
+    request_id: str
+    request_type: RequestType
+    status: RequestStatus
+    stores: list[StoreOutcome]
+    artifact: ArtifactRef | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """Where a request's result lives in the artifact store (no personal data)."""
+
+    kind: str
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class AssembleInput:
+    """Input of the access-package activity."""
+
+    request_id: str
+    request_type: RequestType
+    stores: list[StoreOutcome]
+
+
+@dataclass(frozen=True)
+class EvidenceInput:
+    """Input of the evidence-bundle activity.
+
+    ``identities`` are needed to compute the subject commitment; they are not written to the bundle.
+    """
+
+    request: DsrInput
+    workflow_id: str
+    run_id: str
+    catalog_digest: str
+    inventory: list[StorePlan]
+    outcomes: list[StoreOutcome]
+    completed_at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectionEvent:
+    """A state change the workflow reports to the ledger projection."""
+
+    request_id: str
+    request_type: RequestType
+    status: RequestStatus
+    received_at: datetime
+    stores: list[StoreOutcome]
+    artifact: ArtifactRef | None = None
+    regulation: str = "gdpr"
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class DsrResult:
+    """Workflow result."""
+
+    request_id: str
+    status: RequestStatus
+    stores: list[StoreOutcome]
+    artifact: ArtifactRef | None

@@ -1,0 +1,90 @@
+"""Ledger tables: the projection lists and reports read, the audit log, and key records.
+
+Temporal is the source of truth for progress; these tables are a projection the workflow keeps
+current through an activity, so lists never have to scan Temporal. No table holds personal data:
+requests are keyed by opaque ids, and data keys are stored wrapped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now (the ledger stores UTC)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the ledger schema."""
+
+
+class RequestRow(Base):
+    """One data-subject request as last projected."""
+
+    __tablename__ = "requests"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    regulation: Mapped[str] = mapped_column(String(10), default="gdpr")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    projection_seq: Mapped[int] = mapped_column(Integer, default=0)
+    artifact_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    artifact_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+    stores: Mapped[list[StoreStateRow]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="StoreStateRow.store"
+    )
+
+
+class StoreStateRow(Base):
+    """The state of one store within one request."""
+
+    __tablename__ = "store_states"
+
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    store: Mapped[str] = mapped_column(String(80), primary_key=True)
+    adapter: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    affected: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    residual: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error_type: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    request: Mapped[RequestRow] = relationship(back_populates="stores")
+
+
+class AuditRow(Base):
+    """Append-only record of every person's action: who, what, when, on which request."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    request_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DataKeyRow(Base):
+    """A wrapped per-request data key (payload codec, artifacts). Destroying it crypto-shreds."""
+
+    __tablename__ = "data_keys"
+
+    key_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

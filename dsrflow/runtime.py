@@ -1,0 +1,138 @@
+"""Composition root: builds every long-lived object from ``Settings`` once, and nothing else does.
+
+The CLI, ``dsrflow dev``, the worker and the tests all go through ``Runtime``; activity classes
+receive their collaborators through constructors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from dsrflow.errors import UserError
+from dsrflow.settings import Settings
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from adapters.registry import AdapterRegistry
+    from dsrflow.artifacts import ArtifactStore
+    from dsrflow.catalog import Catalog
+    from dsrflow.crypto.keystore import KeyStore
+    from dsrflow.evidence.signing import Signer
+    from dsrflow.ledger import Ledger
+
+
+@dataclass
+class Runtime:
+    """Long-lived collaborators of one dsrflow process."""
+
+    settings: Settings
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger database."""
+        from dsrflow.ledger import Ledger
+
+        return Ledger(self.settings.ledger_database_url)
+
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """Per-request data keys."""
+        from dsrflow.crypto.keystore import KeyStore, load_kek
+
+        return KeyStore(self.ledger, load_kek(self.settings.keys_dir, self.env))
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """Access packages, evidence bundles, openings."""
+        from dsrflow.artifacts import ArtifactStore
+
+        return ArtifactStore(self.settings.artifacts_dir, self.keystore)
+
+    @cached_property
+    def registry(self) -> AdapterRegistry:
+        """Installed adapters."""
+        from adapters.registry import AdapterRegistry
+
+        return AdapterRegistry.from_entry_points()
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The validated store catalog."""
+        from dsrflow.catalog import load_catalog
+
+        return load_catalog(self.settings.catalog, self.registry)
+
+    def signer(self) -> Signer:
+        """The evidence signing key (loaded on demand, inside the signing activity)."""
+        from dsrflow.evidence.signing import load_or_create_signer
+
+        return load_or_create_signer(
+            self.settings.keys_dir, self.env, self.settings.signing_passphrase_env
+        )
+
+    async def client(self) -> Client:
+        """A Temporal client with dsrflow's encrypting data converter.
+
+        Raises:
+            UserError: Temporal cannot be reached.
+
+        """
+        from temporalio.client import Client
+
+        from dsrflow.crypto.codec import data_converter
+
+        s = self.settings
+        api_key = self.env.get(s.temporal_api_key_env) if s.temporal_api_key_env else None
+        try:
+            return await Client.connect(
+                s.temporal_address,
+                namespace=s.temporal_namespace,
+                data_converter=data_converter(self.keystore),
+                tls=s.temporal_tls or bool(api_key),
+                api_key=api_key,
+            )
+        except RuntimeError as exc:
+            raise UserError(
+                f"cannot reach Temporal at {s.temporal_address} ({str(exc).splitlines()[0]}); "
+                "is `dsrflow dev` (or your cluster) running?"
+            ) from None
+
+    def worker(self, client: Client, task_queue: str | None = None) -> Worker:
+        """A worker running the request workflow and every activity."""
+        from temporalio.worker import Worker
+
+        from activities.ledger import LedgerActivities
+        from activities.results import ResultActivities
+        from activities.stores import StoreActivities
+        from dsrflow.catalog.pool import AdapterPool
+        from workflows.dsr import DataSubjectRequestWorkflow
+
+        pool = AdapterPool(self.catalog, self.registry, self.env)
+        stores = StoreActivities(pool, self.artifacts)
+        results = ResultActivities(self.artifacts, self.signer, self.settings.controller)
+        ledger = LedgerActivities(self.ledger)
+        return Worker(
+            client,
+            task_queue=task_queue or self.settings.task_queue,
+            workflows=[DataSubjectRequestWorkflow],
+            activities=[
+                stores.plan_request,
+                stores.resolve_identities,
+                stores.access_store,
+                stores.erase_store,
+                stores.verify_store,
+                results.assemble_access_package,
+                results.build_evidence_bundle,
+                ledger.project,
+            ],
+            activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="dsr-act"),
+            max_concurrent_activities=16,
+        )

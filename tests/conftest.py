@@ -1,0 +1,6 @@
+"""Thin on purpose: fixtures live in tests/fixtures and load as plugins."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.stack",
+]

@@ -1,0 +1,89 @@
+"""The embedded Temporal server: clear errors, and no orphans when its parent is killed."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dsrflow.devserver import DevServer, _alive, ensure_port_free, find_binary
+from dsrflow.errors import UserError
+from tests.fixtures.stack import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_busy_port_is_named() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(
+            UserError, match=f"port {port} on 127.0.0.1 \\(Temporal frontend\\) is already in use"
+        ):
+            ensure_port_free("127.0.0.1", port, "Temporal frontend")
+
+
+def test_missing_binary_is_named() -> None:
+    with pytest.raises(UserError, match="binary 'no-such-temporal' not found"):
+        find_binary("no-such-temporal")
+
+
+def test_binaries_come_from_the_wheels() -> None:
+    venv_bin = Path(sys.executable).parent
+    assert find_binary("temporal") == venv_bin / "temporal"
+    assert find_binary("temporal-test-server") == venv_bin / "temporal-test-server"
+
+
+def test_killed_parent_leaves_no_orphan(tmp_path: Path) -> None:
+    """SIGKILL the process that started the server: the server must go too."""
+    port = free_port()
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from dsrflow.devserver import DevServer\n"
+        f"s = DevServer(Path({str(tmp_path)!r}), port={port}, ui_port=None, ephemeral=True)\n"
+        "s.start()\n"
+        "print(s.proc.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    server_pid = int(parent.stdout.readline())
+    assert _alive(server_pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(server_pid), "temporal server outlived its killed parent"
+
+
+def test_stale_server_from_a_killed_run_is_stopped(tmp_path: Path) -> None:
+    """A server whose pid file survives (parent gone) is stopped at the next start."""
+    port = free_port()
+    first = DevServer(tmp_path, port=port, ui_port=None, ephemeral=True)
+    # Start it detached from us, as a killed `dsrflow dev` would have left it.
+    cmd = first.command()
+    stale = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)  # fmt: skip
+    first.pidfile.write_text(str(stale.pid))
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    second = DevServer(tmp_path, port=port, ui_port=None, ephemeral=True)
+    try:
+        second.start()
+        stale.wait(10)
+        assert stale.returncode is not None
+        assert second.proc is not None and second.proc.poll() is None
+    finally:
+        second.stop()
+        if stale.poll() is None:
+            stale.kill()

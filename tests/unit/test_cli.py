@@ -1,0 +1,100 @@
+"""The CLI's contract with people: one-line errors, non-zero exits, never a stack trace."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
+
+
+def run(
+    *args: str, cwd: Path | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [*DSRFLOW, *args], capture_output=True, text=True, cwd=cwd,
+        env={**os.environ, "DSRFLOW_STATE_DIR": str(cwd or "."), **(env or {})}, timeout=60,
+    )  # fmt: skip
+
+
+def test_verify_missing_bundle(tmp_path: Path) -> None:
+    r = run("verify", str(tmp_path / "nope.zip"), "--public-key", "k.pem", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "no such bundle file" in r.stderr and "Traceback" not in r.stderr + r.stdout
+
+
+def test_verify_garbage_bundle(tmp_path: Path) -> None:
+    (tmp_path / "b.zip").write_bytes(b"not a zip")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from dsrflow.evidence.signing import Signer
+
+    (tmp_path / "k.pem").write_bytes(Signer(Ed25519PrivateKey.generate()).public_pem())
+    r = run("verify", "b.zip", "--public-key", "k.pem", cwd=tmp_path)
+    assert r.returncode == 1 and "container: not a readable zip" in r.stdout
+    assert "NOT VERIFIED" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_bad_catalog_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "dsrflow.yaml").write_text(
+        "version: 1\nstores:\n  a:\n    adapter: nope\n  b:\n    adapter: sql\n    connection: {}\n"
+    )
+    r = run("catalog", "validate", cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert any("dsrflow.yaml:4: stores.a.adapter: unknown adapter 'nope'" in x for x in lines), (
+        lines
+    )
+    assert any("dsrflow.yaml:7: stores.b.connection" in x for x in lines), lines
+    assert "Traceback" not in r.stderr
+
+
+def test_submit_rejects_bad_input_before_contacting_anything(tmp_path: Path) -> None:
+    r = run("request", "submit", "--type", "shred", "--email", "a@b.c", cwd=tmp_path)
+    assert r.returncode == 2 and "--type: 'shred'" in r.stderr
+    r = run("request", "submit", "--type", "access", cwd=tmp_path)
+    assert r.returncode == 2 and "give the subject's identifier" in r.stderr
+    r = run(
+        "request",
+        "submit",
+        "--type",
+        "access",
+        "--email",
+        "x",
+        "--request-id",
+        "../etc",
+        cwd=tmp_path,
+    )
+    assert r.returncode == 2 and "request id" in r.stderr
+
+
+def test_submit_without_temporal_is_a_one_line_error(tmp_path: Path) -> None:
+    r = run("request", "submit", "--type", "access", "--email", "a@b.io", cwd=tmp_path,
+            env={"DSRFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1"})  # fmt: skip
+    assert r.returncode == 2
+    assert "cannot reach Temporal at 127.0.0.1:1" in r.stderr and "Traceback" not in r.stderr
+    assert "a@b.io" not in r.stderr
+
+
+def test_verify_imports_no_orchestrator_stack() -> None:
+    """The offline verifier path must not pull in Temporal, SQLAlchemy or a web framework."""
+    code = (
+        "import sys\n"
+        "from dsrflow.cli import main\n"
+        "from dsrflow.verify import verify_bundle\n"
+        "heavy = [m for m in ('temporalio', 'sqlalchemy', 'fastapi', 'starlette', 'dsrflow.ledger')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["request", "--help"], ["stores", "--help"]])
+def test_help_works(args: list[str], tmp_path: Path) -> None:
+    assert run(*args, cwd=tmp_path).returncode == 0
