@@ -210,6 +210,37 @@ class Adapter(Protocol):
         ...
 
 
+@runtime_checkable
+class IdentityResolver(Protocol):
+    """Optional verb, declared with ``Capability.RESOLVE_IDENTITIES``."""
+
+    def resolve_identities(self, subject: Subject) -> list[Identity]:
+        """Identifiers other stores key on (e.g. e-mail -> customer id), as new identities."""
+        ...
+
+
+@runtime_checkable
+class Rectifier(Protocol):
+    """Optional verb (GDPR Art. 16), declared with ``Capability.RECTIFY``."""
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
+        """Set the given logical fields to the given values wherever the store holds them.
+
+        ``changes`` maps the catalog's logical field names (e.g. ``full_name``) to new values;
+        fields the store does not hold are ignored and not counted.
+        """
+        ...
+
+
+@runtime_checkable
+class Restrictor(Protocol):
+    """Optional verb (GDPR Art. 18), declared with ``Capability.RESTRICT``."""
+
+    def restrict(self, subject: Subject) -> OperationReceipt:
+        """Mark the subject's data as restricted (kept, not processed) where the store can."""
+        ...
+
+
 def operation_digest(templates: list[str] | dict[str, Any]) -> str:
     """Digest of the operation templates an adapter ran (statements with placeholders, no values).
 

@@ -24,29 +24,66 @@ class RequestType(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    """Lifecycle state of a whole request."""
+    """Lifecycle state of a whole request (also the ``DsrStatus`` search attribute)."""
 
     RECEIVED = "received"
+    AWAITING_VERIFICATION = "awaiting_verification"
+    AWAITING_APPROVAL = "awaiting_approval"
+    ON_HOLD = "on_hold"
     RUNNING = "running"
-    COMPLETED = "completed"
     NEEDS_ATTENTION = "needs_attention"
-    FAILED = "failed"
+    OVERDUE = "overdue"
+    COMPLETED = "completed"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether the request has ended."""
+        return self in _TERMINAL_REQUEST
+
+
+_TERMINAL_REQUEST = frozenset(
+    {
+        RequestStatus.COMPLETED,
+        RequestStatus.DENIED,
+        RequestStatus.EXPIRED,
+        RequestStatus.CANCELLED,
+    }
+)
 
 
 class StoreStatus(StrEnum):
-    """Lifecycle state of one store within a request."""
+    """Lifecycle state of one store within a request.
+
+    End states: ``done`` (acted, and for erasure verified with residual 0), ``not_found``
+    (nothing matched), ``not_supported`` (the store cannot do the requested verb; recorded),
+    ``exempt`` (an Art. 17(3) ground applies; the data is restricted, not erased), ``skipped``
+    (a person moved it on with a reason), ``cancelled`` (the request was cancelled before this
+    store ran). ``failed_needs_attention`` and ``waiting_for_human`` wait for a person.
+    """
 
     PENDING = "pending"
     RUNNING = "running"
     DONE = "done"
     NOT_FOUND = "not_found"
     NOT_SUPPORTED = "not_supported"
-    FAILED = "failed"
+    EXEMPT = "exempt"
+    FAILED_NEEDS_ATTENTION = "failed_needs_attention"
+    WAITING_FOR_HUMAN = "waiting_for_human"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
     @property
     def terminal(self) -> bool:
-        """Whether the store has reached an end state."""
-        return self not in (StoreStatus.PENDING, StoreStatus.RUNNING)
+        """Whether the store has reached an end state (nothing more will happen by itself)."""
+        return self not in (
+            StoreStatus.PENDING,
+            StoreStatus.RUNNING,
+            StoreStatus.FAILED_NEEDS_ATTENTION,
+            StoreStatus.WAITING_FOR_HUMAN,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +98,29 @@ class Identity:
 
     kind: str
     value: str
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field a rectification request sets (personal data)."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """Why a store keeps the subject's data despite an erasure request.
+
+    Attributes:
+        ground: The legal ground, e.g. ``Art. 17(3)(b)`` (legal obligation) or ``Art. 17(3)(e)``.
+        note: Free text for the record (no personal data).
+        until: ISO date until which the data is retained (legal retention), if any.
+    """
+
+    ground: str
+    note: str = ""
+    until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +155,7 @@ class DsrInput:
     received_at: datetime
     regulation: str = "gdpr"
     case_ref: str | None = None
+    changes: list[FieldChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -141,6 +202,7 @@ class StoreTaskInput:
     store: str
     request_type: RequestType
     identities: list[Identity]
+    changes: list[FieldChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -187,7 +249,13 @@ class VerifyReceipt:
 
 @dataclass(frozen=True)
 class StoreOutcome:
-    """A store's end state within a request, as reported in the status query and the result."""
+    """A store's state within a request, as reported in the status query and the result.
+
+    Attributes:
+        actor: Who or what acted: ``workload:<worker identity>`` or ``staff:<pseudonym>``.
+        note: A person's note (skip reason, manual task note); no personal data.
+        exemption: Set when the store is ``exempt``.
+    """
 
     store: str
     adapter: str
@@ -197,6 +265,9 @@ class StoreOutcome:
     verification: VerifyReceipt | None = None
     error_type: str | None = None
     error: str | None = None
+    actor: str | None = None
+    note: str | None = None
+    exemption: Exemption | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +313,7 @@ class EvidenceInput:
     inventory: list[StorePlan]
     outcomes: list[StoreOutcome]
     completed_at: datetime
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True)

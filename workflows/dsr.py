@@ -113,7 +113,7 @@ class DataSubjectRequestWorkflow:
 
         final = (
             RequestStatus.COMPLETED
-            if all(o.status != StoreStatus.FAILED for o in self._outcomes.values())
+            if all(o.status != StoreStatus.FAILED_NEEDS_ATTENTION for o in self._outcomes.values())
             else RequestStatus.NEEDS_ATTENTION
         )
         self._artifact = await self._produce_result(plan)
@@ -157,7 +157,11 @@ class DataSubjectRequestWorkflow:
                     await self._fail(source, result)
                 elif isinstance(result, BaseException):
                     raise result
-            sources = [s for s in sources if self._outcomes[s.name].status != StoreStatus.FAILED]
+            sources = [
+                s
+                for s in sources
+                if self._outcomes[s.name].status != StoreStatus.FAILED_NEEDS_ATTENTION
+            ]
             new = [
                 i
                 for r in results
@@ -172,7 +176,7 @@ class DataSubjectRequestWorkflow:
 
     async def _run_store(self, store: StorePlan, identities: list[Identity]) -> None:
         activity_name, capability = VERB[self._inp.request_type]
-        if self._outcomes[store.name].status == StoreStatus.FAILED:
+        if self._outcomes[store.name].status == StoreStatus.FAILED_NEEDS_ATTENTION:
             return  # its identity resolution already failed and is recorded
         if capability not in store.capabilities:
             await self._update(
@@ -205,7 +209,7 @@ class DataSubjectRequestWorkflow:
             if verification.residual > 0:
                 await self._update(
                     store.name,
-                    status=StoreStatus.FAILED,
+                    status=StoreStatus.FAILED_NEEDS_ATTENTION,
                     receipt=receipt,
                     verification=verification,
                     attempts=receipt.attempt,
@@ -233,7 +237,7 @@ class DataSubjectRequestWorkflow:
             error_type, message = type(cause).__name__, str(cause)
         await self._update(
             store.name,
-            status=StoreStatus.FAILED,
+            status=StoreStatus.FAILED_NEEDS_ATTENTION,
             error_type=error_type,
             error=message,
             attempts=attempts,

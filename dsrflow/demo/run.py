@@ -67,6 +67,7 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
         dev = subprocess.Popen(
             [*_dsrflow(), "dev"], env=env, stdout=log_fh, stderr=subprocess.STDOUT
         )
+    ok = False
     try:
         _wait_ready(dev, ready, log)
         console.print(log.read_text().strip())
@@ -113,6 +114,9 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
             dev.wait()
         console.print(f"embedded stack stopped (exit {dev.returncode}); log in {log}")
     elapsed = time.monotonic() - started
+    if dev.returncode != 0:
+        console.print("[red]the embedded stack did not stop cleanly[/]")
+        ok = False
     if ok:
         console.print(f"[bold green]DEMO OK[/] in {elapsed:.1f}s - outputs in {out_dir}")
         return 0

@@ -48,7 +48,7 @@ def store_action(outcome: StoreOutcome) -> str:
     """The store-level action recorded in evidence."""
     if outcome.status == StoreStatus.NOT_FOUND:
         return "not_found"
-    if outcome.status == StoreStatus.FAILED:
+    if outcome.status == StoreStatus.FAILED_NEEDS_ATTENTION:
         return "failed"
     actions = {c.action for c in outcome.receipt.collections} if outcome.receipt else set()
     if actions <= {"delete"}:

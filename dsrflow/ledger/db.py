@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsrflow.domain import ProjectionEvent, RequestStatus
+from dsrflow.domain import ProjectionEvent
 from dsrflow.ledger.models import AuditRow, Base, RequestRow, StoreStateRow, utcnow
 
 
@@ -68,7 +68,7 @@ class Ledger:
             row.status = str(event_.status)
             row.projection_seq = seq
             row.updated_at = utcnow()
-            if event_.status in (RequestStatus.COMPLETED, RequestStatus.FAILED):
+            if event_.status.terminal:
                 row.completed_at = row.completed_at or utcnow()
             if event_.artifact is not None:
                 row.artifact_kind = event_.artifact.kind

@@ -87,3 +87,27 @@ def test_stale_server_from_a_killed_run_is_stopped(tmp_path: Path) -> None:
         second.stop()
         if stale.poll() is None:
             stale.kill()
+
+
+async def test_state_survives_a_restart(tmp_path: Path) -> None:
+    """Workflow histories live in the state folder's SQLite file, not in the process."""
+    from temporalio.client import Client
+
+    port = free_port()
+    server = DevServer(tmp_path, port=port, ui_port=None)
+    server.start()
+    try:
+        client = await Client.connect(server.address)
+        handle = await client.start_workflow(
+            "NoSuchWorkflowType", id="survivor", task_queue="nobody-polls-this"
+        )
+    finally:
+        server.stop()
+    server = DevServer(tmp_path, port=port, ui_port=None)
+    server.start()
+    try:
+        client = await Client.connect(server.address)
+        desc = await client.get_workflow_handle("survivor").describe()
+        assert desc.run_id == handle.result_run_id
+    finally:
+        server.stop()
