@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import structlog
 from temporalio import activity
 
 from dsrflow.domain import ProjectionEvent
 from dsrflow.ledger import Ledger
+from dsrflow.lifecycle import Notification
+
+log = structlog.get_logger(__name__)
 
 
 class LedgerActivities:
@@ -17,4 +21,12 @@ class LedgerActivities:
     @activity.defn(name="project")
     def project(self, event: ProjectionEvent) -> bool:
         """Apply one state snapshot; older snapshots arriving late are ignored (by ``seq``)."""
-        return self.ledger.apply(event, event.seq)
+        return self.ledger.apply(event)
+
+    @activity.defn(name="notify")
+    def notify(self, n: Notification) -> bool:
+        """Put a reminder/overdue/escalation/expiry in the outbox (idempotent per event)."""
+        key = f"{n.request_id}:{n.kind}:{n.due_at.isoformat()}:{','.join(n.stores)}:{n.detail}"
+        created = self.ledger.notify(n, key)
+        log.info("notification", request_id=n.request_id, kind=n.kind, stores=len(n.stores))
+        return created

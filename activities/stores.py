@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from temporalio import activity
 
 from activities.errors import store_errors
-from adapters.base import Capability, NotSupportedError, Record, Subject
+from adapters.base import Capability, NotSupportedError, OperationReceipt, Record, Subject
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import (
     Plan,
     PlanInput,
+    RequestType,
     ResolveResult,
     StoreReceipt,
     StoreTaskInput,
     VerifyReceipt,
 )
+from dsrflow.lifecycle import Policy, PolicyInput
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +43,11 @@ class StoreActivities:
         stores = [entry.plan() for entry in catalog.enabled_stores()]
         log.info("planned", request_id=inp.request_id, stores=len(stores))
         return Plan(stores=stores, catalog_digest=catalog.digest)
+
+    @activity.defn(name="get_policy")
+    def get_policy(self, inp: PolicyInput) -> Policy:
+        """The gates and clock settings for this request type (from the catalog's policies)."""
+        return self.pool.catalog.policies.for_type(RequestType(inp.request_type))
 
     @activity.defn(name="resolve_identities")
     def resolve_identities(self, inp: StoreTaskInput) -> ResolveResult:
@@ -83,14 +91,38 @@ class StoreActivities:
     @activity.defn(name="erase_store")
     def erase_store(self, inp: StoreTaskInput) -> StoreReceipt:
         """Erase the subject's data in one store, per the catalog's strategies."""
+        return self._run_verb(
+            inp, Capability.ERASE, "erase", lambda a, s: a.erase(s, progress=activity.heartbeat)
+        )
+
+    @activity.defn(name="rectify_store")
+    def rectify_store(self, inp: StoreTaskInput) -> StoreReceipt:
+        """Set the requested fields to their new values wherever the store holds them."""
+        changes = {c.field: c.value for c in inp.changes}
+        return self._run_verb(
+            inp, Capability.RECTIFY, "rectify", lambda a, s: a.rectify(s, changes)
+        )
+
+    @activity.defn(name="restrict_store")
+    def restrict_store(self, inp: StoreTaskInput) -> StoreReceipt:
+        """Mark the subject's data restricted (Art. 18; also used for exempt erasures)."""
+        return self._run_verb(inp, Capability.RESTRICT, "restrict", lambda a, s: a.restrict(s))
+
+    def _run_verb(
+        self,
+        inp: StoreTaskInput,
+        capability: Capability,
+        action: str,
+        call: Callable[[Any, Subject], OperationReceipt],
+    ) -> StoreReceipt:
         started = datetime.now(UTC)
         with store_errors(inp.store):
             adapter = self.pool.get(inp.store)
-            if Capability.ERASE not in adapter.capabilities:
-                raise NotSupportedError(f"store {inp.store!r} does not support erasure")
-            receipt = adapter.erase(Subject.of(inp.identities), progress=activity.heartbeat)
+            if capability not in adapter.capabilities:
+                raise NotSupportedError(f"store {inp.store!r} does not support {action}")
+            receipt = call(adapter, Subject.of(inp.identities))
         log.info(
-            "erased",
+            action,
             request_id=inp.request_id,
             store=inp.store,
             matched=receipt.matched,
@@ -100,7 +132,7 @@ class StoreActivities:
             store=inp.store,
             adapter=adapter.name,
             adapter_version=adapter.version,
-            action="erase",
+            action=action,
             matched=receipt.matched,
             affected=receipt.affected,
             operation_digest=receipt.operation_digest,

@@ -53,11 +53,16 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
             raise UserError(f"port {port} on {host} ({what}) is already in use") from None
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """``preexec_fn`` for children that must not outlive us (runs between fork and exec).
+
+    Linux delivers SIGTERM to the child when its parent dies, even by SIGKILL. The child gets
+    its own process group, so Ctrl-C in the terminal reaches only us and we stop it in order.
+    """
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    os.setpgrp()  # Ctrl-C in the terminal goes to us; we stop the server in order
+    os.setpgrp()
 
 
 def _alive(pid: int) -> bool:
@@ -136,7 +141,7 @@ class DevServer:
             ensure_port_free(self.host, self.ui_port, "Temporal UI")
         log = open(self.logfile, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
         log.close()
         self.pidfile.write_text(str(self.proc.pid))

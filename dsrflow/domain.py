@@ -176,6 +176,9 @@ class StorePlan:
     retry: RetrySpec = field(default_factory=RetrySpec)
     identity_source: bool = False
     after: list[str] = field(default_factory=list)
+    human_task: bool = False
+    instructions: str = ""
+    exemption: Exemption | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,21 @@ class StoreOutcome:
 
 
 @dataclass(frozen=True)
+class HumanAction:
+    """One thing a person (or the clock) did to a request, for the ledger's history.
+
+    ``detail`` holds reasons, grounds and methods, never personal data.
+    """
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    store: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class StatusView:
     """Answer of the ``status`` query."""
 
@@ -279,6 +297,13 @@ class StatusView:
     status: RequestStatus
     stores: list[StoreOutcome]
     artifact: ArtifactRef | None = None
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+    overdue: bool = False
+    extended: bool = False
+    on_hold: bool = False
+    reason: str = ""
+    actions: list[HumanAction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -328,6 +353,10 @@ class ProjectionEvent:
     artifact: ArtifactRef | None = None
     regulation: str = "gdpr"
     seq: int = 0
+    due_at: datetime | None = None
+    overdue: bool = False
+    reason: str = ""
+    actions: list[HumanAction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -338,3 +367,4 @@ class DsrResult:
     status: RequestStatus
     stores: list[StoreOutcome]
     artifact: ArtifactRef | None
+    reason: str = ""

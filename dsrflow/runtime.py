@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from dsrflow.crypto.keystore import KeyStore
     from dsrflow.evidence.signing import Signer
     from dsrflow.ledger import Ledger
+
+
+WORKER_SHUTDOWN_GRACE = timedelta(seconds=10)
+"""How long running activities get to finish when a worker stops."""
 
 
 @dataclass
@@ -124,15 +129,20 @@ class Runtime:
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
             activities=[
+                stores.get_policy,
                 stores.plan_request,
                 stores.resolve_identities,
                 stores.access_store,
                 stores.erase_store,
+                stores.rectify_store,
+                stores.restrict_store,
                 stores.verify_store,
                 results.assemble_access_package,
                 results.build_evidence_bundle,
                 ledger.project,
+                ledger.notify,
             ],
             activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="dsr-act"),
             max_concurrent_activities=16,
+            graceful_shutdown_timeout=WORKER_SHUTDOWN_GRACE,
         )

@@ -1,7 +1,13 @@
 """``DataSubjectRequestWorkflow``: the durable life of one data-subject request.
 
-Orchestration only. Every decision is deterministic; every side effect is an activity. The
-workflow id is the request id, so Temporal itself refuses a duplicate submit.
+Orchestration only: every decision is deterministic, every side effect is an activity. The
+workflow id is the request id, so Temporal itself refuses a second request under the same id;
+``submit`` (sent with update-with-start) makes a retried submission land on the same request.
+
+Life of a request: gates (identity verification with expiry, optional approval), legal hold,
+planning, identity resolution, fan-out in the catalog's order with a clear end state per store,
+the result (access package or evidence bundle). A deadline clock runs alongside all of it.
+People act through validated updates; each action is recorded with who and when.
 """
 
 from __future__ import annotations
@@ -11,276 +17,413 @@ from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.clock import Clock
+from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, SHORT, SHORT_RETRY
+from workflows.steps import StoreSteps
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
         ArtifactRef,
-        AssembleInput,
         DsrInput,
         DsrResult,
-        EvidenceInput,
-        Identity,
+        HumanAction,
         Plan,
-        PlanInput,
         ProjectionEvent,
         RequestStatus,
         RequestType,
-        ResolveResult,
         StatusView,
         StoreOutcome,
         StorePlan,
-        StoreReceipt,
         StoreStatus,
-        StoreTaskInput,
-        VerifyReceipt,
     )
-    from dsrflow.graph import topo_levels
+    from dsrflow.lifecycle import (
+        Decision,
+        Denial,
+        ExtensionRequest,
+        IdentityVerification,
+        Notification,
+        Policy,
+        PolicyInput,
+        StoreDecision,
+        Submission,
+        SubmissionAck,
+        UpdateAck,
+        due_date,
+        extension_problem,
+        fingerprint,
+    )
 
-DSR_STATUS = SearchAttributeKey.for_keyword("DsrStatus")
-DSR_TYPE = SearchAttributeKey.for_keyword("DsrType")
-
-SHORT = timedelta(seconds=60)
-SHORT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
-NON_RETRYABLE = ["PermanentStoreError", "NotSupported", "ConfigError"]
-MAX_IDENTITY_HOPS = 5
-
-VERB = {
-    RequestType.ACCESS: ("access_store", "access"),
-    RequestType.EXPORT: ("access_store", "access"),
-    RequestType.ERASURE: ("erase_store", "erase"),
-}
+GATE_STATES = (RequestStatus.AWAITING_VERIFICATION, RequestStatus.AWAITING_APPROVAL)
 
 
 @workflow.defn(name="DataSubjectRequest")
-class DataSubjectRequestWorkflow:
-    """One workflow per request: plan, resolve identities, fan out, verify, produce the result."""
+class DataSubjectRequestWorkflow(StoreSteps, Clock):
+    """One workflow per request, from receipt to its end state."""
 
     @workflow.init
     def __init__(self, inp: DsrInput) -> None:
         self._inp = inp
+        self._fingerprint = fingerprint(inp)
         self._status = RequestStatus.RECEIVED
+        self._reason = ""
+        self._policy: Policy | None = None
+        self._original_due = due_date(inp.received_at, inp.regulation)
+        self._due_at = self._original_due
+        self._extended = False
+        self._overdue = False
+        self._verified: IdentityVerification | None = None
+        self._approved: Decision | None = None
+        self._denied: Denial | None = None
+        self._hold: Decision | None = None
+        self._cancel: Decision | None = None
+        self._executing = False
+        self._finished = False
         self._plan: Plan | None = None
+        self._stores: dict[str, StorePlan] = {}
         self._outcomes: dict[str, StoreOutcome] = {}
+        self._decisions: dict[str, StoreDecision] = {}
+        self._actions: list[HumanAction] = []
         self._artifact: ArtifactRef | None = None
         self._seq = 0
 
+    # -- run -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: DsrInput) -> DsrResult:
+        """Run the request to its end state."""
+        workflow.upsert_search_attributes(
+            [DSR_TYPE.value_set(str(inp.request_type)), DSR_DUE.value_set(self._due_at)]
+        )
+        self._policy = await workflow.execute_activity(
+            "get_policy",
+            PolicyInput(inp.request_id, str(inp.request_type)),
+            result_type=Policy,
+            start_to_close_timeout=SHORT,
+            retry_policy=SHORT_RETRY,
+        )
+        clock = asyncio.create_task(self._watch_deadlines())
+        try:
+            await self._lifecycle()
+        finally:
+            self._finished = True
+            await clock
+        return DsrResult(
+            request_id=inp.request_id,
+            status=self._status,
+            stores=list(self._outcomes.values()),
+            artifact=self._artifact,
+            reason=self._reason,
+        )
+
+    async def _lifecycle(self) -> None:
+        policy = self._policy
+        assert policy is not None
+        if policy.identity_verification:
+            await self._set_status(RequestStatus.AWAITING_VERIFICATION)
+            expires = self._inp.received_at + timedelta(seconds=policy.verification_timeout_s)
+            remaining = max((expires - workflow.now()).total_seconds(), 0.0)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._verified is not None or self._ended_early(),
+                    timeout=timedelta(seconds=remaining),
+                )
+            except TimeoutError:
+                days = policy.verification_timeout_s / 86400
+                await self._notify("expired", detail="identity not verified")
+                return await self._end(
+                    RequestStatus.EXPIRED, f"identity not verified within {days:g} days"
+                )
+        if policy.approval and not self._ended_early():
+            await self._set_status(RequestStatus.AWAITING_APPROVAL)
+            await workflow.wait_condition(lambda: self._approved is not None or self._ended_early())
+        if self._denied is not None:
+            d = self._denied
+            return await self._end(RequestStatus.DENIED, f"{d.ground}: {d.note}".rstrip(": "))
+        if self._cancel is not None:
+            return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+        await self._wait_for_release()
+        if self._cancel is not None:
+            return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+
+        self._executing = True
+        await self._set_status(RequestStatus.RUNNING)
+        await self._execute()
+        self._artifact = await self._produce_result()
+        if self._cancel is not None:
+            return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+        await self._end(RequestStatus.COMPLETED, "")
+
+    def _ended_early(self) -> bool:
+        return self._cancel is not None or self._denied is not None
+
+    async def _wait_for_release(self) -> None:
+        """A legal hold pauses erasure until released (or the request is cancelled)."""
+        if self._inp.request_type != RequestType.ERASURE or self._hold is None:
+            return
+        await self._set_status(RequestStatus.ON_HOLD)
+        await workflow.wait_condition(lambda: self._hold is None or self._cancel is not None)
+        await self._set_status(RequestStatus.RUNNING if self._executing else RequestStatus.RECEIVED)
+
+    async def _end(self, status: RequestStatus, reason: str) -> None:
+        self._reason = reason
+        for name, outcome in self._outcomes.items():
+            if not outcome.status.terminal:  # cancelled while pending or waiting for a person
+                self._outcomes[name] = replace(outcome, status=StoreStatus.CANCELLED)
+        await self._set_status(status)
+
+    # -- query -----------------------------------------------------------------------
+
     @workflow.query
     def status(self) -> StatusView:
-        """Where the request stands, store by store."""
+        """Where the request stands, store by store, with its clock and history."""
         return StatusView(
             request_id=self._inp.request_id,
             request_type=self._inp.request_type,
             status=self._status,
             stores=list(self._outcomes.values()),
             artifact=self._artifact,
+            received_at=self._inp.received_at,
+            due_at=self._due_at,
+            overdue=self._overdue,
+            extended=self._extended,
+            on_hold=self._hold is not None,
+            reason=self._reason,
+            actions=list(self._actions),
         )
 
-    @workflow.run
-    async def run(self, inp: DsrInput) -> DsrResult:
-        """Run the request to its end state."""
-        workflow.upsert_search_attributes(
-            [DSR_TYPE.value_set(str(inp.request_type)), DSR_STATUS.value_set(str(self._status))]
+    # -- people's actions ------------------------------------------------------------
+
+    @workflow.update
+    async def submit(self, sub: Submission) -> SubmissionAck:
+        """Acknowledge a (possibly retried) submission; sent with update-with-start.
+
+        Answers once the request has reached its first state past ``received`` (a gate, or
+        running), so whoever submitted can act on it at once.
+        """
+        await workflow.wait_condition(lambda: self._status != RequestStatus.RECEIVED)
+        return SubmissionAck(
+            self._inp.request_id, self._status, self._inp.received_at, self._due_at
         )
-        if inp.request_type not in VERB:
-            raise ApplicationError(
-                f"request type {inp.request_type} is not implemented yet",
-                type="UnsupportedRequestType",
-                non_retryable=True,
+
+    @submit.validator
+    def _check_submit(self, sub: Submission) -> None:
+        if sub.fingerprint != self._fingerprint:
+            raise ValueError(f"request id {self._inp.request_id} already names a different request")
+
+    @workflow.update
+    async def verify_identity(self, v: IdentityVerification) -> UpdateAck:
+        """Record that a person verified the requester's identity."""
+        self._verified = v
+        detail = f"method={v.method}" + (f" ref={v.reference}" if v.reference else "")
+        return await self._act(v.verifier, "identity_verified", detail)
+
+    @verify_identity.validator
+    def _check_verify(self, v: IdentityVerification) -> None:
+        self._expect(RequestStatus.AWAITING_VERIFICATION, "identity verification")
+        assert self._policy is not None
+        if v.method not in self._policy.verification_methods:
+            raise ValueError(
+                f"method {v.method!r} is not accepted (use one of "
+                f"{', '.join(self._policy.verification_methods)})"
             )
-        plan = await workflow.execute_activity(
-            "plan_request",
-            PlanInput(inp.request_id, inp.request_type),
-            result_type=Plan,
-            start_to_close_timeout=SHORT,
-            retry_policy=SHORT_RETRY,
+        _need_actor(v.verifier)
+
+    @workflow.update
+    async def approve(self, d: Decision) -> UpdateAck:
+        """Approve execution."""
+        self._approved = d
+        return await self._act(d.actor, "approved", d.reason)
+
+    @approve.validator
+    def _check_approve(self, d: Decision) -> None:
+        self._expect(RequestStatus.AWAITING_APPROVAL, "approval")
+        _need_actor(d.actor)
+
+    @workflow.update
+    async def deny(self, d: Denial) -> UpdateAck:
+        """Deny the request, citing the ground."""
+        self._denied = d
+        return await self._act(d.actor, "denied", f"{d.ground} {d.note}".strip())
+
+    @deny.validator
+    def _check_deny(self, d: Denial) -> None:
+        if self._executing or self._status.terminal:
+            raise ValueError(f"request is {self._status}; it can only be denied before execution")
+        _need_actor(d.actor)
+        if not d.ground.strip():
+            raise ValueError("a denial must cite its ground (e.g. 'Art. 12(5)(b)')")
+
+    @workflow.update
+    async def extend(self, e: ExtensionRequest) -> UpdateAck:
+        """Extend the deadline once, before the original due date, with a recorded reason."""
+        self._extended = True
+        self._due_at = due_date(self._inp.received_at, self._inp.regulation, e.amount)
+        workflow.upsert_search_attributes([DSR_DUE.value_set(self._due_at)])
+        return await self._act(e.actor, "deadline_extended", f"+{e.amount}: {e.reason}")
+
+    @extend.validator
+    def _check_extend(self, e: ExtensionRequest) -> None:
+        if self._status.terminal:
+            raise ValueError(f"request is {self._status}")
+        _need_actor(e.actor)
+        if not e.reason.strip():
+            raise ValueError("an extension needs a reason (it is recorded and told to the subject)")
+        problem = extension_problem(
+            self._inp.regulation, e.amount, self._extended, workflow.now(), self._original_due
         )
-        self._plan = plan
-        self._outcomes = {
-            s.name: StoreOutcome(store=s.name, adapter=s.adapter, status=StoreStatus.PENDING)
-            for s in plan.stores
-        }
-        await self._set_status(RequestStatus.RUNNING)
+        if problem:
+            raise ValueError(problem)
 
-        identities = await self._resolve_identities(plan, inp.identities)
-        by_name = {s.name: s for s in plan.stores}
-        levels = topo_levels({s.name: [d for d in s.after if d in by_name] for s in plan.stores})
-        for level in levels:
-            await asyncio.gather(*(self._run_store(by_name[n], identities) for n in level))
+    @workflow.update
+    async def hold(self, d: Decision) -> UpdateAck:
+        """Put the request under legal hold: erasure pauses until released."""
+        self._hold = d
+        if self._status in (RequestStatus.RUNNING, RequestStatus.NEEDS_ATTENTION):
+            await self._set_status(RequestStatus.ON_HOLD)
+        return await self._act(d.actor, "hold", d.reason)
 
-        final = (
-            RequestStatus.COMPLETED
-            if all(o.status != StoreStatus.FAILED_NEEDS_ATTENTION for o in self._outcomes.values())
-            else RequestStatus.NEEDS_ATTENTION
-        )
-        self._artifact = await self._produce_result(plan)
-        await self._set_status(final)
-        return DsrResult(
-            request_id=inp.request_id,
-            status=final,
-            stores=list(self._outcomes.values()),
-            artifact=self._artifact,
-        )
+    @hold.validator
+    def _check_hold(self, d: Decision) -> None:
+        if self._inp.request_type != RequestType.ERASURE:
+            raise ValueError("legal hold applies to erasure requests")
+        if self._status.terminal or self._hold is not None:
+            raise ValueError(f"request is {self._status}{' and on hold' if self._hold else ''}")
+        _need_actor(d.actor)
+        if not d.reason.strip():
+            raise ValueError("a legal hold needs a reason")
 
-    # -- steps -------------------------------------------------------------------------
+    @workflow.update
+    async def release(self, d: Decision) -> UpdateAck:
+        """Release the legal hold."""
+        self._hold = None
+        if self._status == RequestStatus.ON_HOLD and self._executing:
+            await self._set_status(self._running_status())
+        return await self._act(d.actor, "released", d.reason)
 
-    async def _resolve_identities(self, plan: Plan, start: list[Identity]) -> list[Identity]:
-        """Hop through identity-source stores until no new identifiers appear."""
-        sources = [
-            s for s in plan.stores if s.identity_source and "resolve_identities" in s.capabilities
-        ]
-        known = {(i.kind, i.value): i for i in start}
-        for _ in range(MAX_IDENTITY_HOPS):
-            results = await asyncio.gather(
-                *(
-                    workflow.execute_activity(
-                        "resolve_identities",
-                        StoreTaskInput(
-                            self._inp.request_id,
-                            s.name,
-                            self._inp.request_type,
-                            list(known.values()),
-                        ),
-                        result_type=ResolveResult,
-                        **_store_options(s),
-                    )
-                    for s in sources
-                ),
-                return_exceptions=True,
-            )
-            for source, result in zip(sources, results, strict=True):
-                if isinstance(result, ActivityError):
-                    # Recorded on the store, never dropped: the request ends needing attention.
-                    await self._fail(source, result)
-                elif isinstance(result, BaseException):
-                    raise result
-            sources = [
-                s
-                for s in sources
-                if self._outcomes[s.name].status != StoreStatus.FAILED_NEEDS_ATTENTION
-            ]
-            new = [
-                i
-                for r in results
-                if isinstance(r, ResolveResult)
-                for i in r.identities
-                if (i.kind, i.value) not in known
-            ]
-            if not new:
-                break
-            known.update({(i.kind, i.value): i for i in new})
-        return list(known.values())
+    @release.validator
+    def _check_release(self, d: Decision) -> None:
+        if self._hold is None:
+            raise ValueError("request is not on hold")
+        _need_actor(d.actor)
 
-    async def _run_store(self, store: StorePlan, identities: list[Identity]) -> None:
-        activity_name, capability = VERB[self._inp.request_type]
-        if self._outcomes[store.name].status == StoreStatus.FAILED_NEEDS_ATTENTION:
-            return  # its identity resolution already failed and is recorded
-        if capability not in store.capabilities:
-            await self._update(
-                store.name, status=StoreStatus.NOT_SUPPORTED, error_type="NotSupported"
-            )
-            return
-        await self._update(store.name, status=StoreStatus.RUNNING)
-        task = StoreTaskInput(self._inp.request_id, store.name, self._inp.request_type, identities)
-        try:
-            receipt = await workflow.execute_activity(
-                activity_name, task, result_type=StoreReceipt, **_store_options(store)
-            )
-        except ActivityError as err:
-            await self._fail(store, err)
-            return
-        if receipt.matched == 0:
-            await self._update(
-                store.name, status=StoreStatus.NOT_FOUND, receipt=receipt, attempts=receipt.attempt
-            )
-            return
-        verification = None
-        if self._inp.request_type == RequestType.ERASURE and "verify" in store.capabilities:
-            try:
-                verification = await workflow.execute_activity(
-                    "verify_store", task, result_type=VerifyReceipt, **_store_options(store)
-                )
-            except ActivityError as err:
-                await self._fail(store, err)
-                return
-            if verification.residual > 0:
-                await self._update(
-                    store.name,
-                    status=StoreStatus.FAILED_NEEDS_ATTENTION,
-                    receipt=receipt,
-                    verification=verification,
-                    attempts=receipt.attempt,
-                    error_type="ResidualData",
-                    error=f"{verification.residual} matching rows remain after erasure",
-                )
-                return
-        await self._update(
-            store.name,
-            status=StoreStatus.DONE,
-            receipt=receipt,
-            verification=verification,
-            attempts=receipt.attempt,
-        )
+    @workflow.update
+    async def cancel(self, d: Decision) -> UpdateAck:
+        """Cancel: before execution everything stops; after, no further store starts."""
+        self._cancel = d
+        return await self._act(d.actor, "cancelled", d.reason)
 
-    async def _fail(self, store: StorePlan, err: ActivityError) -> None:
-        cause = err.cause
-        error_type, message, attempts = "ActivityError", str(err), store.retry.max_attempts
-        if isinstance(cause, ApplicationError):
-            error_type = cause.type or "ApplicationError"
-            message = cause.message
-            if cause.details and isinstance(cause.details[0], dict):
-                attempts = int(cause.details[0].get("attempt", attempts))
-        elif cause is not None:
-            error_type, message = type(cause).__name__, str(cause)
-        await self._update(
-            store.name,
-            status=StoreStatus.FAILED_NEEDS_ATTENTION,
-            error_type=error_type,
-            error=message,
-            attempts=attempts,
-        )
+    @cancel.validator
+    def _check_cancel(self, d: Decision) -> None:
+        if self._status.terminal or self._cancel is not None:
+            raise ValueError(f"request is already {self._status}")
+        _need_actor(d.actor)
 
-    async def _produce_result(self, plan: Plan) -> ArtifactRef | None:
-        outcomes = list(self._outcomes.values())
-        if self._inp.request_type in (RequestType.ACCESS, RequestType.EXPORT):
-            return await workflow.execute_activity(
-                "assemble_access_package",
-                AssembleInput(self._inp.request_id, self._inp.request_type, outcomes),
-                result_type=ArtifactRef,
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=None,
-                retry_policy=SHORT_RETRY,
-            )
-        info = workflow.info()
-        return await workflow.execute_activity(
-            "build_evidence_bundle",
-            EvidenceInput(
-                request=self._inp,
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                catalog_digest=plan.catalog_digest,
-                inventory=plan.stores,
-                outcomes=outcomes,
-                completed_at=workflow.now(),
-            ),
-            result_type=ArtifactRef,
-            start_to_close_timeout=SHORT,
-            retry_policy=SHORT_RETRY,
-        )
+    @workflow.update
+    async def retry_store(self, d: StoreDecision) -> UpdateAck:
+        """Run a failed store again (after someone fixed it)."""
+        return await self._decide(d)
 
-    # -- state -------------------------------------------------------------------------
+    @retry_store.validator
+    def _check_retry(self, d: StoreDecision) -> None:
+        self._check_decision(d, "retry", (StoreStatus.FAILED_NEEDS_ATTENTION,))
 
-    async def _update(self, store: str, **changes: object) -> None:
-        self._outcomes[store] = replace(self._outcomes[store], **changes)  # type: ignore[arg-type]
+    @workflow.update
+    async def skip_store(self, d: StoreDecision) -> UpdateAck:
+        """Move a stuck store on without acting in it; the reason is recorded."""
+        return await self._decide(d)
+
+    @skip_store.validator
+    def _check_skip(self, d: StoreDecision) -> None:
+        stuck = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.WAITING_FOR_HUMAN)
+        self._check_decision(d, "skip", stuck)
+        if not d.reason.strip():
+            raise ValueError("skipping a store needs a reason")
+
+    @workflow.update
+    async def exempt_store(self, d: StoreDecision) -> UpdateAck:
+        """Exempt a store from erasure under Art. 17(3); its data is restricted, not erased."""
+        return await self._decide(d)
+
+    @exempt_store.validator
+    def _check_exempt(self, d: StoreDecision) -> None:
+        stuck = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.WAITING_FOR_HUMAN)
+        self._check_decision(d, "exempt", stuck)
+        if self._inp.request_type != RequestType.ERASURE:
+            raise ValueError("exemptions apply to erasure requests")
+        if not (d.ground or "").startswith("Art. 17(3)("):
+            raise ValueError("an exemption cites its Art. 17(3) ground, e.g. 'Art. 17(3)(b)'")
+
+    @workflow.update
+    async def complete_task(self, d: StoreDecision) -> UpdateAck:
+        """Close a manual store's task: done or not found, with a note."""
+        return await self._decide(d)
+
+    @complete_task.validator
+    def _check_complete(self, d: StoreDecision) -> None:
+        self._check_decision(d, "complete", (StoreStatus.WAITING_FOR_HUMAN,))
+        if d.outcome not in ("done", "not_found"):
+            raise ValueError("a task's outcome is 'done' or 'not_found'")
+
+    def _check_decision(self, d: StoreDecision, kind: str, states: tuple[StoreStatus, ...]) -> None:
+        _need_actor(d.actor)
+        if d.kind != kind:
+            raise ValueError(f"decision kind must be {kind!r}")
+        outcome = self._outcomes.get(d.store)
+        if outcome is None:
+            raise ValueError(f"store {d.store!r} is not part of this request")
+        if outcome.status not in states or d.store in self._decisions:
+            raise ValueError(f"store {d.store!r} is {outcome.status}; cannot {kind} it now")
+
+    async def _decide(self, d: StoreDecision) -> UpdateAck:
+        self._decisions[d.store] = d
+        detail = " ".join(x for x in (d.outcome, d.ground, d.until, d.reason) if x)
+        return await self._act(d.actor, f"store_{d.kind}", detail, store=d.store)
+
+    def _expect(self, status: RequestStatus, what: str) -> None:
+        if self._status != status:
+            raise ValueError(f"request is {self._status}, not waiting for {what}")
+
+    # -- state -----------------------------------------------------------------------
+
+    async def _act(
+        self, actor: str, action: str, detail: str, store: str | None = None
+    ) -> UpdateAck:
+        self._record(actor, action, detail, store)
         await self._project()
+        return UpdateAck(self._inp.request_id, self._status, action, self._due_at)
+
+    def _record(self, actor: str, action: str, detail: str = "", store: str | None = None) -> None:
+        self._actions.append(
+            HumanAction(len(self._actions) + 1, workflow.now(), actor, action, store, detail)
+        )
+
+    def _running_status(self) -> RequestStatus:
+        if self._hold is not None and self._inp.request_type == RequestType.ERASURE:
+            return RequestStatus.ON_HOLD
+        stuck = any(o.status == StoreStatus.FAILED_NEEDS_ATTENTION for o in self._outcomes.values())
+        return RequestStatus.NEEDS_ATTENTION if stuck else RequestStatus.RUNNING
+
+    async def _update_store(self, store: str, **changes: object) -> None:
+        self._outcomes[store] = replace(self._outcomes[store], **changes)  # type: ignore[arg-type]
+        if self._executing and not self._status.terminal:
+            self._status = self._running_status()
+        await self._set_status(self._status)
 
     async def _set_status(self, status: RequestStatus) -> None:
         self._status = status
-        workflow.upsert_search_attributes([DSR_STATUS.value_set(str(status))])
+        shown = RequestStatus.OVERDUE if self._overdue and not status.terminal else status
+        workflow.upsert_search_attributes([DSR_STATUS.value_set(str(shown))])
         await self._project()
+
+    async def _notify(self, kind: str, stores: list[str] | None = None, detail: str = "") -> None:
+        await workflow.execute_activity(
+            "notify",
+            Notification(self._inp.request_id, kind, self._due_at, stores or [], detail),
+            result_type=bool,
+            start_to_close_timeout=SHORT,
+            retry_policy=SHORT_RETRY,
+        )
 
     async def _project(self) -> None:
         self._seq += 1
@@ -295,6 +438,10 @@ class DataSubjectRequestWorkflow:
                 artifact=self._artifact,
                 regulation=self._inp.regulation,
                 seq=self._seq,
+                due_at=self._due_at,
+                overdue=self._overdue,
+                reason=self._reason,
+                actions=list(self._actions),
             ),
             result_type=bool,
             start_to_close_timeout=timedelta(seconds=30),
@@ -302,16 +449,6 @@ class DataSubjectRequestWorkflow:
         )
 
 
-def _store_options(store: StorePlan) -> dict[str, object]:
-    r = store.retry
-    return {
-        "start_to_close_timeout": timedelta(seconds=r.timeout_s),
-        "heartbeat_timeout": timedelta(seconds=r.heartbeat_s),
-        "retry_policy": RetryPolicy(
-            initial_interval=timedelta(seconds=r.initial_interval_s),
-            backoff_coefficient=r.backoff,
-            maximum_interval=timedelta(seconds=r.max_interval_s),
-            maximum_attempts=r.max_attempts,
-            non_retryable_error_types=NON_RETRYABLE,
-        ),
-    }
+def _need_actor(actor: str) -> None:
+    if not actor or ":" not in actor:
+        raise ValueError("say who acts, as 'staff:<pseudonym>' (it goes in the audit history)")

@@ -16,6 +16,7 @@ from dsrflow.catalog.model import (
     StoreCommon,
     StoreEntry,
 )
+from dsrflow.catalog.policies import PoliciesConfig
 from dsrflow.catalog.yamlpos import Path_, line_for, load_with_positions
 from dsrflow.errors import ConfigError
 from dsrflow.graph import find_cycle
@@ -77,8 +78,8 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     if not isinstance(data, dict):
         problems.add((), "the catalog must be a mapping with 'version' and 'stores'")
         problems.raise_if_any()
-    for key in sorted(set(data) - {"version", "stores"}):
-        problems.add((key,), "unknown field (expected 'version' and 'stores')")
+    for key in sorted(set(data) - {"version", "stores", "policies"}):
+        problems.add((key,), "unknown field (expected 'version', 'stores', 'policies')")
     if data.get("version") not in SUPPORTED_VERSIONS:
         problems.add(("version",), f"must be one of {list(SUPPORTED_VERSIONS)}")
     stores_raw = data.get("stores")
@@ -92,8 +93,13 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
         if store is not None:
             stores[name] = store
     _check_ordering(stores, set(stores_raw), problems)
+    policies = PoliciesConfig()
+    try:
+        policies = PoliciesConfig.model_validate(data.get("policies") or {})
+    except ValidationError as exc:
+        problems.add_validation(("policies",), exc)
     problems.raise_if_any()
-    return Catalog(path=path.resolve(), stores=stores, raw=data)
+    return Catalog(path=path.resolve(), stores=stores, raw=data, policies=policies)
 
 
 def _load_store(
@@ -129,6 +135,9 @@ def _load_store(
         config=config,
         capabilities=frozenset(str(c) for c in adapter_cls.capabilities),
         adapter_version=adapter_cls.version,
+        # Stores without an API (adapter marks itself ``human_task``) become a person's task.
+        human_task=bool(getattr(adapter_cls, "human_task", False)),
+        instructions=str(getattr(config, "instructions", "") or ""),
     )
 
 

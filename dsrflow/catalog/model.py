@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
-from dsrflow.domain import RetrySpec, StorePlan
+from dsrflow.catalog.policies import PoliciesConfig
+from dsrflow.domain import Exemption, RetrySpec, StorePlan
 
 STORE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-GENERIC_KEYS = frozenset({"adapter", "description", "identity_source", "after", "retry", "enabled"})
+GENERIC_KEYS = frozenset(
+    {"adapter", "description", "identity_source", "after", "retry", "enabled", "exemption"}
+)
 
 
 class RetryConfig(BaseModel):
@@ -45,6 +49,20 @@ class RetryConfig(BaseModel):
         )
 
 
+class ExemptionConfig(BaseModel):
+    """A standing erasure exemption for a whole store (the data is restricted, not erased)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ground: str = Field(pattern=r"^Art\. 17\(3\)\([a-e]\)", description="e.g. 'Art. 17(3)(b)'")
+    note: str = ""
+    until: date | None = None
+
+    def exemption(self) -> Exemption:
+        """The exemption as the workflow receives it."""
+        return Exemption(self.ground, self.note, self.until.isoformat() if self.until else None)
+
+
 class StoreCommon(BaseModel):
     """Fields every store entry has, whatever its adapter."""
 
@@ -56,6 +74,7 @@ class StoreCommon(BaseModel):
     after: list[str] = Field(default_factory=list)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     enabled: bool = True
+    exemption: ExemptionConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,8 @@ class StoreEntry:
     config: BaseModel
     capabilities: frozenset[str]
     adapter_version: str
+    human_task: bool = False
+    instructions: str = ""
 
     def plan(self) -> StorePlan:
         """The store as the workflow sees it."""
@@ -77,6 +98,9 @@ class StoreEntry:
             retry=self.common.retry.spec(),
             identity_source=self.common.identity_source,
             after=list(self.common.after),
+            human_task=self.human_task,
+            instructions=self.instructions,
+            exemption=self.common.exemption.exemption() if self.common.exemption else None,
         )
 
 
@@ -87,6 +111,7 @@ class Catalog:
     path: Path
     stores: dict[str, StoreEntry]
     raw: dict[str, Any] = field(repr=False)
+    policies: PoliciesConfig = field(default_factory=PoliciesConfig)
 
     @property
     def base_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,11 +12,16 @@ import typer
 
 from dsrflow.cli.common import out, run, state
 from dsrflow.errors import UserError
+from dsrflow.runtime import WORKER_SHUTDOWN_GRACE
 
 if TYPE_CHECKING:
     from dsrflow.runtime import Runtime
 
 READY_FILE = "dev.ready"
+
+
+class ForcedStop(Exception):
+    """The worker did not stop in time; the process exits without waiting for its threads."""
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -46,6 +52,10 @@ def dev(
         out.print(f"Ledger        {s.ledger_database_url}")
         out.print(f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)")
         run(_serve(rt, write_ready=True))
+    except ForcedStop:
+        server.stop()
+        out.print("worker did not stop in time; stopped the server and exiting")
+        os._exit(3)  # activity threads may be stuck in I/O; do not wait for them
     finally:
         server.stop()
         out.print("stopped")
@@ -55,7 +65,11 @@ def worker(ctx: typer.Context) -> None:
     """Run a worker against the configured Temporal (scale out by running more of these)."""
     rt = state(ctx).runtime()
     _ = rt.catalog
-    run(_serve(rt, write_ready=False))
+    try:
+        run(_serve(rt, write_ready=False))
+    except ForcedStop:
+        out.print("worker did not stop in time; exiting")
+        os._exit(3)
 
 
 async def _serve(rt: Runtime, write_ready: bool) -> None:
@@ -65,15 +79,32 @@ async def _serve(rt: Runtime, write_ready: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     ready = rt.settings.state_dir / READY_FILE
-    async with rt.worker(client):
-        out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop")
-        if write_ready:
-            ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
-        try:
-            await stop.wait()
-        finally:
-            ready.unlink(missing_ok=True)
-            out.print("shutting down worker...")
+    worker = rt.worker(client)
+    running = asyncio.create_task(worker.run())
+    out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop")
+    if write_ready:
+        ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
+    try:
+        await asyncio.wait(
+            {running, asyncio.create_task(stop.wait())}, return_when="FIRST_COMPLETED"
+        )
+    finally:
+        ready.unlink(missing_ok=True)
+    if running.done():
+        running.result()  # the worker died on its own: report why
+        return
+    out.print("shutting down worker...")
+    # Activities get a grace period to finish; a second Ctrl-C, or a stuck activity, must not
+    # keep the whole stack alive.
+    stop.clear()
+    shutdown = asyncio.create_task(worker.shutdown())
+    await asyncio.wait(
+        {shutdown, asyncio.create_task(stop.wait())},
+        timeout=WORKER_SHUTDOWN_GRACE.total_seconds() + 5,
+        return_when="FIRST_COMPLETED",
+    )
+    if not shutdown.done():
+        raise ForcedStop
 
 
 def demo(

@@ -47,7 +47,9 @@ def _global(
 
 
 def _register() -> None:
-    from dsrflow.cli import dev, requests, stores, verify_cmd
+    from dsrflow.cli import actions, dev, requests, stores, verify_cmd
+
+    _ = actions  # registers its commands on the request app
 
     app.command("verify")(verify_cmd.verify)
     app.add_typer(verify_cmd.keys_app, name="keys")

@@ -1,4 +1,7 @@
-"""``dsrflow request ...``: submit, watch, list, show and fetch results of requests."""
+"""``dsrflow request ...``: submit, watch, list, show, tasks and results of requests.
+
+People's actions on a request (verify-identity, approve, ...) are in ``cli/actions.py``.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +18,10 @@ from dsrflow.cli.common import CliState, is_tty, out, run, state
 from dsrflow.errors import UserError
 
 if TYPE_CHECKING:
-    from temporalio.client import Client, WorkflowHandle
-
-    from dsrflow.domain import DsrInput, StatusView
+    from dsrflow.domain import DsrInput, FieldChange, Identity, StatusView
+    from dsrflow.requests_client import RequestClient
 
 app = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
-
-WORKFLOW = "DataSubjectRequest"
 
 
 def new_request_id(now: datetime | None = None) -> str:
@@ -30,7 +30,7 @@ def new_request_id(now: datetime | None = None) -> str:
     return f"dsr-{now:%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def parse_identities(email: list[str], identity: list[str]) -> list:
+def parse_identities(email: list[str], identity: list[str]) -> list[Identity]:
     """Turn ``--email`` and ``--identity kind=value`` options into normalised identities."""
     from dsrflow.domain import Identity
     from dsrflow.identity import normalize_value, valid_kind
@@ -54,15 +54,37 @@ def parse_identities(email: list[str], identity: list[str]) -> list:
     return list(dict.fromkeys(ids))
 
 
+def parse_changes(items: list[str]) -> list[FieldChange]:
+    """``--set field=value`` options of a rectification request."""
+    from dsrflow.domain import FieldChange
+
+    changes = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--set {item.split('=')[0]}=...: expected FIELD=VALUE")
+        changes.append(FieldChange(name.strip(), value))
+    return changes
+
+
+async def request_client(st: CliState) -> RequestClient:
+    """A connected request client."""
+    from dsrflow.requests_client import RequestClient
+
+    rt = st.runtime()
+    return RequestClient(await rt.client(), rt.settings.task_queue)
+
+
 @app.command("submit")
 def submit(
     ctx: typer.Context,
-    type_: Annotated[str, typer.Option("--type", help="access | export | erasure")],
+    type_: Annotated[
+        str, typer.Option("--type", help="access|export|erasure|rectification|restriction")
+    ],
     email: Annotated[list[str], typer.Option(help="Subject's e-mail address.")] = [],  # noqa: B006
     identity: Annotated[list[str], typer.Option(help="Other identifier, KIND=VALUE.")] = [],  # noqa: B006
-    request_id: Annotated[
-        str | None, typer.Option(help="Use this id (default: generated).")
-    ] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Rectification: FIELD=VALUE.")] = [],  # noqa: B006
+    request_id: Annotated[str | None, typer.Option(help="Use this id (retries reuse it).")] = None,
     case_ref: Annotated[
         str | None, typer.Option(help="Your case reference (no personal data).")
     ] = None,
@@ -72,16 +94,20 @@ def submit(
         Path | None, typer.Option("--out", help="With --wait: fetch results here.")
     ] = None,
 ) -> None:
-    """Submit a request: starts one durable workflow whose id is the request id."""
+    """Submit a request: one durable workflow whose id is the request id (retry-safe)."""
     from dsrflow.artifacts import check_request_id
     from dsrflow.domain import DsrInput, RequestType
 
     try:
         rtype = RequestType(type_)
     except ValueError:
-        raise UserError(f"--type: {type_!r} is not one of access, export, erasure") from None
+        kinds = ", ".join(t.value for t in RequestType)
+        raise UserError(f"--type: {type_!r} is not one of {kinds}") from None
     if regulation not in ("gdpr", "ccpa"):
         raise UserError(f"--regulation: {regulation!r} is not one of gdpr, ccpa")
+    changes = parse_changes(set_)
+    if (rtype == RequestType.RECTIFICATION) != bool(changes):
+        raise UserError("--set FIELD=VALUE is required for rectification, and only for it")
     inp = DsrInput(
         request_id=check_request_id(request_id or new_request_id()),
         request_type=rtype,
@@ -89,32 +115,29 @@ def submit(
         received_at=datetime.now(UTC),
         regulation=regulation,
         case_ref=case_ref,
+        changes=changes,
     )
-    st = state(ctx)
-    run(_submit(st, inp, wait, out_dir))
+    run(_submit(state(ctx), inp, wait, out_dir))
 
 
 async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None) -> None:
-    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-    from temporalio.exceptions import WorkflowAlreadyStartedError
-
+    rc = await request_client(st)
+    done = await rc.submit(inp)
     rt = st.runtime()
-    client = await rt.client()
-    try:
-        handle = await client.start_workflow(
-            WORKFLOW,
-            inp,
-            id=inp.request_id,
-            task_queue=rt.settings.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    ack = done.ack
+    if done.created:
+        rt.ledger.audit(st.who(), "submit", inp.request_id, type=str(inp.request_type))
+        out.print(
+            f"submitted {inp.request_type} request [bold]{inp.request_id}[/] "
+            f"({ack.status}, due {ack.due_at:%Y-%m-%d})"
         )
-    except WorkflowAlreadyStartedError:
-        raise UserError(f"request {inp.request_id} already exists; not submitted again") from None
-    rt.ledger.audit(st.who(), "submit", inp.request_id, type=str(inp.request_type))
-    out.print(f"submitted {inp.request_type} request [bold]{inp.request_id}[/]")
+    else:
+        out.print(
+            f"request [bold]{inp.request_id}[/] was already submitted at "
+            f"{ack.received_at:%Y-%m-%d %H:%M:%S}Z ({ack.status}); not created again"
+        )
     if wait:
-        view = await _watch(client, handle)
+        view = await _watch(rc, inp.request_id)
         if out_dir is not None and view.artifact is not None:
             _export(st, inp.request_id, out_dir)
 
@@ -125,52 +148,42 @@ def watch(ctx: typer.Context, request_id: str) -> None:
     st = state(ctx)
 
     async def go() -> None:
-        client = await st.runtime().client()
-        await _watch(client, client.get_workflow_handle(request_id))
+        await _watch(await request_client(st), request_id)
 
     run(go())
 
 
-async def _watch(client: Client, handle: WorkflowHandle) -> StatusView:
+async def _watch(rc: RequestClient, request_id: str) -> StatusView:
     from rich.live import Live
-    from temporalio.client import WorkflowExecutionStatus
-    from temporalio.service import RPCError
-
-    from dsrflow.domain import StatusView
-
-    async def poll() -> tuple[StatusView | None, bool]:
-        try:
-            desc = await handle.describe()
-        except RPCError:
-            raise UserError(f"request {handle.id}: not found in Temporal") from None
-        view = await handle.query("status", result_type=StatusView)
-        return view, desc.status != WorkflowExecutionStatus.RUNNING
 
     seen: dict[str, str] = {}
+    view = await rc.status(request_id)
     if is_tty():
-        with Live(refresh_per_second=4, console=out) as live:
-            while True:
-                view, done = await poll()
-                live.update(status_table(view))
-                if done:
-                    break
+        with Live(status_table(view), refresh_per_second=4, console=out) as live:
+            while not view.status.terminal:
                 await asyncio.sleep(0.25)
+                view = await rc.status(request_id)
+                live.update(status_table(view))
     else:
         while True:
-            view, done = await poll()
-            for o in view.stores:
-                if seen.get(o.store) != o.status:
-                    seen[o.store] = o.status
-                    out.print(f"  {o.store:<12} {o.status:<14} {_counts(o)}")
-            if done:
+            for key, line in [("request", f"  request      {view.status}")] + [
+                (o.store, f"  {o.store:<12} {o.status:<22} {_details(o)}") for o in view.stores
+            ]:
+                if seen.get(key) != line:
+                    seen[key] = line
+                    out.print(line, soft_wrap=True)
+            if view.status.terminal:
                 break
             await asyncio.sleep(0.25)
-    assert view is not None
-    out.print(f"request {view.request_id}: [bold]{view.status}[/]")
+            view = await rc.status(request_id)
+    out.print(
+        f"request {view.request_id}: [bold]{view.status}[/]"
+        + (f" ({view.reason})" if view.reason else "")
+    )
     return view
 
 
-def _counts(o: object) -> str:
+def _details(o: object) -> str:
     receipt = getattr(o, "receipt", None)
     check = getattr(o, "verification", None)
     parts = []
@@ -180,6 +193,13 @@ def _counts(o: object) -> str:
             parts.append(f"affected={receipt.affected}")
     if check is not None:
         parts.append(f"residual={check.residual}")
+    exemption = getattr(o, "exemption", None)
+    if exemption is not None:
+        parts.append(
+            f"exempt={exemption.ground}" + (f" until {exemption.until}" if exemption.until else "")
+        )
+    if getattr(o, "note", None):
+        parts.append(f"note={o.note}")  # type: ignore[attr-defined]
     if getattr(o, "error", None):
         parts.append(f"error={o.error_type}: {o.error}")  # type: ignore[attr-defined]
     return " ".join(parts)
@@ -187,41 +207,56 @@ def _counts(o: object) -> str:
 
 def status_table(view: StatusView) -> Table:
     """Rich table of a request's stores."""
-    table = Table(title=f"{view.request_id} ({view.request_type}) - {view.status}")
+    due = f"due {view.due_at:%Y-%m-%d}" if view.due_at else ""
+    flags = " OVERDUE" if view.overdue else ""
+    table = Table(title=f"{view.request_id} ({view.request_type}) - {view.status} {due}{flags}")
     for col in ("store", "adapter", "status", "attempts", "details"):
         table.add_column(col)
     for o in view.stores:
-        table.add_row(o.store, o.adapter, str(o.status), str(o.attempts), _counts(o))
+        table.add_row(o.store, o.adapter, str(o.status), str(o.attempts), _details(o))
     return table
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="Only requests in this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="e.g. needs-attention, running, overdue.")
+    ] = None,
     limit: int = 50,
 ) -> None:
     """List requests from the ledger (never scans Temporal)."""
-    rows = state(ctx).runtime().ledger.list_requests(status=status, limit=limit)
+    wanted = status.replace("-", "_") if status else None
+    ledger = state(ctx).runtime().ledger
+    if wanted == "overdue":
+        rows = ledger.list_requests(overdue=True, limit=limit)
+    else:
+        rows = ledger.list_requests(status=wanted, limit=limit)
     table = Table()
-    for col in ("request", "type", "status", "received", "stores"):
+    for col in ("request", "type", "status", "received", "due", "stores"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.id, r.type, r.status, f"{r.received_at:%Y-%m-%d %H:%M}", str(len(r.stores)))
+        due = f"{r.due_at:%Y-%m-%d}" + (" OVERDUE" if r.overdue else "") if r.due_at else ""
+        table.add_row(
+            r.id, r.type, r.status, f"{r.received_at:%Y-%m-%d %H:%M}", due, str(len(r.stores))
+        )
     out.print(table)
 
 
 @app.command("show")
 def show(ctx: typer.Context, request_id: str) -> None:
-    """Show a request's projected state and its audit trail."""
+    """Show a request's projected state, its history of human actions and its audit trail."""
     st = state(ctx)
     ledger = st.runtime().ledger
     row = ledger.get_request(request_id)
     if row is None:
         raise UserError(f"request {request_id}: not in the ledger")
     ledger.audit(st.who(), "view", request_id)
+    due = f"due {row.due_at:%Y-%m-%d}" if row.due_at else ""
     out.print(
-        f"[bold]{row.id}[/] {row.type} {row.status} received {row.received_at:%Y-%m-%d %H:%M}Z"
+        f"[bold]{row.id}[/] {row.type} {row.status}{' OVERDUE' if row.overdue else ''} "
+        f"received {row.received_at:%Y-%m-%d %H:%M}Z {due}"
+        + (f" - {row.reason}" if row.reason else "")
     )
     table = Table()
     for col in (
@@ -243,8 +278,28 @@ def show(ctx: typer.Context, request_id: str) -> None:
     out.print(table)
     if row.artifact_kind:
         out.print(f"result: {row.artifact_kind} sha256:{row.artifact_sha256}")
-    for a in ledger.audit_entries(request_id):
-        out.print(f"  {a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action}")
+    out.print("history:")
+    for a in ledger.actions(request_id):
+        where = f" [{a.store}]" if a.store else ""
+        out.print(f"  {a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action}{where} {a.detail}")
+    out.print("audit:")
+    for e in ledger.audit_entries(request_id):
+        out.print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action}")
+
+
+@app.command("tasks")
+def tasks(ctx: typer.Context, all_: Annotated[bool, typer.Option("--all")] = False) -> None:
+    """List manual tasks waiting for a person (``complete-task`` closes one)."""
+    table = Table()
+    for col in ("request", "store", "opened", "escalated", "closed", "instructions"):
+        table.add_column(col)
+    for t in state(ctx).runtime().ledger.tasks(open_only=not all_):
+        table.add_row(
+            t.request_id, t.store, f"{t.opened_at:%Y-%m-%d %H:%M}",
+            f"{t.escalated_at:%Y-%m-%d}" if t.escalated_at else "",
+            f"{t.outcome} by {t.closed_by}" if t.closed_at else "", t.instructions,
+        )  # fmt: skip
+    out.print(table)
 
 
 @app.command("result")

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dsrflow.demo import data
+from dsrflow.devserver import die_with_parent
+from dsrflow.errors import UserError
 
 console = Console(highlight=False)
 
@@ -32,6 +34,10 @@ def _cli(env: dict[str, str], *args: str) -> int:
     return subprocess.call([*_dsrflow(), *args], env=env)
 
 
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _wait_ready(proc: subprocess.Popen[bytes], ready: Path, log: Path, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -42,11 +48,13 @@ def _wait_ready(proc: subprocess.Popen[bytes], ready: Path, log: Path, timeout: 
                 f"dsrflow dev exited ({proc.returncode}):\n{log.read_text()[-2000:]}"
             )
         time.sleep(0.2)
-    raise RuntimeError(f"dsrflow dev not ready after {timeout:.0f}s; see {log}")
+    raise UserError(f"dsrflow dev not ready after {timeout:.0f}s; see {log}")
 
 
 def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
     """Run the whole demo; returns the process exit code."""
+    # SIGTERM (from `timeout`, CI, an impatient parent) must still run the clean-up below.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.monotonic()
     out_dir = out_dir.resolve()
     _step("1. Seed two demo stores (shop, support) with several subjects")
@@ -55,7 +63,12 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
     console.print(f"catalog {catalog}")
     console.print(f"subject rows before: {data.subject_counts(out_dir)}")
 
-    env = {**os.environ, **overrides, "DSRFLOW_CATALOG": str(catalog)}
+    env = {
+        **os.environ,
+        **overrides,
+        "DSRFLOW_CATALOG": str(catalog),
+        "DSRFLOW_ACTOR": os.environ.get("DSRFLOW_ACTOR", "staff:demo-analyst"),
+    }
     state_dir = Path(env.get("DSRFLOW_STATE_DIR", ".dsrflow")).resolve()
     env["DSRFLOW_STATE_DIR"] = str(state_dir)
     ready = state_dir / "dev.ready"
@@ -65,7 +78,11 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
     log = out_dir / "dev.log"
     with open(log, "wb") as log_fh:
         dev = subprocess.Popen(
-            [*_dsrflow(), "dev"], env=env, stdout=log_fh, stderr=subprocess.STDOUT
+            [*_dsrflow(), "dev"],
+            env=env,
+            stdout=log_fh,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,  # a killed demo must not leave the stack running
         )
     ok = False
     try:
@@ -74,25 +91,12 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         access_id, erasure_id = f"demo-access-{stamp}", f"demo-erasure-{stamp}"
 
-        submit = [
-            "request",
-            "submit",
-            "--email",
-            data.SUBJECT_EMAIL,
-            "--wait",
-            "--out",
-            str(out_dir),
-        ]
-        _step("3. Access request (Art. 15) for the subject")
-        if _cli(
-            env, *submit, "--type", "access", "--request-id", access_id, "--case-ref", "DEMO-1"
-        ):
+        _step("3. Access request (Art. 15): submit, verify identity, watch it run")
+        if not _run_request(env, out_dir, "access", access_id, approve=False):
             return 1
 
-        _step("4. Erasure request (Art. 17) for the same subject")
-        if _cli(
-            env, *submit, "--type", "erasure", "--request-id", erasure_id, "--case-ref", "DEMO-2"
-        ):
+        _step("4. Erasure request (Art. 17): submit, verify identity, approve, watch it run")
+        if not _run_request(env, out_dir, "erasure", erasure_id, approve=True):
             return 1
 
         _step("5. Verify the evidence bundle offline with the controller's public key")
@@ -122,6 +126,20 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
         return 0
     console.print(f"[bold red]DEMO FAILED[/] after {elapsed:.1f}s")
     return 1
+
+
+def _run_request(env: dict[str, str], out_dir: Path, kind: str, rid: str, approve: bool) -> bool:
+    """One request through the CLI, the way a privacy analyst runs it."""
+    steps = [
+        ["request", "submit", "--type", kind, "--email", data.SUBJECT_EMAIL, "--request-id", rid,
+         "--case-ref", f"DEMO-{kind}"],
+        ["request", "verify-identity", rid, "--method", "email_link", "--reference", f"CHK-{rid}"],
+        *([["request", "approve", rid, "--reason", "identity verified; no exemption applies"]]
+          if approve else []),
+        ["request", "watch", rid],
+        ["request", "result", rid, "--out", str(out_dir)],
+    ]  # fmt: skip
+    return all(_cli(env, *step) == 0 for step in steps)
 
 
 def _report(out_dir: Path, before_others: dict[str, str]) -> bool:

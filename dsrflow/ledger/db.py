@@ -13,7 +13,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsrflow.domain import ProjectionEvent
-from dsrflow.ledger.models import AuditRow, Base, RequestRow, StoreStateRow, utcnow
+from dsrflow.ledger.models import (
+    AuditRow,
+    Base,
+    HumanTaskRow,
+    NotificationRow,
+    RequestActionRow,
+    RequestRow,
+)
+from dsrflow.ledger.projection import apply_event
+from dsrflow.lifecycle import Notification
 
 
 class Ledger:
@@ -45,68 +54,71 @@ class Ledger:
 
     # -- projection --------------------------------------------------------------------
 
-    def apply(self, event_: ProjectionEvent, seq: int) -> bool:
-        """Apply a projection event unless a newer one was already applied.
+    def apply(self, event: ProjectionEvent) -> bool:
+        """Apply a projection snapshot unless a newer one was already applied.
 
         Returns:
             Whether the event changed the ledger.
-
         """
         with self.session() as s:
-            row = s.get(RequestRow, event_.request_id)
-            if row is None:
-                row = RequestRow(
-                    id=event_.request_id,
-                    type=str(event_.request_type),
-                    received_at=event_.received_at,
-                    regulation=event_.regulation,
-                    status=str(event_.status),
-                )
-                s.add(row)
-            elif row.projection_seq >= seq:
+            return apply_event(s, event)
+
+    def notify(self, n: Notification, key: str) -> bool:
+        """Put a notification in the outbox once (``key`` makes activity retries idempotent)."""
+        with self.session() as s:
+            if s.scalars(select(NotificationRow).where(NotificationRow.key == key)).first():
                 return False
-            row.status = str(event_.status)
-            row.projection_seq = seq
-            row.updated_at = utcnow()
-            if event_.status.terminal:
-                row.completed_at = row.completed_at or utcnow()
-            if event_.artifact is not None:
-                row.artifact_kind = event_.artifact.kind
-                row.artifact_path = event_.artifact.path
-                row.artifact_sha256 = event_.artifact.sha256
-            existing = {st.store: st for st in row.stores}
-            for outcome in event_.stores:
-                st = existing.get(outcome.store)
-                if st is None:
-                    st = StoreStateRow(store=outcome.store, adapter=outcome.adapter)
-                    row.stores.append(st)
-                st.status = str(outcome.status)
-                st.attempts = outcome.attempts
-                st.error_type = outcome.error_type
-                st.error = outcome.error
-                if outcome.receipt is not None:
-                    st.matched = outcome.receipt.matched
-                    st.affected = outcome.receipt.affected
-                if outcome.verification is not None:
-                    st.residual = outcome.verification.residual
-                st.updated_at = utcnow()
+            s.add(
+                NotificationRow(
+                    key=key,
+                    request_id=n.request_id,
+                    kind=n.kind,
+                    due_at=n.due_at,
+                    stores=list(n.stores),
+                    detail=n.detail,
+                )
+            )
             return True
+
+    def notifications(self, request_id: str | None = None) -> list[NotificationRow]:
+        """Outbox entries, oldest first."""
+        with self.session() as s:
+            stmt = select(NotificationRow).order_by(NotificationRow.id)
+            if request_id:
+                stmt = stmt.where(NotificationRow.request_id == request_id)
+            return list(s.scalars(stmt))
+
+    def actions(self, request_id: str) -> list[RequestActionRow]:
+        """The request's history of human actions, in order."""
+        with self.session() as s:
+            stmt = select(RequestActionRow).where(RequestActionRow.request_id == request_id)
+            return list(s.scalars(stmt.order_by(RequestActionRow.seq)))
+
+    def tasks(self, open_only: bool = True) -> list[HumanTaskRow]:
+        """Manual tasks (open ones by default), oldest first."""
+        with self.session() as s:
+            stmt = select(HumanTaskRow).order_by(HumanTaskRow.opened_at)
+            if open_only:
+                stmt = stmt.where(HumanTaskRow.closed_at.is_(None))
+            return list(s.scalars(stmt))
 
     def get_request(self, request_id: str) -> RequestRow | None:
         """One request with its store states."""
         with self.session() as s:
             row = s.get(RequestRow, request_id)
-            if row is not None:
-                _ = list(row.stores)  # load before the session closes
-            return row
+            return _loaded(row) if row is not None else None
 
-    def list_requests(self, status: str | None = None, limit: int = 100) -> list[RequestRow]:
-        """Most recent requests first, optionally filtered by status."""
+    def list_requests(
+        self, status: str | None = None, overdue: bool | None = None, limit: int = 100
+    ) -> list[RequestRow]:
+        """Most recent requests first, optionally filtered by status and overdue flag."""
         with self.session() as s:
             stmt = select(RequestRow).order_by(RequestRow.received_at.desc()).limit(limit)
             if status:
                 stmt = stmt.where(RequestRow.status == status)
-            return list(s.scalars(stmt))
+            if overdue is not None:
+                stmt = stmt.where(RequestRow.overdue == overdue)
+            return [_loaded(r) for r in s.scalars(stmt)]
 
     # -- audit -------------------------------------------------------------------------
 
@@ -130,6 +142,11 @@ class Ledger:
             if request_id:
                 stmt = stmt.where(AuditRow.request_id == request_id)
             return list(s.scalars(stmt))
+
+
+def _loaded(row: RequestRow) -> RequestRow:
+    _ = list(row.stores)  # load store states before the session closes
+    return row
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

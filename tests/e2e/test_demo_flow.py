@@ -34,15 +34,33 @@ async def cli(rt: Runtime, *args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+async def run_request(
+    rt: Runtime, kind: str, rid: str, email: str, out_dir: Path
+) -> tuple[int, str]:
+    """Submit, verify identity, approve (erasure), watch, fetch: as an analyst would."""
+    steps = [
+        ["request", "submit", "--type", kind, "--email", email, "--request-id", rid],
+        ["request", "verify-identity", rid, "--method", "email_link"],
+        *([["request", "approve", rid]] if kind == "erasure" else []),
+        ["request", "watch", rid],
+        ["request", "result", rid, "--out", str(out_dir)],
+    ]
+    texts = []
+    for step in steps:
+        code, text = await cli(rt, *step)
+        texts.append(text)
+        if code:
+            return code, "\n".join(texts)
+    return 0, "\n".join(texts)
+
+
 async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path: Path) -> None:
     rt = demo_stack
     out_dir = tmp_path / "out"
     others_before = data.others_digest(demo_dir)
     access_id, erasure_id = f"t-acc-{uuid.uuid4().hex[:8]}", f"t-era-{uuid.uuid4().hex[:8]}"
 
-    code, text = await cli(rt, "request", "submit", "--type", "access", "--email",
-                           "Alice@Example.com", "--request-id", access_id, "--wait",
-                           "--out", str(out_dir))  # fmt: skip
+    code, text = await run_request(rt, "access", access_id, "Alice@Example.com", out_dir)
     assert code == 0, text
     assert f"request {access_id}: completed" in text
     with zipfile.ZipFile(out_dir / f"{access_id}-access-package.zip") as zf:
@@ -61,9 +79,7 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
     assert sorted(m["id"] for m in by_coll["ticket_messages"]) == [900, 901, 903, 905]
     assert data.others_digest(demo_dir) == others_before  # access changes nothing
 
-    code, text = await cli(rt, "request", "submit", "--type", "erasure", "--email",
-                           "alice@example.com", "--request-id", erasure_id, "--wait",
-                           "--out", str(out_dir))  # fmt: skip
+    code, text = await run_request(rt, "erasure", erasure_id, "alice@example.com", out_dir)
     assert code == 0, text
     assert f"request {erasure_id}: completed" in text
 
@@ -105,13 +121,16 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
     assert {s.store: (s.status, s.residual) for s in row.stores} == {
         "shop": ("done", 0), "support": ("done", 0),
     }  # fmt: skip
-    actions = [(a.actor, a.action) for a in rt.ledger.audit_entries(erasure_id)]
-    assert ("analyst:test", "submit") in actions and ("analyst:test", "download") in actions
+    audit = [(a.actor, a.action) for a in rt.ledger.audit_entries(erasure_id)]
+    for action in ("submit", "verify_identity", "approve", "download"):
+        assert ("analyst:test", action) in audit
+    history = [(a.actor, a.action) for a in rt.ledger.actions(erasure_id)]
+    assert history == [("analyst:test", "identity_verified"), ("analyst:test", "approved")]
 
-    # A duplicate submit is refused by Temporal itself.
+    # A submit under the id of a finished request is refused by Temporal itself.
     code, text = await cli(rt, "request", "submit", "--type", "erasure", "--email",
                            "alice@example.com", "--request-id", erasure_id)  # fmt: skip
-    assert code == 2 and "already exists" in text
+    assert code == 2 and "already exists and has ended" in text
 
     await _assert_history_has_no_personal_data(rt, [access_id, erasure_id])
 

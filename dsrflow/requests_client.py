@@ -1,0 +1,115 @@
+"""Client-side operations on requests, shared by the CLI, the API and tests.
+
+Submission uses update-with-start: the ``submit`` update is sent together with a start that
+reuses a running workflow of the same id, so a retried submit (a timeout, a double click, a
+queue redelivery) lands on the same request instead of creating a second one. A different
+request under an existing id is refused by the update's validator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from dsrflow.domain import DsrInput, DsrResult, StatusView
+from dsrflow.errors import UserError
+from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
+
+WORKFLOW = "DataSubjectRequest"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """Outcome of a submit: the acknowledgement and whether this call created the request."""
+
+    ack: SubmissionAck
+    created: bool
+
+
+class RequestClient:
+    """Submit requests and act on them through Temporal."""
+
+    def __init__(self, client: Client, task_queue: str) -> None:
+        self.client = client
+        self.task_queue = task_queue
+
+    def handle(self, request_id: str) -> WorkflowHandle[Any, DsrResult]:
+        """The workflow handle of a request."""
+        return self.client.get_workflow_handle(request_id, result_type=DsrResult)
+
+    async def submit(self, inp: DsrInput) -> Submitted:
+        """Start the request, or find it if this exact submission already started it.
+
+        Raises:
+            UserError: The id names a different request, or a request that has already ended.
+        """
+        op = WithStartWorkflowOperation(
+            WORKFLOW,
+            inp,
+            id=inp.request_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            result_type=DsrResult,
+        )
+        try:
+            ack = await self.client.execute_update_with_start_workflow(
+                "submit",
+                Submission(fingerprint(inp)),
+                start_workflow_operation=op,
+                result_type=SubmissionAck,
+            )
+        except WorkflowAlreadyStartedError:
+            raise UserError(
+                f"request {inp.request_id} already exists and has ended; not submitted again"
+            ) from None
+        except WorkflowUpdateFailedError as exc:
+            raise UserError(f"request {inp.request_id}: {_reason(exc)}") from None
+        return Submitted(ack, created=ack.received_at == inp.received_at)
+
+    async def act(self, request_id: str, update: str, arg: object) -> UpdateAck:
+        """Send one of the people's-action updates; a refusal says why.
+
+        Raises:
+            UserError: The request does not exist, or the workflow refused the action.
+        """
+        try:
+            return await self.handle(request_id).execute_update(update, arg, result_type=UpdateAck)
+        except WorkflowUpdateFailedError as exc:
+            raise UserError(f"request {request_id}: {update} refused: {_reason(exc)}") from None
+        except RPCError as exc:
+            raise _rpc_error(request_id, exc) from None
+
+    async def status(self, request_id: str) -> StatusView:
+        """The live status of a request (a query; works on finished requests too).
+
+        Raises:
+            UserError: No such request.
+        """
+        try:
+            return await self.handle(request_id).query("status", result_type=StatusView)
+        except RPCError as exc:
+            raise _rpc_error(request_id, exc) from None
+
+
+def _reason(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        return cause.message
+    return str(cause)
+
+
+def _rpc_error(request_id: str, exc: RPCError) -> UserError:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return UserError(f"request {request_id}: not found")
+    return UserError(f"request {request_id}: Temporal refused the call ({exc.status.name})")
