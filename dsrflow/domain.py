@@ -176,6 +176,8 @@ class StorePlan:
     retry: RetrySpec = field(default_factory=RetrySpec)
     identity_source: bool = False
     after: list[str] = field(default_factory=list)
+    kind: str | None = None
+    """What kind of store this is (e.g. ``postgresql``), for evidence; the adapter name if unset."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ class CollectionCount:
     matched: int
     affected: int
     residual: int | None = None
+    basis: str | None = None
+    """For ``keep``: the legal basis the catalog declares (goes into evidence; no personal data)."""
 
 
 @dataclass(frozen=True)
