@@ -77,7 +77,7 @@ def main() -> None:
         # The base install carries only what offline verification needs (docs/evidence-format.md).
         common.error(
             f"this command needs the orchestrator stack (missing module {exc.name!r}); "
-            "install it with: pip install 'dsrflow[server]'"
+            "install it with: pip install 'dsrflow\\[server]'"  # escaped: common.error prints rich markup
         )
         sys.exit(2)
     except Exception as exc:  # a bug: say so briefly, trace only on request

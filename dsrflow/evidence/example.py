@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from dsrflow.domain import (
     CollectionCount,
@@ -28,7 +29,6 @@ from dsrflow.evidence.format import b64encode
 from dsrflow.evidence.issuer import EvidenceIssuer, StaticKeys
 from dsrflow.keys.keyring import KeyEntry, Keyring
 from dsrflow.keys.signer import LocalSigner
-from dsrflow.tlog import merkle
 from dsrflow.tlog.memory import MemoryLog
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -161,4 +161,55 @@ def build_example(extra_stores: int = 0) -> Example:
     return Example(example_keyring().signed(ROOT), built, opening, issuer.log)
 
 
-__all__ = ["Example", "build_example", "example_input", "example_keyring", "merkle"]
+FILES = ("keyring.json", "evidence-bundle.zip", "subject-opening.json", "expected-digests.txt")
+
+
+def _digests(ex: Example) -> str:
+    import io
+    import json
+    import zipfile
+
+    from dsrflow.evidence.bundle import envelope_leaf
+
+    with zipfile.ZipFile(io.BytesIO(ex.bundle.data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    lines = [
+        "# Expected values for the worked example (regenerate: python -m dsrflow.evidence.example)",
+        f"root key id            {ROOT.key_id}",
+        f"evidence key id        {EVIDENCE.key_id}",
+        f"log key id             {LOG.key_id}",
+        f"sha256(keyring.json)   {hashlib.sha256(ex.keyring).hexdigest()}",
+        f"sha256(bundle)         {ex.bundle.sha256}",
+        f"subject commitment     {ex.bundle.subject_commitment}",
+        f"records Merkle root    {manifest['records_merkle_root']['root']}",
+        f"envelope digest (leaf) {envelope_leaf(members).hex()}",
+        f"log entry              index {ex.bundle.log_index} of {ex.log.tree.size}",
+        f"log root               {ex.log.tree.mth(0, ex.log.tree.size).hex()}",
+    ]
+    lines += [f"member {n:<28} {hashlib.sha256(members[n]).hexdigest()}" for n in sorted(members)]
+    return "\n".join(lines) + "\n"
+
+
+def write_example(out_dir: Path) -> list[Path]:
+    """Write the worked example files (``FILES``) into ``out_dir``."""
+    import json
+
+    ex = build_example()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "keyring.json": ex.keyring,
+        "evidence-bundle.zip": ex.bundle.data,
+        "subject-opening.json": (json.dumps(ex.opening, indent=2, sort_keys=True) + "\n").encode(),
+        "expected-digests.txt": _digests(ex).encode(),
+    }
+    for name, data in contents.items():
+        (out_dir / name).write_bytes(data)
+    return [out_dir / n for n in FILES]
+
+
+if __name__ == "__main__":
+    import sys
+
+    for written in write_example(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/examples")):
+        print(written)
