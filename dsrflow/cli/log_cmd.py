@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -17,36 +16,25 @@ from dsrflow.cli.verify_cmd import (
     JsonOpt,
     KeyringOpt,
     MinVersionOpt,
+    OutOpt,
     RootOpt,
     StateOpt,
+    emit,
     expect_for,
     print_report,
     read_file,
-    say,
 )
 from dsrflow.errors import UserError
 
 log_app = typer.Typer(help="The transparency log of evidence bundles.", no_args_is_help=True)
 
 
-def _emit(text: str, out_file: Path | None, what: str) -> None:
-    if out_file:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(text)
-        say(f"wrote {what} to {out_file}")
-    else:
-        sys.stdout.write(text)  # verbatim: a console would wrap the signature line
-
-
 @log_app.command("checkpoint")
-def log_checkpoint(
-    ctx: typer.Context,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write it here.")] = None,
-) -> None:
+def log_checkpoint(ctx: typer.Context, out_file: OutOpt = None) -> None:
     """Print a checkpoint of the log as it is now (C2SP signed note); auditors keep these."""
     rt = state(ctx).runtime()
     ring = rt.keys.keyring()
-    _emit(rt.tlog.checkpoint(rt.keys.signer("log"), ring.log_origin), out_file, "checkpoint")
+    emit(rt.tlog.checkpoint(rt.keys.signer("log"), ring.log_origin), out_file, "checkpoint")
 
 
 def _size_of(ctx: typer.Context, arg: str, which: str) -> tuple[int, str]:
@@ -62,9 +50,8 @@ def _size_of(ctx: typer.Context, arg: str, which: str) -> tuple[int, str]:
         cp = checkpoint.Checkpoint(ring.log_origin, size, rt.tlog.root(size))
         return size, checkpoint.sign(cp, rt.keys.signer("log"))
     note = read_file(Path(arg), "checkpoint").decode(errors="replace")
-    keys = [(k.key_id, k.public_key) for k in ring.keys if k.purpose == "log"]
     try:
-        cp = checkpoint.open_note(note, ring.log_origin, keys)
+        cp = checkpoint.open_note(note, ring.log_origin, ring.log_keys())
     except checkpoint.CheckpointError as exc:
         raise UserError(f"{arg}: {exc}") from None
     if cp.size > rt.tlog.size() or rt.tlog.root(cp.size) != cp.root:
@@ -79,7 +66,7 @@ def prove_consistency(
     ctx: typer.Context,
     old: Annotated[str, typer.Argument(help="Old checkpoint file, or a tree size.")],
     new: Annotated[str, typer.Argument(help="New checkpoint file, or a tree size.")],
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write the proof here.")] = None,
+    out_file: OutOpt = None,
 ) -> None:
     """Prove the log only grew from OLD to NEW (an RFC 9162 consistency proof, as JSON)."""
     from dsrflow.evidence.format import canonical
@@ -94,7 +81,7 @@ def prove_consistency(
         "new": {"size": n, "checkpoint": new_note},
         "proof": [h.hex() for h in rt.tlog.consistency(m, n)],
     }
-    _emit(canonical(doc).decode() + ("" if out_file else "\n"), out_file, "consistency proof")
+    emit(canonical(doc).decode() + ("" if out_file else "\n"), out_file, "consistency proof")
 
 
 @log_app.command("verify-consistency")

@@ -38,11 +38,22 @@ StateOpt = Annotated[
     typer.Option("--state", help="Verifier state file (pins, versions seen); see docs."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable report.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file, not stdout.")]
 
 
 def say(text: str, *, markup: bool = True) -> None:
     """Print one line unwrapped (key ids and reasons must stay greppable)."""
     out.print(text, soft_wrap=True, markup=markup)
+
+
+def emit(text: str, out_file: Path | None, what: str) -> None:
+    """Write ``text`` to ``out_file``, or verbatim to stdout (a console would wrap long lines)."""
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text)
+        say(f"wrote {what} to {out_file}")
+    else:
+        sys.stdout.write(text)
 
 
 def read_file(path: Path, what: str) -> bytes:
@@ -193,20 +204,12 @@ def keys_revoke(
 
 
 @keys_app.command("export-public")
-def export_public(
-    ctx: typer.Context,
-    out_file: Annotated[Path | None, typer.Option("--out", help="Write keyring.json here.")] = None,
-) -> None:
+def export_public(ctx: typer.Context, out_file: OutOpt = None) -> None:
     """Write (or print) the public keyring regulators verify with; creates keys on first use."""
     rt = state(ctx).runtime()
     ring = rt.keys.ensure(rt.settings.controller)
-    data = rt.keys.keyring_path.read_bytes()
-    if out_file:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_bytes(data)
-        say(f"wrote {out_file} (keyring v{ring.version}, root {ring.root_key_id})")
-    else:
-        sys.stdout.write(data.decode() + "\n")  # verbatim: a console would wrap it
+    text = rt.keys.keyring_path.read_text() + ("" if out_file else "\n")
+    emit(text, out_file, f"keyring v{ring.version} (root {ring.root_key_id})")
 
 
 @keys_app.command("list")

@@ -116,6 +116,14 @@ class Keyring:
         """The active key for a purpose."""
         return next((k for k in self.keys if k.purpose == purpose and k.status == "active"), None)
 
+    def log_keys(self) -> list[tuple[str, Ed25519PublicKey]]:
+        """``(key id, public key)`` of every log key that may sign checkpoints (not compromised)."""
+        return [
+            (k.key_id, k.public_key)
+            for k in self.keys
+            if k.purpose == "log" and k.status != "compromised"
+        ]
+
     def body(self) -> dict[str, Any]:
         """The JSON body that the root key signs."""
         return {

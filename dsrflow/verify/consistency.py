@@ -27,12 +27,10 @@ def verify_consistency(proof_doc: bytes, expect: Expect, kept: str | None = None
 
 
 def _open(note: Any, ring: Any, which: str) -> checkpoint.Checkpoint:
-    keys = [(k.key_id, k.public_key) for k in ring.keys if k.purpose == "log"]
-    keys = [(kid, pub) for kid, pub in keys if ring.find(kid).status != "compromised"]
     if not isinstance(note, str):
         raise VerificationError(f"{which} checkpoint: missing")
     try:
-        return checkpoint.open_note(note, ring.log_origin, keys)
+        return checkpoint.open_note(note, ring.log_origin, ring.log_keys())
     except checkpoint.CheckpointError as exc:
         raise VerificationError(f"{which} {exc}") from None
 

@@ -337,13 +337,10 @@ class Checks:
 
     def inclusion(self, members: dict[str, bytes], payload: bytes, ring: Keyring) -> None:
         """The signed checkpoint and the envelope inclusion proof."""
-        log_keys = [
-            (k.key_id, k.public_key)
-            for k in ring.keys
-            if k.purpose == "log" and k.status != "compromised"
-        ]
         try:
-            cp = checkpoint.open_note(members[CHECKPOINT].decode(), ring.log_origin, log_keys)
+            cp = checkpoint.open_note(
+                members[CHECKPOINT].decode(), ring.log_origin, ring.log_keys()
+            )
         except UnicodeDecodeError:
             raise VerificationError("checkpoint: not UTF-8 text") from None
         except checkpoint.CheckpointError as exc:

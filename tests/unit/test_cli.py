@@ -85,8 +85,9 @@ def test_verify_imports_no_orchestrator_stack() -> None:
         "import sys\n"
         "from dsrflow.cli import main\n"
         "from dsrflow.verify import verify_bundle\n"
-        "heavy = [m for m in ('temporalio', 'sqlalchemy', 'fastapi', 'starlette', 'dsrflow.ledger')"
-        " if m in sys.modules]\n"
+        "from dsrflow.verify.consistency import verify_consistency\n"
+        "heavy = [m for m in ('temporalio', 'sqlalchemy', 'fastapi', 'starlette', 'dsrflow.ledger',"
+        " 'dsrflow.tlog.store', 'jinja2', 'structlog', 'yaml') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
