@@ -12,9 +12,8 @@ from temporalio import activity
 
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.domain import ArtifactRef, AssembleInput, EvidenceInput, StoreStatus
-from dsrflow.evidence.bundle import build_bundle
 from dsrflow.evidence.format import b64encode
-from dsrflow.evidence.signing import Signer
+from dsrflow.evidence.issuer import EvidenceIssuer
 
 log = structlog.get_logger(__name__)
 
@@ -22,22 +21,21 @@ log = structlog.get_logger(__name__)
 class ResultActivities:
     """Assemble access packages and sign evidence bundles.
 
-    The signer is created lazily inside the activity process from the key on disk (or a KMS
-    signer): private keys never enter Temporal payloads.
+    The issuer (keys, signers, transparency log) is created lazily inside the activity process:
+    private keys never enter Temporal payloads, and only the bundle's path and digest go back.
     """
 
     def __init__(
-        self, artifacts: ArtifactStore, signer_factory: Callable[[], Signer], controller: str
+        self, artifacts: ArtifactStore, issuer_factory: Callable[[], EvidenceIssuer]
     ) -> None:
         self.artifacts = artifacts
-        self._signer_factory = signer_factory
-        self._signer: Signer | None = None
-        self.controller = controller
+        self._issuer_factory = issuer_factory
+        self._issuer: EvidenceIssuer | None = None
 
-    def _signer_(self) -> Signer:
-        if self._signer is None:
-            self._signer = self._signer_factory()
-        return self._signer
+    def _issuer_(self) -> EvidenceIssuer:
+        if self._issuer is None:
+            self._issuer = self._issuer_factory()
+        return self._issuer
 
     @activity.defn(name="assemble_access_package")
     def assemble_access_package(self, inp: AssembleInput) -> ArtifactRef:
@@ -57,20 +55,28 @@ class ResultActivities:
 
     @activity.defn(name="build_evidence_bundle")
     def build_evidence_bundle(self, inp: EvidenceInput) -> ArtifactRef:
-        """Sign the evidence bundle and store it with the subject's (encrypted) opening."""
-        k_req = secrets.token_bytes(32)
-        built = build_bundle(inp, self._signer_(), self.controller, k_req)
-        path = self.artifacts.save_bundle(inp.request.request_id, built.data)
+        """Sign and log the evidence bundle; store it with the subject's (encrypted) opening.
+
+        A retry after the log append but before the save logs a second envelope for the same
+        request; the log is append-only, so the first stays as an undelivered entry.
+        """
+        k_req = secrets.token_bytes(32)  # fresh per bundle: the commitment key
+        built = self._issuer_().issue(inp, k_req)
+        request_id = inp.request.request_id
+        path = self.artifacts.save_bundle(request_id, built.data)
         self.artifacts.save_opening(
-            inp.request.request_id,
+            request_id,
             {
-                "request_id": inp.request.request_id,
+                "request_id": request_id,
                 "identifier": built.identifier,
                 "k_req": b64encode(k_req),
                 "commitment": built.subject_commitment,
             },
         )
-        log.info("evidence bundle signed", request_id=inp.request.request_id, sha256=built.sha256)
+        log.info(
+            "evidence bundle signed", request_id=request_id, sha256=built.sha256,
+            log_index=built.log_index,
+        )  # fmt: skip
         return ArtifactRef(kind="evidence_bundle", path=str(path), sha256=built.sha256)
 
 

@@ -179,6 +179,8 @@ class StorePlan:
     human_task: bool = False
     instructions: str = ""
     exemption: Exemption | None = None
+    kind: str | None = None
+    """What kind of store this is (e.g. ``postgresql``), for evidence; the adapter name if unset."""
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ class CollectionCount:
     matched: int
     affected: int
     residual: int | None = None
+    basis: str | None = None
+    """For ``keep``: the legal basis the catalog declares (goes into evidence; no personal data)."""
 
 
 @dataclass(frozen=True)

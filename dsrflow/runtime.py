@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from dsrflow.artifacts import ArtifactStore
     from dsrflow.catalog import Catalog
     from dsrflow.crypto.keystore import KeyStore
-    from dsrflow.evidence.signing import Signer
+    from dsrflow.evidence.issuer import EvidenceIssuer
+    from dsrflow.keys.manager import KeyManager
     from dsrflow.ledger import Ledger
+    from dsrflow.tlog.store import SqlLog
 
 
 WORKER_SHUTDOWN_GRACE = timedelta(seconds=10)
@@ -75,13 +77,26 @@ class Runtime:
 
         return load_catalog(self.settings.catalog, self.registry)
 
-    def signer(self) -> Signer:
-        """The evidence signing key (loaded on demand, inside the signing activity)."""
-        from dsrflow.evidence.signing import load_or_create_signer
+    @cached_property
+    def keys(self) -> KeyManager:
+        """The controller's keyring and signing keys (``state_dir/keys``)."""
+        from dsrflow.keys.manager import KeyManager
 
-        return load_or_create_signer(
-            self.settings.keys_dir, self.env, self.settings.signing_passphrase_env
-        )
+        return KeyManager(self.settings.keys_dir, self.env, self.settings.signing_passphrase_env)
+
+    @cached_property
+    def tlog(self) -> SqlLog:
+        """The transparency log of evidence envelopes (ledger tables)."""
+        from dsrflow.tlog.store import SqlLog
+
+        return SqlLog(self.ledger)
+
+    def evidence_issuer(self) -> EvidenceIssuer:
+        """Signs and logs bundles; built inside the signing activity, keys created on first use."""
+        from dsrflow.evidence.issuer import EvidenceIssuer
+
+        self.keys.ensure(self.settings.controller)
+        return EvidenceIssuer(self.keys, self.tlog)
 
     async def client(self) -> Client:
         """A Temporal client with dsrflow's encrypting data converter.
@@ -122,7 +137,7 @@ class Runtime:
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts)
-        results = ResultActivities(self.artifacts, self.signer, self.settings.controller)
+        results = ResultActivities(self.artifacts, self.evidence_issuer)
         ledger = LedgerActivities(self.ledger)
         return Worker(
             client,

@@ -47,12 +47,13 @@ def _global(
 
 
 def _register() -> None:
-    from dsrflow.cli import actions, dev, requests, stores, verify_cmd
+    from dsrflow.cli import actions, dev, log_cmd, requests, stores, verify_cmd
 
     _ = actions  # registers its commands on the request app
 
     app.command("verify")(verify_cmd.verify)
     app.add_typer(verify_cmd.keys_app, name="keys")
+    app.add_typer(log_cmd.log_app, name="log")
     app.command("dev")(dev.dev)
     app.command("worker")(dev.worker)
     app.command("demo")(dev.demo)
@@ -74,6 +75,14 @@ def main() -> None:
     except KeyboardInterrupt:
         common.error("interrupted")
         sys.exit(130)
+    except ModuleNotFoundError as exc:
+        # The base install carries only what offline verification needs (docs/evidence-format.md).
+        # "\\[" because common.error prints rich markup, which would eat "[server]".
+        common.error(
+            f"this command needs the orchestrator stack (missing module {exc.name!r}); "
+            "install it with: pip install 'dsrflow\\[server]'"
+        )
+        sys.exit(2)
     except Exception as exc:  # a bug: say so briefly, trace only on request
         if os.environ.get("DSRFLOW_DEBUG"):
             raise

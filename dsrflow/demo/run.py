@@ -99,12 +99,19 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
         if not _run_request(env, out_dir, "erasure", erasure_id, approve=True):
             return 1
 
-        _step("5. Verify the evidence bundle offline with the controller's public key")
-        pub = out_dir / "controller-public-key.pem"
-        if _cli(env, "keys", "export-public", "--out", str(pub)):
+        _step("5. Verify the evidence bundle offline with the controller's keyring")
+        # The keys were created on first use by the signing activity (`keys init` in
+        # production). The verifier's own state (pinned root, keyring versions seen) lives
+        # beside the keys, so a fresh state folder does not clash with an old pin.
+        keyring = out_dir / "controller-keyring.json"
+        if _cli(env, "keys", "export-public", "--out", str(keyring)):
             return 1
         bundle = out_dir / f"{erasure_id}-evidence-bundle.zip"
-        verified = _cli(env, "verify", str(bundle), "--public-key", str(pub)) == 0
+        opening = out_dir / f"{erasure_id}-subject-opening.json"
+        verify_args = ["--keyring", str(keyring), "--request-id", erasure_id]
+        verify_args += ["--subject-opening", str(opening)]
+        verify_args += ["--state", str(state_dir / "verifier-state.json")]
+        verified = _cli(env, "verify", str(bundle), *verify_args) == 0
 
         _step("6. The stores afterwards")
         ok = _report(out_dir, before_others) and verified

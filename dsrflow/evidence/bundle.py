@@ -1,169 +1,185 @@
-"""Build and sign an evidence bundle (format v0, see docs/evidence-format.md).
+"""Build and sign an evidence bundle (format v1, see docs/evidence-format.md).
 
 The bundle is a deterministic zip: one canonical-JSON record per store, the inventory of stores
-in scope, a manifest of member digests, and a DSSE envelope holding an in-toto statement signed
-with the controller's Ed25519 key. The subject appears only as a keyed commitment.
+in scope, a printable certificate, a manifest of member digests with an RFC 9162 Merkle root
+over the records, and a DSSE envelope holding an in-toto statement signed with the controller's
+Ed25519 evidence key. The envelope's digest is then appended to the controller's transparency
+log, and the inclusion proof and signed checkpoint travel in ``log/``. The subject appears only
+as a keyed commitment.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import dsrflow
-from dsrflow.domain import EvidenceInput, StoreOutcome, StoreStatus
+from dsrflow.domain import EvidenceInput
+from dsrflow.evidence.certificate import render_certificate
 from dsrflow.evidence.format import (
     BUNDLE_FORMAT,
+    CERTIFICATE,
+    CHECKPOINT,
     ENVELOPE,
+    INCLUSION,
     INVENTORY,
     MANIFEST,
+    MERKLE_ALG,
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
     RECORDS_DIR,
     STATEMENT_TYPE,
-    b64encode,
+    b64decode,
     canonical,
     commitment,
+    dsse_envelope,
     normalize_identifier,
     pae,
     sha256_hex,
     timestamp,
     write_zip,
 )
-from dsrflow.evidence.signing import Signer
+from dsrflow.evidence.records import inventory_for, record_for
+from dsrflow.keys.signer import Signer
+from dsrflow.tlog import merkle
+from dsrflow.tlog.memory import LogProof, TransparencyLog
+
+UNSIGNED = (MANIFEST, ENVELOPE, CHECKPOINT, INCLUSION)
+"""Members the manifest does not list: itself, the envelope, and the log proof made after it."""
 
 
 @dataclass(frozen=True)
 class BuiltBundle:
-    """A signed bundle and the opening the data subject receives."""
+    """A signed bundle and what the data subject receives to open the commitment."""
 
     data: bytes
     sha256: str
     subject_commitment: str
     identifier: str
+    log_index: int
 
 
-def store_action(outcome: StoreOutcome) -> str:
-    """The store-level action recorded in evidence."""
-    if outcome.status == StoreStatus.NOT_FOUND:
-        return "not_found"
-    if outcome.status == StoreStatus.FAILED_NEEDS_ATTENTION:
-        return "failed"
-    actions = {c.action for c in outcome.receipt.collections} if outcome.receipt else set()
-    if actions <= {"delete"}:
-        return "delete"
-    if "keep" in actions and actions <= {"keep"}:
-        return "keep-with-basis"
-    return "anonymize" if "anonymize" in actions else "delete"
+def records_root(members: dict[str, bytes]) -> str:
+    """Hex RFC 9162 root over the record members' bytes, in member-name order."""
+    leaves = [merkle.leaf_hash(members[n]) for n in sorted(members) if n.startswith(RECORDS_DIR)]
+    return merkle.ListTree(leaves).mth(0, len(leaves)).hex()
 
 
-def record_for(outcome: StoreOutcome, request_id: str) -> dict[str, Any]:
-    """The evidence record of one store (counts and digests only)."""
-    receipt, check = outcome.receipt, outcome.verification
-    record: dict[str, Any] = {
-        "request_id": request_id,
-        "store": outcome.store,
-        "adapter": {
-            "name": outcome.adapter,
-            "version": receipt.adapter_version if receipt else None,
-        },
-        "status": str(outcome.status),
-        "action": store_action(outcome),
-        "attempts": outcome.attempts,
-        "error_type": outcome.error_type,
+def envelope_digest(payload_type: str, payload: bytes) -> bytes:
+    """The log leaf: SHA-256 of the PAE bytes the signature covers (independent of base64)."""
+    return hashlib.sha256(pae(payload_type, payload)).digest()
+
+
+def envelope_leaf(members: dict[str, bytes]) -> bytes:
+    """The log leaf of a sealed bundle's envelope."""
+    env = json.loads(members[ENVELOPE])
+    return envelope_digest(env["payloadType"], b64decode(env["payload"]))
+
+
+def predicate_for(
+    inp: EvidenceInput, controller: str, subject: str, signed_at: datetime, keyring_version: int
+) -> dict[str, Any]:
+    """The signed predicate: what binds this bundle to one request and one run."""
+    req = inp.request
+    return {
+        "request_id": req.request_id,
+        "request_type": str(req.request_type),
+        "regulation": req.regulation,
+        "case_ref": req.case_ref,
+        "controller": controller,
+        "subject_commitment": {"alg": "hmac-sha256", "domain": "dsr-subject-v1", "value": subject},
+        "outcomes": dict(sorted(Counter(str(o.status) for o in inp.outcomes).items())),
+        "received_at": timestamp(req.received_at),
+        "due_at": timestamp(inp.due_at) if inp.due_at else None,
+        "completed_at": timestamp(inp.completed_at),
+        "signed_at": timestamp(signed_at),
+        "keyring_version": keyring_version,
+        "orchestrator": {"name": "dsrflow", "version": dsrflow.__version__},
+        "workflow": {"id": inp.workflow_id, "run_id": inp.run_id},
     }
-    if receipt is not None:
-        record.update(
-            operation_digest=receipt.operation_digest,
-            matched=receipt.matched,
-            affected=receipt.affected,
-            started_at=timestamp(receipt.started_at),
-            finished_at=timestamp(receipt.finished_at),
-            collections=[
-                {
-                    "collection": c.collection,
-                    "action": c.action,
-                    "matched": c.matched,
-                    "affected": c.affected,
-                    "residual_in_transaction": c.residual,
-                }
-                for c in receipt.collections
-            ],
-        )
-    if check is not None:
-        record["verification"] = {
-            "residual": check.residual,
-            "checked_at": timestamp(check.checked_at),
-            "operation_digest": check.operation_digest,
+
+
+def seal(content: dict[str, bytes], predicate: dict[str, Any], signer: Signer) -> dict[str, bytes]:
+    """Add the manifest and the signed envelope to the content members.
+
+    ``content`` is every member the manifest lists (records, inventory, certificate).
+    """
+    members = dict(content)
+    members[MANIFEST] = canonical(
+        {
+            "format": BUNDLE_FORMAT,
+            "request_id": predicate["request_id"],
+            "members": [{"name": n, "sha256": sha256_hex(members[n])} for n in sorted(members)],
+            "records_merkle_root": {
+                "alg": MERKLE_ALG,
+                "leaves": sum(1 for n in members if n.startswith(RECORDS_DIR)),
+                "root": records_root(members),
+            },
         }
-    return record
+    )
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [
+            {"name": name, "digest": {"sha256": sha256_hex(members[name])}}
+            for name in (MANIFEST, INVENTORY)
+        ],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+    members[ENVELOPE] = canonical(dsse_envelope(PAYLOAD_TYPE, canonical(statement), signer))
+    return members
 
 
-def build_bundle(inp: EvidenceInput, signer: Signer, controller: str, k_req: bytes) -> BuiltBundle:
-    """Assemble, sign and zip the evidence for one erasure request."""
+def log_members(proof: LogProof, leaf: bytes, origin: str) -> dict[str, bytes]:
+    """The ``log/`` members: inclusion proof and the signed checkpoint it leads to."""
+    return {
+        INCLUSION: canonical(
+            {
+                "origin": origin,
+                "leaf_index": proof.index,
+                "tree_size": proof.size,
+                "envelope_digest": leaf.hex(),
+                "audit_path": [h.hex() for h in proof.path],
+            }
+        ),
+        CHECKPOINT: proof.checkpoint.encode(),
+    }
+
+
+def build_bundle(
+    inp: EvidenceInput,
+    *,
+    controller: str,
+    k_req: bytes,
+    signed_at: datetime,
+    keyring_version: int,
+    evidence_signer: Signer,
+    log: TransparencyLog,
+    log_signer: Signer,
+    log_origin: str,
+) -> BuiltBundle:
+    """Assemble, sign, log and zip the evidence for one erasure request."""
     req = inp.request
     first = req.identities[0]
     identifier = normalize_identifier(first.kind, first.value)
     subject = commitment(k_req, identifier)
+    plans = {p.name: p for p in inp.inventory}
 
-    members: dict[str, bytes] = {}
-    for outcome in sorted(inp.outcomes, key=lambda o: o.store):
-        members[f"{RECORDS_DIR}{outcome.store}.json"] = canonical(
-            record_for(outcome, req.request_id)
-        )
-    members[INVENTORY] = canonical(
-        {
-            "request_id": req.request_id,
-            "catalog_digest": inp.catalog_digest,
-            "stores": [
-                {"store": s.name, "adapter": s.adapter, "capabilities": sorted(s.capabilities)}
-                for s in sorted(inp.inventory, key=lambda s: s.name)
-            ],
-        }
+    records = {o.store: record_for(o, plans.get(o.store), req.request_id) for o in inp.outcomes}
+    content = {f"{RECORDS_DIR}{s}.json": canonical(r) for s, r in records.items()}
+    content[INVENTORY] = canonical(inventory_for(req.request_id, inp.catalog_digest, inp.inventory))
+    predicate = predicate_for(inp, controller, subject, signed_at, keyring_version)
+    content[CERTIFICATE] = render_certificate(
+        predicate, [records[s] for s in sorted(records)], evidence_signer.key_id
     )
-    members[MANIFEST] = canonical(
-        {
-            "format": BUNDLE_FORMAT,
-            "request_id": req.request_id,
-            "members": [
-                {"name": name, "sha256": sha256_hex(members[name])} for name in sorted(members)
-            ],
-        }
-    )
-    counts = Counter(str(o.status) for o in inp.outcomes)
-    statement = {
-        "_type": STATEMENT_TYPE,
-        "subject": [
-            {"name": MANIFEST, "digest": {"sha256": sha256_hex(members[MANIFEST])}},
-            {"name": INVENTORY, "digest": {"sha256": sha256_hex(members[INVENTORY])}},
-        ],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "request_id": req.request_id,
-            "request_type": str(req.request_type),
-            "case_ref": req.case_ref,
-            "controller": controller,
-            "subject_commitment": {
-                "alg": "hmac-sha256",
-                "domain": "dsr-subject-v1",
-                "value": subject,
-            },
-            "outcomes": dict(sorted(counts.items())),
-            "received_at": timestamp(req.received_at),
-            "completed_at": timestamp(inp.completed_at),
-            "orchestrator": {"name": "dsrflow", "version": dsrflow.__version__},
-            "workflow": {"id": inp.workflow_id, "run_id": inp.run_id},
-        },
-    }
-    payload = canonical(statement)
-    envelope = {
-        "payloadType": PAYLOAD_TYPE,
-        "payload": b64encode(payload),
-        "signatures": [
-            {"keyid": signer.key_id, "sig": b64encode(signer.sign(pae(PAYLOAD_TYPE, payload)))}
-        ],
-    }
-    members[ENVELOPE] = canonical(envelope)
+    members = seal(content, predicate, evidence_signer)
+
+    leaf = envelope_leaf(members)
+    proof = log.append(leaf, req.request_id, log_signer, log_origin)
+    members.update(log_members(proof, leaf, log_origin))
     data = write_zip(members)
-    return BuiltBundle(data, sha256_hex(data), subject, identifier)
+    return BuiltBundle(data, sha256_hex(data), subject, identifier, proof.index)

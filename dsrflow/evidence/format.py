@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 import io
+import json
+import stat
 import zipfile
 from datetime import UTC, datetime
 from typing import Any
@@ -20,21 +22,72 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsrflow.identity import normalize_value
 
-BUNDLE_FORMAT = "dsrflow-evidence/v0"
+BUNDLE_FORMAT = "dsrflow-evidence/v1"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-PREDICATE_TYPE = "https://dsrflow.dev/attestations/erasure/v0"
+PREDICATE_TYPE = "https://dsrflow.dev/attestations/erasure/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 ENVELOPE = "envelope.json"
 MANIFEST = "manifest.json"
 INVENTORY = "inventory.json"
+CERTIFICATE = "certificate.html"
+CHECKPOINT = "log/checkpoint.txt"
+INCLUSION = "log/inclusion-proof.json"
 RECORDS_DIR = "records/"
+MERKLE_ALG = "rfc9162-sha256"
 COMMITMENT_DOMAIN = b"dsr-subject-v1\x00"
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+class FormatError(ValueError):
+    """A member or field is not in the form the specification requires."""
 
 
 def canonical(obj: Any) -> bytes:
     """RFC 8785 (JCS) canonical JSON bytes."""
     return rfc8785.dumps(obj)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise FormatError(f"duplicate JSON key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def parse_json(name: str, data: bytes, *, require_canonical: bool = True) -> Any:
+    """Parse JSON strictly: UTF-8, no duplicate keys, and (by default) RFC 8785 canonical.
+
+    Raises:
+        FormatError: With ``name`` and the reason, e.g. ``manifest.json: duplicate JSON key 'x'``.
+
+    """
+    try:
+        obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except FormatError as exc:
+        raise FormatError(f"{name}: {exc}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise FormatError(f"{name}: not valid JSON") from None
+    if require_canonical:
+        try:
+            again = canonical(obj)
+        except Exception:  # rfc8785 refuses floats it cannot represent, huge ints, ...
+            again = b""
+        if again != data:
+            raise FormatError(f"{name}: not in RFC 8785 canonical form")
+    return obj
+
+
+def dsse_envelope(payload_type: str, payload: bytes, signer: Any) -> dict[str, Any]:
+    """A DSSE envelope over ``payload`` with one Ed25519 signature by ``signer``."""
+    return {
+        "payloadType": payload_type,
+        "payload": b64encode(payload),
+        "signatures": [
+            {"keyid": signer.key_id, "sig": b64encode(signer.sign(pae(payload_type, payload)))}
+        ],
+    }
 
 
 def sha256_hex(data: bytes) -> str:
@@ -92,17 +145,32 @@ def timestamp(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_timestamp(text: Any, where: str) -> datetime:
+    """Parse a ``YYYY-MM-DDTHH:MM:SSZ`` timestamp written by ``timestamp``.
+
+    Raises:
+        FormatError: Not a string in exactly that form.
+
+    """
+    try:
+        if not isinstance(text, str) or len(text) != 20:
+            raise ValueError
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise FormatError(f"{where}: {text!r} is not a YYYY-MM-DDTHH:MM:SSZ timestamp") from None
+
+
 def write_zip(members: dict[str, bytes]) -> bytes:
     """The deterministic zip of a set of members.
 
-    Sorted names, fixed timestamps, stored (no compression), regular files with mode 0644, no
+    Sorted names, fixed timestamps, stored (no compression), regular files (mode 0100644), no
     directories, no extra fields. A verifier rebuilds it from the members and compares bytes.
     """
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(members):
             info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.create_system = 3
             zf.writestr(info, members[name])
     return buf.getvalue()

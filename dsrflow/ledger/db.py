@@ -40,6 +40,8 @@ class Ledger:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        import dsrflow.tlog.models  # noqa: F401 - registers the transparency-log tables on Base
+
         Base.metadata.create_all(self.engine)
 
     @contextmanager

@@ -1,9 +1,11 @@
 """Offline verification of evidence bundles.
 
 Imports nothing from Temporal, the ledger or the API: only the standard library,
-``cryptography`` and ``rfc8785`` (via ``dsrflow.evidence.format``).
+``cryptography``, ``rfc8785`` and pure dsrflow modules.
 """
 
-from dsrflow.verify.verifier import Report, verify_bundle
+from dsrflow.verify.report import Report, VerificationError
+from dsrflow.verify.state import TrustState
+from dsrflow.verify.verifier import Expect, verify_bundle
 
-__all__ = ["Report", "verify_bundle"]
+__all__ = ["Expect", "Report", "TrustState", "VerificationError", "verify_bundle"]

@@ -89,11 +89,14 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
     assert data.raw_mentions(demo_dir) == {"shop": [], "support": []}
 
     # The bundle verifies offline and holds no personal data.
-    pub = tmp_path / "pub.pem"
-    code, text = await cli(rt, "keys", "export-public", "--out", str(pub))
+    keyring = tmp_path / "keyring.json"
+    code, text = await cli(rt, "keys", "export-public", "--out", str(keyring))
     assert code == 0, text
     bundle = out_dir / f"{erasure_id}-evidence-bundle.zip"
-    code, text = await cli(rt, "verify", str(bundle), "--public-key", str(pub), "--json")
+    opening_file = out_dir / f"{erasure_id}-subject-opening.json"
+    code, text = await cli(rt, "verify", str(bundle), "--keyring", str(keyring), "--request-id",
+                           erasure_id, "--subject-opening", str(opening_file), "--state",
+                           str(tmp_path / "verifier.json"), "--json")  # fmt: skip
     assert code == 0, text
     report = json.loads(text)
     assert report["ok"] and report["request_id"] == erasure_id

@@ -23,19 +23,17 @@ def run(
 
 
 def test_verify_missing_bundle(tmp_path: Path) -> None:
-    r = run("verify", str(tmp_path / "nope.zip"), "--public-key", "k.pem", cwd=tmp_path)
+    r = run("verify", str(tmp_path / "nope.zip"), "--keyring", "k.json", cwd=tmp_path)
     assert r.returncode == 2
     assert "no such bundle file" in r.stderr and "Traceback" not in r.stderr + r.stdout
 
 
 def test_verify_garbage_bundle(tmp_path: Path) -> None:
     (tmp_path / "b.zip").write_bytes(b"not a zip")
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from dsrflow.evidence.example import ROOT, example_keyring
 
-    from dsrflow.evidence.signing import Signer
-
-    (tmp_path / "k.pem").write_bytes(Signer(Ed25519PrivateKey.generate()).public_pem())
-    r = run("verify", "b.zip", "--public-key", "k.pem", cwd=tmp_path)
+    (tmp_path / "k.json").write_bytes(example_keyring().signed(ROOT))
+    r = run("verify", "b.zip", "--keyring", "k.json", "--state", "s.json", cwd=tmp_path)
     assert r.returncode == 1 and "container: not a readable zip" in r.stdout
     assert "NOT VERIFIED" in r.stdout and "Traceback" not in r.stdout + r.stderr
 
@@ -87,8 +85,9 @@ def test_verify_imports_no_orchestrator_stack() -> None:
         "import sys\n"
         "from dsrflow.cli import main\n"
         "from dsrflow.verify import verify_bundle\n"
-        "heavy = [m for m in ('temporalio', 'sqlalchemy', 'fastapi', 'starlette', 'dsrflow.ledger')"
-        " if m in sys.modules]\n"
+        "from dsrflow.verify.consistency import verify_consistency\n"
+        "heavy = [m for m in ('temporalio', 'sqlalchemy', 'fastapi', 'starlette', 'dsrflow.ledger',"
+        " 'dsrflow.tlog.store', 'jinja2', 'structlog', 'yaml') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

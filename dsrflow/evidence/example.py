@@ -1,0 +1,215 @@
+"""A fixed, reproducible erasure request: the worked example in docs/examples, benchmarks, tests.
+
+Keys come from fixed seeds and every time is fixed, so the same code always yields the same
+bytes (Ed25519 signatures are deterministic). Never use these keys for anything real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dsrflow.domain import (
+    CollectionCount,
+    DsrInput,
+    EvidenceInput,
+    Exemption,
+    Identity,
+    RequestType,
+    StoreOutcome,
+    StorePlan,
+    StoreReceipt,
+    StoreStatus,
+    VerifyReceipt,
+)
+from dsrflow.evidence.bundle import BuiltBundle
+from dsrflow.evidence.format import b64encode
+from dsrflow.evidence.issuer import EvidenceIssuer, StaticKeys
+from dsrflow.keys.keyring import KeyEntry, Keyring
+from dsrflow.keys.signer import LocalSigner
+from dsrflow.tlog.memory import MemoryLog
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+CONTROLLER = "Example Controller Ltd"
+ORIGIN = "dsrflow.evidence/example-controller-ltd"
+K_REQ = bytes(range(32))
+SUBJECT = Identity("email", "Jane.Doe@Example.org")
+
+
+def seeded(name: str) -> LocalSigner:
+    """A signer from a published seed: ``SHA-256("dsrflow example " + name)``."""
+    return LocalSigner.from_seed(hashlib.sha256(b"dsrflow example " + name.encode()).digest())
+
+
+ROOT, EVIDENCE, LOG = seeded("root"), seeded("evidence"), seeded("log")
+
+
+def example_keyring(version: int = 1, keys: list[KeyEntry] | None = None) -> Keyring:
+    """The example keyring (root-signed with ``ROOT``)."""
+    at = T0 - timedelta(days=30)
+    default = [
+        KeyEntry(EVIDENCE.key_id, "evidence", EVIDENCE.public_key, at),
+        KeyEntry(LOG.key_id, "log", LOG.public_key, at),
+    ]
+    return Keyring(CONTROLLER, version, at, ROOT.public_key, ORIGIN, tuple(keys or default))
+
+
+def _done(store: str, collections: list[CollectionCount], minute: int) -> StoreOutcome:
+    start = T0 + timedelta(minutes=minute)
+    matched = sum(c.matched for c in collections)
+    affected = sum(c.affected for c in collections)
+    digest = "sha256:" + hashlib.sha256(f"template {store}".encode()).hexdigest()
+    return StoreOutcome(
+        store=store,
+        adapter="sql",
+        status=StoreStatus.DONE,
+        attempts=1,
+        receipt=StoreReceipt(
+            store,
+            "sql",
+            "0.1.0",
+            "erase",
+            matched,
+            affected,
+            digest,
+            start,
+            start + timedelta(seconds=2),
+            collections=collections,
+        ),
+        verification=VerifyReceipt(store, 0, start + timedelta(seconds=3), digest),
+        actor="workload:dsrflow-worker-1",
+    )
+
+
+def example_outcomes(extra_stores: int = 0) -> list[StoreOutcome]:
+    """Four stores (deleted, anonymised with a kept collection, exempt, not found) + extras."""
+    shop = _done(
+        "shop",
+        [
+            CollectionCount("customers", "delete", 1, 1, 0),
+            CollectionCount("orders", "anonymize", 3, 3, 0),
+            CollectionCount("order_items", "keep", 4, 0, None, "Art. 17(3)(b) GDPR: bookkeeping"),
+        ],
+        1,
+    )
+    support = _done("support", [CollectionCount("tickets", "delete", 2, 2, 0)], 2)
+    billing = StoreOutcome(
+        "billing", "sql", StoreStatus.EXEMPT, attempts=0, actor="staff:analyst-7",
+        exemption=Exemption("Art. 17(3)(b)", "tax records", "2033-12-31"),
+    )  # fmt: skip
+    crm = StoreOutcome(
+        "crm", "sql", StoreStatus.NOT_FOUND, attempts=1, actor="workload:dsrflow-worker-1"
+    )
+    extras = [
+        _done(f"store{i:02d}", [CollectionCount("rows", "delete", 1, 1, 0)], 3 + i)
+        for i in range(extra_stores)
+    ]
+    return [shop, support, billing, crm, *extras]
+
+
+def example_input(extra_stores: int = 0, request_id: str = "dsr-20260302-example") -> EvidenceInput:
+    """The example request's evidence input."""
+    outcomes = example_outcomes(extra_stores)
+    return EvidenceInput(
+        request=DsrInput(
+            request_id, RequestType.ERASURE, [SUBJECT], T0 - timedelta(days=3), case_ref="CASE-42"
+        ),
+        workflow_id=request_id,
+        run_id="0195a1b2-0000-7000-8000-000000000001",
+        catalog_digest="sha256:" + hashlib.sha256(b"example catalog").hexdigest(),
+        inventory=[StorePlan(o.store, "sql", ["erase", "verify"]) for o in outcomes],
+        outcomes=outcomes,
+        completed_at=T0 + timedelta(minutes=30),
+        due_at=T0 + timedelta(days=27),
+    )
+
+
+@dataclass
+class Example:
+    """Everything a worked example consists of."""
+
+    keyring: bytes
+    bundle: BuiltBundle
+    opening: dict[str, str]
+    log: MemoryLog
+
+
+def example_issuer(log: MemoryLog | None = None) -> EvidenceIssuer:
+    """An issuer with the example keys and a log already holding five earlier entries."""
+    if log is None:
+        log = MemoryLog()
+        for i in range(5):
+            log.append(hashlib.sha256(b"earlier %d" % i).digest(), f"earlier-{i}", LOG, ORIGIN)
+    keys = StaticKeys(example_keyring(), {"evidence": EVIDENCE, "log": LOG})
+    return EvidenceIssuer(keys, log, clock=lambda: T0 + timedelta(minutes=31))
+
+
+def build_example(extra_stores: int = 0) -> Example:
+    """The worked example: keyring, bundle and the subject's opening."""
+    issuer = example_issuer()
+    inp = example_input(extra_stores)
+    built = issuer.issue(inp, K_REQ)
+    opening = {
+        "request_id": inp.request.request_id,
+        "identifier": built.identifier,
+        "k_req": b64encode(K_REQ),
+        "commitment": built.subject_commitment,
+    }
+    assert isinstance(issuer.log, MemoryLog)
+    return Example(example_keyring().signed(ROOT), built, opening, issuer.log)
+
+
+FILES = ("keyring.json", "evidence-bundle.zip", "subject-opening.json", "expected-digests.txt")
+
+
+def _digests(ex: Example) -> str:
+    import io
+    import json
+    import zipfile
+
+    from dsrflow.evidence.bundle import envelope_leaf
+
+    with zipfile.ZipFile(io.BytesIO(ex.bundle.data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    lines = [
+        "# Expected values for the worked example (regenerate: python -m dsrflow.evidence.example)",
+        f"root key id            {ROOT.key_id}",
+        f"evidence key id        {EVIDENCE.key_id}",
+        f"log key id             {LOG.key_id}",
+        f"sha256(keyring.json)   {hashlib.sha256(ex.keyring).hexdigest()}",
+        f"sha256(bundle)         {ex.bundle.sha256}",
+        f"subject commitment     {ex.bundle.subject_commitment}",
+        f"records Merkle root    {manifest['records_merkle_root']['root']}",
+        f"envelope digest (leaf) {envelope_leaf(members).hex()}",
+        f"log entry              index {ex.bundle.log_index} of {ex.log.tree.size}",
+        f"log root               {ex.log.tree.mth(0, ex.log.tree.size).hex()}",
+    ]
+    lines += [f"member {n:<28} {hashlib.sha256(members[n]).hexdigest()}" for n in sorted(members)]
+    return "\n".join(lines) + "\n"
+
+
+def write_example(out_dir: Path) -> list[Path]:
+    """Write the worked example files (``FILES``) into ``out_dir``."""
+    import json
+
+    ex = build_example()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "keyring.json": ex.keyring,
+        "evidence-bundle.zip": ex.bundle.data,
+        "subject-opening.json": (json.dumps(ex.opening, indent=2, sort_keys=True) + "\n").encode(),
+        "expected-digests.txt": _digests(ex).encode(),
+    }
+    for name, data in contents.items():
+        (out_dir / name).write_bytes(data)
+    return [out_dir / n for n in FILES]
+
+
+if __name__ == "__main__":
+    import sys
+
+    for written in write_example(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/examples")):
+        print(written)
