@@ -83,12 +83,33 @@ class RequestClient:
         Raises:
             UserError: The request does not exist, or the workflow refused the action.
         """
+        handle = self.handle(request_id)
         try:
-            return await self.handle(request_id).execute_update(update, arg, result_type=UpdateAck)
+            return await handle.execute_update(update, arg, result_type=UpdateAck)
         except WorkflowUpdateFailedError as exc:
             raise UserError(f"request {request_id}: {update} refused: {_reason(exc)}") from None
         except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                ended = await self._ended_status(handle)
+                if ended:
+                    raise UserError(
+                        f"request {request_id} has ended ({ended}); {update} is no longer possible"
+                    ) from None
             raise _rpc_error(request_id, exc) from None
+
+    async def _ended_status(self, handle: WorkflowHandle[Any, Any]) -> str | None:
+        """The request's final status if its workflow has closed (None if it does not exist)."""
+        try:
+            desc = await handle.describe()
+        except RPCError:
+            return None
+        if desc.status is None or desc.status.name == "RUNNING":
+            return None
+        try:
+            view = await handle.query("status", result_type=StatusView)
+        except RPCError:
+            return desc.status.name.lower()
+        return str(view.status)
 
     async def status(self, request_id: str) -> StatusView:
         """The live status of a request (a query; works on finished requests too).

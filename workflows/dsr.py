@@ -108,6 +108,9 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         finally:
             self._finished = True
             await clock
+        # Let people's updates that arrived at the very end (a cancel, a last decision) finish
+        # and answer their callers before the workflow closes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return DsrResult(
             request_id=inp.request_id,
             status=self._status,

@@ -32,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         StoreTaskInput,
         VerifyReceipt,
     )
-    from dsrflow.graph import topo_levels
     from dsrflow.lifecycle import StoreDecision
 
 if TYPE_CHECKING:
@@ -63,9 +62,16 @@ class StoreSteps(_Base):
         }
         await self._set_status(self._running_status())
         identities = await self._resolve_identities(plan, inp.identities)
-        deps = {s.name: [d for d in s.after if d in self._stores] for s in plan.stores}
-        for level in topo_levels(deps):
-            await asyncio.gather(*(self._run_store(self._stores[n], identities) for n in level))
+        await asyncio.gather(*(self._after_deps(s, identities) for s in plan.stores))
+
+    async def _after_deps(self, store: StorePlan, identities: list[Identity]) -> None:
+        """Start a store once every store it runs ``after`` has settled.
+
+        Not level by level: a store waiting for a person must not hold up unrelated stores.
+        """
+        deps = [d for d in store.after if d in self._stores]
+        await workflow.wait_condition(lambda: all(self._outcomes[d].status.terminal for d in deps))
+        await self._run_store(store, identities)
 
     # -- identity resolution ---------------------------------------------------------
 
