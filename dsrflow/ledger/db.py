@@ -39,6 +39,7 @@ class Ledger:
         self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         import dsrflow.tlog.models  # noqa: F401 - registers the transparency-log tables on Base
 
@@ -146,6 +147,12 @@ class Ledger:
             return list(s.scalars(stmt))
 
 
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock up front: read-check-write sequences (projection order, key creation,
+    # log appends) are then serialised across threads and processes.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _loaded(row: RequestRow) -> RequestRow:
     _ = list(row.stores)  # load store states before the session closes
     return row
@@ -153,6 +160,10 @@ def _loaded(row: RequestRow) -> RequestRow:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the worker write while CLI processes read; busy_timeout waits instead of failing.
+    # pysqlite would otherwise run SELECTs outside the transaction and open it only at the first
+    # write: a projection could then check a stale sequence number and overwrite a newer
+    # snapshot. We take over transaction control (``begin`` below) instead.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")

@@ -17,7 +17,9 @@ from dsrflow.ledger.models import (
 
 def apply_event(s: Session, event: ProjectionEvent) -> bool:
     """Apply one snapshot unless a newer one (higher ``seq``) was applied already."""
-    row = s.get(RequestRow, event.request_id)
+    # FOR UPDATE (PostgreSQL): two snapshots of one request are applied one after the other, so
+    # the sequence check below cannot be raced. SQLite serialises through BEGIN IMMEDIATE.
+    row = s.get(RequestRow, event.request_id, with_for_update=True)
     if row is None:
         row = RequestRow(
             id=event.request_id,
