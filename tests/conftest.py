@@ -2,5 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.databases",
     "tests.fixtures.stack",
 ]

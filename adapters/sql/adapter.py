@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
-from sqlalchemy import Engine, MetaData, Table, false, func, select
-from sqlalchemy.engine import Connection as SAConnection
+from sqlalchemy import Engine, MetaData, Table, and_, false, func, or_, select, update
 
 from adapters.base import (
     AdapterContext,
@@ -22,9 +21,10 @@ from adapters.base import (
     Subject,
     operation_digest,
 )
-from adapters.sql.config import SqlConfig
+from adapters.sql.config import HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
-from adapters.sql.plan import Edge, SqlPlan
+from adapters.sql.erase import Eraser, count
+from adapters.sql.plan import SqlPlan
 from dsrflow.domain import CollectionCount, Identity
 
 
@@ -32,9 +32,16 @@ class SqlAdapter:
     """Set-based access, erasure and verification in one relational database."""
 
     name = "sql"
-    version = "0.1.0"
+    version = "0.2.0"
     capabilities = frozenset(
-        {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.RESOLVE_IDENTITIES}
+        {
+            Capability.ACCESS,
+            Capability.ERASE,
+            Capability.VERIFY,
+            Capability.RECTIFY,
+            Capability.RESTRICT,
+            Capability.RESOLVE_IDENTITIES,
+        }
     )
     config_model = SqlConfig
 
@@ -70,7 +77,7 @@ class SqlAdapter:
             tables = self._reflect()
         except Exception as exc:
             raise map_error(self.store, exc, "reading the schema") from None
-        plan = SqlPlan(self.store, self.config, tables)
+        plan = SqlPlan(self.store, self.config, tables, self.engine.dialect.name)
         with self._lock:
             self._plan = plan
         return plan
@@ -117,23 +124,36 @@ class SqlAdapter:
         except AdapterError as exc:
             checks.append(Check("schema", False, str(exc)))
             return CheckReport(self.store, checks)
-        for name in self.config.collections:
+        try:
+            if self._hmac_keys():
+                checks.append(Check("secrets", True, "every HMAC key_env is set"))
+        except AdapterError as exc:
+            checks.append(Check("secrets", False, str(exc)))
+        for name, coll in self.config.collections.items():
             table = plan.tables[name]
-            stmt = plan.erase_statement(name, false())
-            what = f"{self.config.collections[name].erase.strategy} on {table.name}"
+            stmts: list[Any] = [plan.erase_statement(name, false())]
+            what = [f"{coll.erase.strategy} on {table.name}"]
+            if coll.rectify:
+                cols = sorted(set(coll.rectify.values()))
+                stmts.append(update(table).where(false()).values({c: table.c[c] for c in cols}))
+                what.append("rectify")
+            if coll.restrict:
+                col = coll.restrict.column
+                stmts.append(update(table).where(false()).values({col: coll.restrict.value}))
+                what.append("restrict")
             try:
-                # Run the real statement shape with a false predicate, then roll back: proves
+                # Run the real statement shapes with a false predicate, then roll back: proves
                 # the credentials may do it without touching a row.
                 with self.engine.connect() as conn, conn.begin() as tx:
                     conn.execute(select(table).where(false()))
-                    if stmt is not None:
-                        conn.execute(stmt)
+                    for stmt in stmts:
+                        if stmt is not None:
+                            conn.execute(stmt)
                     tx.rollback()
-                checks.append(Check(f"privileges:{name}", True, what))
+                checks.append(Check(f"privileges:{name}", True, ", ".join(what)))
             except Exception as exc:
-                checks.append(
-                    Check(f"privileges:{name}", False, str(map_error(self.store, exc, what)))
-                )
+                detail = str(map_error(self.store, exc, ", ".join(what)))
+                checks.append(Check(f"privileges:{name}", False, detail))
         return CheckReport(self.store, checks)
 
     def access(self, subject: Subject) -> Iterator[Record]:
@@ -183,44 +203,22 @@ class SqlAdapter:
         return [Identity(kind, value) for kind, value in sorted(found)]
 
     def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Erase per each collection's strategy, in one transaction, set-based."""
+        """Erase per each collection's strategy, in one transaction, set-based and batched."""
         plan = self.plan()
-        counts: list[CollectionCount] = []
-        templates: list[str] = []
-        doing = "erasing"
+        eraser = Eraser(plan, self._hmac_keys(), self.config.batch_size)
         try:
             with self.engine.begin() as conn:
-                values = self._read_edge_values(conn, plan, subject, plan.value_edges())
-                clauses = {n: plan.match(n, subject, values) for n in self.config.collections}
-                before = {n: self._count(conn, plan, n, c) for n, c in clauses.items()}
-                done = 0
-                for name in plan.erase_order():
-                    clause, spec = clauses[name], self.config.collections[name].erase
-                    doing = f"erasing {name} ({spec.strategy})"
-                    stmt = plan.erase_statement(name, clause) if clause is not None else None
-                    affected, left = 0, None
-                    if stmt is not None:
-                        templates.append(self._sql(stmt))
-                        affected = conn.execute(stmt).rowcount or 0
-                        # Counted inside the transaction, while every parent this collection is
-                        # reached through still exists: the strongest residual check there is.
-                        left = self._count(conn, plan, name, plan.residual(name, clause))
-                        done += affected
-                        if progress:
-                            progress(done)
-                    counts.append(
-                        CollectionCount(name, spec.strategy, before[name], affected, residual=left)
-                    )
+                run = eraser.run(conn, subject, progress)
         except AdapterError:
             raise
         except Exception as exc:
-            raise map_error(self.store, exc, doing) from None
+            raise map_error(self.store, exc, "erasing") from None
         return OperationReceipt(
             action="erase",
-            matched=sum(c.matched for c in counts),
-            affected=sum(c.affected for c in counts),
-            operation_digest=operation_digest(templates),
-            collections=counts,
+            matched=sum(c.matched for c in run.counts),
+            affected=sum(c.affected for c in run.counts),
+            operation_digest=operation_digest(run.templates),
+            collections=run.counts,
         )
 
     def verify(self, subject: Subject) -> OperationReceipt:
@@ -241,44 +239,81 @@ class SqlAdapter:
                     counts.append(CollectionCount(name, "verify", left, 0))
         except Exception as exc:
             raise map_error(self.store, exc, "verifying erasure") from None
-        return OperationReceipt(
-            action="verify",
-            matched=sum(c.matched for c in counts),
-            affected=0,
-            operation_digest=operation_digest(templates),
-            collections=counts,
-        )
+        return _receipt("verify", counts, templates)
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
+        """Set logical fields to new values on the subject's rows, in one transaction."""
+        plan = self.plan()
+        counts: list[CollectionCount] = []
+        templates: list[str] = []
+        try:
+            with self.engine.begin() as conn:
+                for name, coll in self.config.collections.items():
+                    values = {col: changes[f] for f, col in coll.rectify.items() if f in changes}
+                    clause = plan.match(name, subject) if values else None
+                    if clause is None:
+                        continue
+                    matched = count(conn, plan, name, clause)
+                    stmt = update(plan.tables[name]).where(clause).values(values)
+                    templates.append(self._sql(stmt))
+                    affected = conn.execute(stmt).rowcount or 0
+                    counts.append(CollectionCount(name, "rectify", matched, affected))
+        except Exception as exc:
+            raise map_error(self.store, exc, "rectifying") from None
+        return _receipt("rectify", counts, templates)
+
+    def restrict(self, subject: Subject) -> OperationReceipt:
+        """Set each collection's restriction marker on the subject's rows (idempotent)."""
+        plan = self.plan()
+        counts: list[CollectionCount] = []
+        templates: list[str] = []
+        try:
+            with self.engine.begin() as conn:
+                for name, coll in self.config.collections.items():
+                    clause = plan.match(name, subject) if coll.restrict else None
+                    if clause is None or coll.restrict is None:
+                        continue
+                    col = plan.tables[name].c[coll.restrict.column]
+                    matched = count(conn, plan, name, clause)
+                    pending = and_(clause, or_(col.is_(None), col != coll.restrict.value))
+                    stmt = update(plan.tables[name]).where(pending)
+                    stmt = stmt.values({coll.restrict.column: coll.restrict.value})
+                    templates.append(self._sql(stmt))
+                    affected = conn.execute(stmt).rowcount or 0
+                    counts.append(CollectionCount(name, "restrict", matched, affected))
+        except Exception as exc:
+            raise map_error(self.store, exc, "restricting") from None
+        return _receipt("restrict", counts, templates)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _read_edge_values(
-        self, conn: SAConnection, plan: SqlPlan, subject: Subject, edges: list[Edge]
-    ) -> dict[Edge, list[Any]]:
-        values: dict[Edge, list[Any]] = {}
-        for parent, pcol in edges:
-            clause = plan.match(parent, subject, values)
-            if clause is None:
-                values[(parent, pcol)] = []
-                continue
-            col = plan.tables[parent].c[pcol]
-            stmt = select(col).where(clause, col.is_not(None)).distinct()
-            values[(parent, pcol)] = [v for (v,) in conn.execute(stmt)]
-        return values
-
-    @staticmethod
-    def _count(conn: SAConnection, plan: SqlPlan, name: str, clause: Any) -> int:
-        if clause is None:
-            return 0
-        stmt = select(func.count()).select_from(plan.tables[name]).where(clause)
-        return int(conn.execute(stmt).scalar_one())
+    def _hmac_keys(self) -> dict[str, bytes]:
+        keys = {}
+        for coll in self.config.collections.values():
+            for rule in coll.erase.fields.values():
+                if isinstance(rule, HmacValue):
+                    var = rule.hmac.key_env
+                    keys[var] = self.ctx.secret(var, "HMAC key").encode("utf-8")
+        return keys
 
     def _sql(self, stmt: Any) -> str:
         return str(stmt.compile(dialect=self.engine.dialect))
 
 
+def _receipt(action: str, counts: list[CollectionCount], templates: list[str]) -> OperationReceipt:
+    return OperationReceipt(
+        action=action,
+        matched=sum(c.matched for c in counts),
+        affected=sum(c.affected for c in counts),
+        operation_digest=operation_digest(templates),
+        collections=counts,
+    )
+
+
 def _declared_columns(config: SqlConfig, name: str) -> list[str]:
     coll = config.collections[name]
     cols = [*coll.identities, *coll.provides, *coll.references, *coll.erase.fields]
+    cols += list(coll.rectify.values()) + ([coll.restrict.column] if coll.restrict else [])
     for other in config.collections.values():
         cols += [pcol for _, parent, pcol in other.referenced() if parent == name]
     return list(dict.fromkeys(cols))
