@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.databases",
+    "tests.fixtures.redis_store",
     "tests.fixtures.stack",
 ]

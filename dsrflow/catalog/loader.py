@@ -123,11 +123,14 @@ def _load_store(
     except ValidationError as exc:
         problems.add_validation(base, exc)
         return None
+    # An adapter whose verbs depend on its config (manual: what the person does) narrows them.
+    narrow = getattr(adapter_cls, "capabilities_for", None)
+    caps = narrow(config) if callable(narrow) else adapter_cls.capabilities
     return StoreEntry(
         name=name,
         common=common,
         config=config,
-        capabilities=frozenset(str(c) for c in adapter_cls.capabilities),
+        capabilities=frozenset(str(c) for c in caps),
         adapter_version=adapter_cls.version,
     )
 
