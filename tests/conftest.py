@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.databases",
     "tests.fixtures.redis_store",
+    "tests.fixtures.opendsr_processor",
     "tests.fixtures.stack",
 ]

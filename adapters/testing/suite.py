@@ -81,6 +81,13 @@ class Harness:
         """Seed a subject with ``n`` records in one collection (None: not applicable)."""
         return None
 
+    def raw_state(self, seeded: Seeded) -> Any:
+        """The store's own view of a subject's data, read without the adapter (None: skip).
+
+        Lets "other subjects untouched" compare more than what ``access`` shows.
+        """
+        return None
+
     def unknown(self) -> Subject:
         """A subject the store has never seen."""
         return Subject.of([Identity("email", f"nobody-{uuid.uuid4().hex[:8]}@example.invalid")])
@@ -206,10 +213,12 @@ class AdapterConformance:
         """Erasing one subject leaves another's records identical."""
         adapter = self.need(harness, Capability.ERASE, Capability.ACCESS)
         target, other = harness.seed("a"), harness.seed("b")
+        raw_before = harness.raw_state(other)
         before = _data(list(adapter.access(other.subject)))
         assert len(before) == other.records
         adapter.erase(target.subject)
         assert _data(list(adapter.access(other.subject))) == before
+        assert harness.raw_state(other) == raw_before
         if Capability.VERIFY in adapter.capabilities:
             assert adapter.verify(other.subject).matched > 0
 
