@@ -187,7 +187,9 @@ class SqlConfig(BaseModel):
     connection: Connection
     collections: dict[str, CollectionConfig] = Field(min_length=1)
     batch_size: int = Field(
-        5000, ge=1, description="Rows per fetch (access) and per statement (erasure batches)."
+        50_000,
+        ge=1,
+        description="Rows per fetch (access) and at most per statement (erasure batches).",
     )
 
     @field_validator("collections")
