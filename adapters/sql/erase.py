@@ -112,12 +112,16 @@ class Eraser:
         """One plain ``DELETE`` for a subject within a batch, key batches beyond that.
 
         Whether the subject fits one batch is asked of the planner first (PostgreSQL, where an
-        exact count costs half a delete): a clear "far fewer" skips the count. Otherwise, and on
-        the other engines, the rows are counted.
+        exact count of a large subject costs half a delete): a clear "well within one batch"
+        skips the count. Otherwise, and on the other engines, the rows are counted. An estimate
+        that is far too low only makes one statement larger than a batch: still correct, still
+        one transaction.
         """
         size = self.batch_size
         estimate = planner_rows(conn, self.plan.tables[name], clause)
-        small = estimate is not None and estimate * 2 <= size
+        # Trusted only where counting would cost something (>= 1,000 rows, so the estimate comes
+        # from real statistics) and the subject is well inside one batch; otherwise count.
+        small = estimate is not None and 1000 <= estimate <= size // 2
         batches = [None] if small else self._batches(conn, name, clause, count(
             conn, self.plan, name, clause))  # fmt: skip
         affected = 0
