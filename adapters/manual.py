@@ -18,7 +18,7 @@ instructions, which a person with ``assignee_role`` completes. The store's capab
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +100,14 @@ class ManualAdapter:
     def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
         """Not called: the workflow opens a human task instead."""
         raise self._not_here("erase")
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
+        """Not called: the workflow opens a human task instead."""
+        raise self._not_here("rectify")
+
+    def restrict(self, subject: Subject) -> OperationReceipt:
+        """Not called: the workflow opens a human task instead."""
+        raise self._not_here("restrict")
 
     def verify(self, subject: Subject) -> OperationReceipt:
         """Not called: the person's completion note is the verification."""
