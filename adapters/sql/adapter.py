@@ -84,17 +84,22 @@ class SqlAdapter:
 
     def _reflect(self) -> dict[str, Table]:
         meta = MetaData(schema=self.config.connection.schema_)
-        tables: dict[str, Table] = {}
-        for name, coll in self.config.collections.items():
+        return {name: self._reflect_one(meta, name) for name in self.config.collections}
+
+    def _reflect_one(self, meta: MetaData, name: str) -> Table:
+        """One collection's table, with every column the catalog names checked."""
+        coll = self.config.collections[name]
+        try:
             table = Table(coll.table or name, meta, autoload_with=self.engine)
-            for column in _declared_columns(self.config, name):
-                if column not in table.c:
-                    raise PermanentAdapterError(
-                        f"store {self.store!r}: collection {name}: table {table.name} "
-                        f"has no column {column!r}"
-                    )
-            tables[name] = table
-        return tables
+        except Exception as exc:
+            raise map_error(self.store, exc, f"reading collection {name}") from None
+        missing = [c for c in _declared_columns(self.config, name) if c not in table.c]
+        if missing:
+            cols = ", ".join(repr(c) for c in missing)
+            raise PermanentAdapterError(
+                f"store {self.store!r}: collection {name}: table {table.name} has no column {cols}"
+            )
+        return table
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -121,8 +126,15 @@ class SqlAdapter:
             checks.append(
                 Check("schema", True, f"{len(plan.tables)} tables, declared columns exist")
             )
-        except AdapterError as exc:
-            checks.append(Check("schema", False, str(exc)))
+        except AdapterError:
+            # Say what is wrong with every collection, not just the first one.
+            meta = MetaData(schema=self.config.connection.schema_)
+            for name in self.config.collections:
+                try:
+                    table = self._reflect_one(meta, name)
+                    checks.append(Check(f"schema:{name}", True, f"table {table.name} as declared"))
+                except AdapterError as exc:
+                    checks.append(Check(f"schema:{name}", False, str(exc)))
             return CheckReport(self.store, checks)
         try:
             if self._hmac_keys():
