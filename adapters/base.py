@@ -1,4 +1,4 @@
-"""The adapter contract (v0).
+"""The adapter contract (v1; see ``docs/writing-an-adapter.md``).
 
 An adapter is a class that satisfies the ``Adapter`` protocol: it declares what it can do
 (``capabilities``), validates its own part of the catalog (``config_model``), and answers a few
@@ -184,7 +184,12 @@ Progress = Callable[[int], None]
 
 @runtime_checkable
 class Adapter(Protocol):
-    """The contract every store adapter satisfies."""
+    """The contract every store adapter satisfies.
+
+    Two optional class-level hooks: ``human_task = True`` marks an adapter whose verbs a person
+    performs (the workflow opens a human task instead of calling it), and a classmethod
+    ``capabilities_for(config)`` narrows ``capabilities`` per store when they depend on config.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str]

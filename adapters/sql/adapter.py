@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
 
 from sqlalchemy import Engine, MetaData, Table, and_, false, func, or_, select, update
+from sqlalchemy.sql.dml import Update
 
 from adapters.base import (
     AdapterContext,
@@ -21,7 +22,7 @@ from adapters.base import (
     Subject,
     operation_digest,
 )
-from adapters.sql.config import HmacValue, SqlConfig
+from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
 from adapters.sql.plan import SqlPlan
@@ -225,13 +226,7 @@ class SqlAdapter:
             raise
         except Exception as exc:
             raise map_error(self.store, exc, "erasing") from None
-        return OperationReceipt(
-            action="erase",
-            matched=sum(c.matched for c in run.counts),
-            affected=sum(c.affected for c in run.counts),
-            operation_digest=operation_digest(run.templates),
-            collections=run.counts,
-        )
+        return _receipt("erase", run.counts, run.templates)
 
     def verify(self, subject: Subject) -> OperationReceipt:
         """Count rows that still hold the subject's data (kept collections are not counted)."""
@@ -255,47 +250,53 @@ class SqlAdapter:
 
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
         """Set logical fields to new values on the subject's rows, in one transaction."""
-        plan = self.plan()
-        counts: list[CollectionCount] = []
-        templates: list[str] = []
-        try:
-            with self.engine.begin() as conn:
-                for name, coll in self.config.collections.items():
-                    values = {col: changes[f] for f, col in coll.rectify.items() if f in changes}
-                    clause = plan.match(name, subject) if values else None
-                    if clause is None:
-                        continue
-                    matched = count(conn, plan, name, clause)
-                    stmt = update(plan.tables[name]).where(clause).values(values)
-                    templates.append(self._sql(stmt))
-                    affected = conn.execute(stmt).rowcount or 0
-                    counts.append(CollectionCount(name, "rectify", matched, affected))
-        except Exception as exc:
-            raise map_error(self.store, exc, "rectifying") from None
-        return _receipt("rectify", counts, templates)
+
+        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
+            values = {col: changes[f] for f, col in coll.rectify.items() if f in changes}
+            return update(table).where(clause).values(values) if values else None
+
+        return self._update_each(subject, "rectify", "rectifying", statement)
 
     def restrict(self, subject: Subject) -> OperationReceipt:
         """Set each collection's restriction marker on the subject's rows (idempotent)."""
+
+        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
+            spec = coll.restrict
+            if spec is None:
+                return None
+            col = table.c[spec.column]
+            pending = and_(clause, or_(col.is_(None), col != spec.value))
+            return update(table).where(pending).values({spec.column: spec.value})
+
+        return self._update_each(subject, "restrict", "restricting", statement)
+
+    def _update_each(
+        self,
+        subject: Subject,
+        action: str,
+        doing: str,
+        statement: Callable[[Table, CollectionConfig, Any], Update | None],
+    ) -> OperationReceipt:
+        """One set-based UPDATE per collection that has one, all in one transaction."""
         plan = self.plan()
         counts: list[CollectionCount] = []
         templates: list[str] = []
         try:
             with self.engine.begin() as conn:
                 for name, coll in self.config.collections.items():
-                    clause = plan.match(name, subject) if coll.restrict else None
-                    if clause is None or coll.restrict is None:
+                    clause = plan.match(name, subject)
+                    stmt = (
+                        statement(plan.tables[name], coll, clause) if clause is not None else None
+                    )
+                    if stmt is None:
                         continue
-                    col = plan.tables[name].c[coll.restrict.column]
                     matched = count(conn, plan, name, clause)
-                    pending = and_(clause, or_(col.is_(None), col != coll.restrict.value))
-                    stmt = update(plan.tables[name]).where(pending)
-                    stmt = stmt.values({coll.restrict.column: coll.restrict.value})
                     templates.append(self._sql(stmt))
                     affected = conn.execute(stmt).rowcount or 0
-                    counts.append(CollectionCount(name, "restrict", matched, affected))
+                    counts.append(CollectionCount(name, action, matched, affected))
         except Exception as exc:
-            raise map_error(self.store, exc, "restricting") from None
-        return _receipt("restrict", counts, templates)
+            raise map_error(self.store, exc, doing) from None
+        return _receipt(action, counts, templates)
 
     # -- helpers -----------------------------------------------------------------------
 

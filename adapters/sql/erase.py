@@ -90,12 +90,7 @@ class Eraser:
                 seen.setdefault(fname, []).extend(old)
             stmt = self.plan.erase_statement(name, scoped, self._hashed(name, originals))
             assert stmt is not None  # keep is filtered out by the caller
-            run.template(self._sql(conn, stmt))
-            n = conn.execute(stmt).rowcount or 0
-            affected += n
-            run.done += n
-            if progress:
-                progress(run.done)  # one heartbeat per batch
+            affected += self._execute(conn, stmt, run, progress)
         # Counted inside the transaction, while every parent this collection is reached through
         # still exists: the strongest residual check there is.
         left = count(conn, self.plan, name, self.plan.residual(name, clause, seen))
@@ -128,15 +123,20 @@ class Eraser:
         table = self.plan.tables[name]
         for batch in batches:
             stmt = delete(table).where(clause if batch is None else and_(clause, batch))
-            run.template(self._sql(conn, stmt))
-            n = conn.execute(stmt).rowcount or 0
-            affected += n
-            run.done += n
-            if progress:
-                progress(run.done)  # one heartbeat per batch
-        # Counted inside the transaction, while every parent this collection is reached through
-        # still exists: the strongest residual check there is.
+            affected += self._execute(conn, stmt, run, progress)
+        # Same in-transaction residual check as above.
         return affected, count(conn, self.plan, name, clause)
+
+    def _execute(
+        self, conn: Connection, stmt: Any, run: EraseRun, progress: Progress | None
+    ) -> int:
+        """Run one batch statement, record its template, heartbeat with the running count."""
+        run.template(self._sql(conn, stmt))
+        n = conn.execute(stmt).rowcount or 0
+        run.done += n
+        if progress:
+            progress(run.done)
+        return n
 
     def _batches(
         self, conn: Connection, name: str, clause: ColumnElement[bool], matched: int
