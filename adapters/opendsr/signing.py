@@ -29,29 +29,33 @@ class SignatureError(Exception):
     """A certificate or signature does not check out (message names what, never data)."""
 
 
-def load_certificate(path: Path) -> x509.Certificate:
-    """Read one PEM certificate.
-
-    Raises:
-        SignatureError: The file is missing or not a PEM certificate.
-
-    """
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except FileNotFoundError:
-        raise SignatureError(f"certificate file {path} not found") from None
-    except ValueError:
-        raise SignatureError(f"certificate file {path} is not a PEM certificate") from None
-
-
-def load_certificates(path: Path) -> list[x509.Certificate]:
-    """Read a PEM bundle (trust anchors)."""
+def _read_pem(path: Path, what: str) -> list[x509.Certificate]:
     try:
         return x509.load_pem_x509_certificates(path.read_bytes())
     except FileNotFoundError:
-        raise SignatureError(f"CA file {path} not found") from None
+        raise SignatureError(f"{what} {path} not found") from None
     except ValueError:
-        raise SignatureError(f"CA file {path} holds no PEM certificate") from None
+        raise SignatureError(f"{what} {path} holds no PEM certificate") from None
+
+
+def load_certificate(path: Path) -> x509.Certificate:
+    """Read one PEM certificate (the first, if the file holds a chain).
+
+    Raises:
+        SignatureError: The file is missing or holds no PEM certificate.
+
+    """
+    return _read_pem(path, "certificate file")[0]
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """Read a PEM bundle (trust anchors).
+
+    Raises:
+        SignatureError: The file is missing or holds no PEM certificate.
+
+    """
+    return _read_pem(path, "CA file")
 
 
 def fingerprint(cert: x509.Certificate) -> str:
