@@ -176,6 +176,7 @@ class StorePlan:
     retry: RetrySpec = field(default_factory=RetrySpec)
     identity_source: bool = False
     after: list[str] = field(default_factory=list)
+    human_task: bool = False  # a person performs the verbs (adapter class says human_task)
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,7 @@ def _load_store(
         config=config,
         capabilities=frozenset(str(c) for c in caps),
         adapter_version=adapter_cls.version,
+        human_task=bool(getattr(adapter_cls, "human_task", False)),
     )
 
 

@@ -67,6 +67,7 @@ class StoreEntry:
     config: BaseModel
     capabilities: frozenset[str]
     adapter_version: str
+    human_task: bool = False
 
     def plan(self) -> StorePlan:
         """The store as the workflow sees it."""
@@ -77,6 +78,7 @@ class StoreEntry:
             retry=self.common.retry.spec(),
             identity_source=self.common.identity_source,
             after=list(self.common.after),
+            human_task=self.human_task,
         )
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from dsrflow.cli.common import err, out, state
+from dsrflow.cli.common import out, state
 from dsrflow.errors import ConfigError, UserError
 
 catalog_app = typer.Typer(help="The store catalog (config-as-code).", no_args_is_help=True)
@@ -131,11 +131,11 @@ def import_fides(
     finally:
         Path(tmp.name).unlink()
     if output is None:
-        out.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        typer.echo(text, nl=False)  # plain: the YAML must reach the pipe byte for byte
         return
     output.write_text(text, encoding="utf-8")
     for note in notes:
-        err.print(f"  {note}", markup=False, soft_wrap=True)
+        typer.echo(f"  {note}", err=True)
     count = sum(len(s["collections"]) for s in catalog["stores"].values())
     out.print(f"{output}: {len(catalog['stores'])} store(s), {count} collections; "
               "run `dsrflow catalog validate`", markup=False, soft_wrap=True)  # fmt: skip

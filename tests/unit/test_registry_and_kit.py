@@ -100,6 +100,7 @@ def test_manual_store_capabilities_are_the_persons_verbs(tmp_path: Path) -> None
     cat = load_catalog(tmp_path / "dsrflow.yaml", AdapterRegistry.from_entry_points())
     plan = cat.stores["archive"].plan()
     assert plan.capabilities == ["erase", "restrict"] and plan.adapter == "manual"
+    assert plan.human_task is True
     assert ManualAdapter.human_task is True
     adapter = ManualAdapter.create(
         cat.stores["archive"].config, AdapterContext("archive", tmp_path, {})
