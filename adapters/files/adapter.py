@@ -205,9 +205,16 @@ class FilesAdapter:
         ]
         return self._receipt("verify", counts)
 
+    def access_digest(self, subject: Subject) -> str:
+        """Digest of what ``access`` does (for the access receipt)."""
+        return operation_digest(self._templates("access"))
+
+    def _templates(self, action: str) -> list[str]:
+        verb = {"erase": "unlink", "access": "copy"}.get(action, "count")
+        return [f"glob {c.paths} -> {verb}" for c in self.config.collections.values()]
+
     def _receipt(self, action: str, counts: list[CollectionCount]) -> OperationReceipt:
-        verb = "unlink" if action == "erase" else "count"
-        templates = [f"glob {c.paths} -> {verb}" for c in self.config.collections.values()]
+        templates = self._templates(action)
         return OperationReceipt(
             action=action,
             matched=sum(c.matched for c in counts),

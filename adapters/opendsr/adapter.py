@@ -209,6 +209,10 @@ class OpenDsrAdapter:
             body=None if "results_url" in answer else base64.b64encode(signed.body).decode(),
         )
 
+    def access_digest(self, subject: Subject) -> str:
+        """Digest of what ``access`` does (for the access receipt)."""
+        return operation_digest([*self._templates(self.config.export_type), "GET results_url"])
+
     def _templates(self, request_type: str) -> list[str]:
         kinds = sorted(set(self.config.identities.values()))
         return [

@@ -238,6 +238,10 @@ class RedisAdapter:
             collections=counts,
         )
 
+    def access_digest(self, subject: Subject) -> str:
+        """Digest of what ``access`` does (for the access receipt)."""
+        return operation_digest(self._templates("access"))
+
     def _templates(self, action: str) -> list[str]:
         out = []
         for coll in self.config.collections.values():
@@ -246,7 +250,7 @@ class RedisAdapter:
             verb = {"key": "UNLINK", "hash_fields": "HDEL " + " ".join(coll.fields)}.get(
                 coll.kind, "SREM|ZREM|LREM " + (coll.member or "")
             )
-            step = verb if action == "erase" else "count"
+            step = {"erase": verb, "access": "read by type"}.get(action, "count")
             out.append(f"{find} {self.config.key_prefix}{coll.keys} -> {step}")
         return out
 

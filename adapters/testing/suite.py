@@ -163,6 +163,9 @@ class AdapterConformance:
         assert len(records) == seeded.records
         assert all(isinstance(r, Record) and r.collection for r in records)
         assert any(seeded.marker in json.dumps(r.data, default=str) for r in records)
+        digest_fn = getattr(adapter, "access_digest", None)
+        if digest_fn is not None:  # optional: the access receipt's operation digest
+            assert digest_fn(seeded.subject).startswith("sha256:")
 
     def test_unknown_subject_is_not_found(self, harness: Harness) -> None:
         """A subject the store never saw: no records, nothing erased, no residual."""
