@@ -88,7 +88,9 @@ class Eraser:
             originals = self._originals(conn, name, scoped)
             for fname, old in originals.items():
                 seen.setdefault(fname, []).extend(old)
-            stmt = self.plan.erase_statement(name, scoped, self._hashed(name, originals))
+            # Only rows still holding data: a repeated erasure changes nothing (idempotent).
+            pending = self.plan.residual(name, scoped)
+            stmt = self.plan.erase_statement(name, pending, self._hashed(name, originals))
             assert stmt is not None  # keep is filtered out by the caller
             affected += self._execute(conn, stmt, run, progress)
         # Counted inside the transaction, while every parent this collection is reached through

@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, Table, and_, case, cast, delete, false, func, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -176,6 +189,14 @@ class SqlPlan:
             rnd = func.lower(func.hex(func.randomblob(32)))
         return func.substr(rnd, 1, length)
 
+    def hex_of_length(self, col: Any, length: int) -> ColumnElement[bool]:
+        """Whether a value has the shape of a rewrite: ``length`` lower-case hex characters."""
+        if self.dialect == "postgresql":
+            return col.op("~", is_comparison=True)(f"^[0-9a-f]{{{length}}}$")
+        if self.dialect in ("mysql", "mariadb"):
+            return col.op("REGEXP", is_comparison=True)(f"^[0-9a-f]{{{length}}}$")
+        return col.op("GLOB", is_comparison=True)("[0-9a-f]" * length)
+
     def residual(
         self,
         name: str,
@@ -184,9 +205,9 @@ class SqlPlan:
     ) -> ColumnElement[bool]:
         """Rows of a collection that still hold the subject's data after erasure.
 
-        ``originals`` are the old values of ``hmac``/``random`` fields read before the rewrite;
-        without them (``verify`` in a later transaction) those fields cannot be told apart from
-        rewritten ones and only the null/fixed fields and the match itself are checked.
+        ``originals`` are the old values of ``hmac``/``random`` fields read before the rewrite
+        (inside the erasing transaction). Without them (``verify``, later) such a field counts
+        while it does not have the shape of a rewrite (``length`` hex characters).
         """
         spec, table = self.coll(name).erase, self.tables[name]
         if spec.strategy != "anonymize":
@@ -200,6 +221,10 @@ class SqlPlan:
                 old = (originals or {}).get(field)
                 if old:
                     leftovers.append(col.in_(old))
+                elif originals is None:
+                    # Later (verify): whatever is not yet a rewrite of the configured shape.
+                    length = rule.hmac.length if isinstance(rule, HmacValue) else rule.random.length
+                    leftovers.append(and_(col.is_not(None), not_(self.hex_of_length(col, length))))
             else:
                 leftovers.append(col.is_not(None))
         if not leftovers:

@@ -58,6 +58,27 @@ def test_hmac_and_random_rewrites(backend: SqlHarness) -> None:
     adapter.close()
 
 
+def test_verify_sees_values_not_yet_rewritten(backend: SqlHarness) -> None:
+    """Orders stay linked to a kept customer; only their note is HMAC'd. verify (without the
+    old values) counts notes that do not have the shape of a rewrite yet."""
+    seeded = backend.seed("a")
+    backend.seed("b")
+    adapter = adapter_for(backend, {
+        "customers": {"identities": {"email": "email"},
+                      "erase": {"strategy": "keep", "basis": "Art. 17(3)(b)"}},
+        "orders": {"references": {"customer_id": "customers.id"},
+                   "erase": {"strategy": "anonymize",
+                             "fields": {"note": {"hmac": {"key_env": HMAC_ENV}}}}},
+    })  # fmt: skip
+    assert adapter.verify(seeded.subject).matched == 2
+    receipt = adapter.erase(seeded.subject)
+    assert {c.collection: (c.affected, c.residual) for c in receipt.collections} == {
+        "orders": (2, 0), "customers": (0, None)}  # fmt: skip
+    assert adapter.verify(seeded.subject).matched == 0
+    assert adapter.erase(seeded.subject).affected == 0  # rewritten values are not rewritten again
+    adapter.close()
+
+
 def test_rectify_and_restrict_are_set_based(backend: SqlHarness) -> None:
     a, b = backend.seed("a"), backend.seed("b")
     adapter = backend.adapter
