@@ -1,4 +1,4 @@
-"""The adapter contract (v0).
+"""The adapter contract (v1; see ``docs/writing-an-adapter.md``).
 
 An adapter is a class that satisfies the ``Adapter`` protocol: it declares what it can do
 (``capabilities``), validates its own part of the catalog (``config_model``), and answers a few
@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import rfc8785
 from pydantic import BaseModel
 
-from dsrflow.domain import CollectionCount, Identity
+from dsrflow.domain import CollectionCount, Identity, ProcessorReceipt
 
 
 class Capability(StrEnum):
@@ -73,18 +73,22 @@ class Subject:
 
     Attributes:
         identities: identity kind -> normalised values, e.g. ``{"email": ("a@b.c",)}``.
+        request_id: The request this call serves, when the caller knows it. Adapters that
+            forward requests to someone else (OpenDSR) derive their idempotent request id from
+            it; without it they fall back to one derived from the identities.
 
     """
 
     identities: Mapping[str, tuple[str, ...]]
+    request_id: str | None = None
 
     @classmethod
-    def of(cls, identities: list[Identity]) -> Subject:
+    def of(cls, identities: list[Identity], request_id: str | None = None) -> Subject:
         """Group a flat identity list by kind, de-duplicated and sorted for determinism."""
         grouped: dict[str, set[str]] = {}
         for ident in identities:
             grouped.setdefault(ident.kind, set()).add(ident.value)
-        return cls({k: tuple(sorted(v)) for k, v in sorted(grouped.items())})
+        return cls({k: tuple(sorted(v)) for k, v in sorted(grouped.items())}, request_id)
 
     def values(self, kind: str) -> tuple[str, ...]:
         """The values of one kind (empty when the subject has none)."""
@@ -111,6 +115,8 @@ class OperationReceipt:
 
     For ``erase``, ``matched`` is the rows found before and ``affected`` the rows changed; for
     ``verify``, ``matched`` is the residual: rows that still hold the subject's data.
+    ``processor_receipts`` carries the signed statements of processors the request was forwarded
+    to (OpenDSR), for the evidence bundle.
     """
 
     action: str
@@ -118,6 +124,7 @@ class OperationReceipt:
     affected: int
     operation_digest: str
     collections: list[CollectionCount] = field(default_factory=list)
+    processor_receipts: list[ProcessorReceipt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -177,7 +184,12 @@ Progress = Callable[[int], None]
 
 @runtime_checkable
 class Adapter(Protocol):
-    """The contract every store adapter satisfies."""
+    """The contract every store adapter satisfies.
+
+    Two optional class-level hooks: ``human_task = True`` marks an adapter whose verbs a person
+    performs (the workflow opens a human task instead of calling it), and a classmethod
+    ``capabilities_for(config)`` narrows ``capabilities`` per store when they depend on config.
+    """
 
     name: ClassVar[str]
     version: ClassVar[str]

@@ -228,6 +228,26 @@ class CollectionCount:
 
 
 @dataclass(frozen=True)
+class ProcessorReceipt:
+    """A processor's signed statement about a request forwarded to it (GDPR Art. 19).
+
+    No personal data: the signed body of an OpenDSR status response names the request id,
+    status and counts, never the subject's identities. ``body`` (base64 of the exact signed
+    bytes, so anyone with the certificate can check ``signature`` offline) is left out when the
+    body carries a ``results_url``, which may grant access to the subject's data.
+    """
+
+    protocol: str
+    processor_domain: str
+    subject_request_id: str
+    request_status: str
+    body_sha256: str
+    signature: str
+    certificate_sha256: str
+    body: str | None = None
+
+
+@dataclass(frozen=True)
 class StoreReceipt:
     """What an adapter did in one store: counts and digests, never the data itself."""
 

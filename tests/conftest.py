@@ -2,6 +2,9 @@
 
 pytest_plugins = [
     "tests.fixtures.services",
+    "tests.fixtures.databases",
+    "tests.fixtures.redis_store",
+    "tests.fixtures.opendsr_processor",
     "tests.fixtures.stack",
     "tests.fixtures.timeskip",
     "tests.fixtures.lifecycle",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
 
-from sqlalchemy import Engine, MetaData, Table, false, func, select
-from sqlalchemy.engine import Connection as SAConnection
+from sqlalchemy import Engine, MetaData, Table, and_, false, func, or_, select, update
+from sqlalchemy.sql.dml import Update
 
 from adapters.base import (
     AdapterContext,
@@ -22,9 +22,10 @@ from adapters.base import (
     Subject,
     operation_digest,
 )
-from adapters.sql.config import SqlConfig
+from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
-from adapters.sql.plan import Edge, SqlPlan
+from adapters.sql.erase import Eraser, count
+from adapters.sql.plan import SqlPlan
 from dsrflow.domain import CollectionCount, Identity
 
 
@@ -32,9 +33,16 @@ class SqlAdapter:
     """Set-based access, erasure and verification in one relational database."""
 
     name = "sql"
-    version = "0.1.0"
+    version = "0.2.0"
     capabilities = frozenset(
-        {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.RESOLVE_IDENTITIES}
+        {
+            Capability.ACCESS,
+            Capability.ERASE,
+            Capability.VERIFY,
+            Capability.RECTIFY,
+            Capability.RESTRICT,
+            Capability.RESOLVE_IDENTITIES,
+        }
     )
     config_model = SqlConfig
 
@@ -70,24 +78,29 @@ class SqlAdapter:
             tables = self._reflect()
         except Exception as exc:
             raise map_error(self.store, exc, "reading the schema") from None
-        plan = SqlPlan(self.store, self.config, tables)
+        plan = SqlPlan(self.store, self.config, tables, self.engine.dialect.name)
         with self._lock:
             self._plan = plan
         return plan
 
     def _reflect(self) -> dict[str, Table]:
         meta = MetaData(schema=self.config.connection.schema_)
-        tables: dict[str, Table] = {}
-        for name, coll in self.config.collections.items():
+        return {name: self._reflect_one(meta, name) for name in self.config.collections}
+
+    def _reflect_one(self, meta: MetaData, name: str) -> Table:
+        """One collection's table, with every column the catalog names checked."""
+        coll = self.config.collections[name]
+        try:
             table = Table(coll.table or name, meta, autoload_with=self.engine)
-            for column in _declared_columns(self.config, name):
-                if column not in table.c:
-                    raise PermanentAdapterError(
-                        f"store {self.store!r}: collection {name}: table {table.name} "
-                        f"has no column {column!r}"
-                    )
-            tables[name] = table
-        return tables
+        except Exception as exc:
+            raise map_error(self.store, exc, f"reading collection {name}") from None
+        missing = [c for c in _declared_columns(self.config, name) if c not in table.c]
+        if missing:
+            cols = ", ".join(repr(c) for c in missing)
+            raise PermanentAdapterError(
+                f"store {self.store!r}: collection {name}: table {table.name} has no column {cols}"
+            )
+        return table
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -114,26 +127,46 @@ class SqlAdapter:
             checks.append(
                 Check("schema", True, f"{len(plan.tables)} tables, declared columns exist")
             )
-        except AdapterError as exc:
-            checks.append(Check("schema", False, str(exc)))
+        except AdapterError:
+            # Say what is wrong with every collection, not just the first one.
+            meta = MetaData(schema=self.config.connection.schema_)
+            for name in self.config.collections:
+                try:
+                    table = self._reflect_one(meta, name)
+                    checks.append(Check(f"schema:{name}", True, f"table {table.name} as declared"))
+                except AdapterError as exc:
+                    checks.append(Check(f"schema:{name}", False, str(exc)))
             return CheckReport(self.store, checks)
-        for name in self.config.collections:
+        try:
+            if self._hmac_keys():
+                checks.append(Check("secrets", True, "every HMAC key_env is set"))
+        except AdapterError as exc:
+            checks.append(Check("secrets", False, str(exc)))
+        for name, coll in self.config.collections.items():
             table = plan.tables[name]
-            stmt = plan.erase_statement(name, false())
-            what = f"{self.config.collections[name].erase.strategy} on {table.name}"
+            stmts: list[Any] = [plan.erase_statement(name, false())]
+            what = [f"{coll.erase.strategy} on {table.name}"]
+            if coll.rectify:
+                cols = sorted(set(coll.rectify.values()))
+                stmts.append(update(table).where(false()).values({c: table.c[c] for c in cols}))
+                what.append("rectify")
+            if coll.restrict:
+                col = coll.restrict.column
+                stmts.append(update(table).where(false()).values({col: coll.restrict.value}))
+                what.append("restrict")
             try:
-                # Run the real statement shape with a false predicate, then roll back: proves
+                # Run the real statement shapes with a false predicate, then roll back: proves
                 # the credentials may do it without touching a row.
                 with self.engine.connect() as conn, conn.begin() as tx:
                     conn.execute(select(table).where(false()))
-                    if stmt is not None:
-                        conn.execute(stmt)
+                    for stmt in stmts:
+                        if stmt is not None:
+                            conn.execute(stmt)
                     tx.rollback()
-                checks.append(Check(f"privileges:{name}", True, what))
+                checks.append(Check(f"privileges:{name}", True, ", ".join(what)))
             except Exception as exc:
-                checks.append(
-                    Check(f"privileges:{name}", False, str(map_error(self.store, exc, what)))
-                )
+                detail = str(map_error(self.store, exc, ", ".join(what)))
+                checks.append(Check(f"privileges:{name}", False, detail))
         return CheckReport(self.store, checks)
 
     def access(self, subject: Subject) -> Iterator[Record]:
@@ -183,45 +216,17 @@ class SqlAdapter:
         return [Identity(kind, value) for kind, value in sorted(found)]
 
     def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Erase per each collection's strategy, in one transaction, set-based."""
+        """Erase per each collection's strategy, in one transaction, set-based and batched."""
         plan = self.plan()
-        counts: list[CollectionCount] = []
-        templates: list[str] = []
-        doing = "erasing"
+        eraser = Eraser(plan, self._hmac_keys(), self.config.batch_size)
         try:
             with self.engine.begin() as conn:
-                values = self._read_edge_values(conn, plan, subject, plan.value_edges())
-                clauses = {n: plan.match(n, subject, values) for n in self.config.collections}
-                before = {n: self._count(conn, plan, n, c) for n, c in clauses.items()}
-                done = 0
-                for name in plan.erase_order():
-                    clause, spec = clauses[name], self.config.collections[name].erase
-                    doing = f"erasing {name} ({spec.strategy})"
-                    stmt = plan.erase_statement(name, clause) if clause is not None else None
-                    affected, left = 0, None
-                    if stmt is not None:
-                        templates.append(self._sql(stmt))
-                        affected = conn.execute(stmt).rowcount or 0
-                        # Counted inside the transaction, while every parent this collection is
-                        # reached through still exists: the strongest residual check there is.
-                        left = self._count(conn, plan, name, plan.residual(name, clause))
-                        done += affected
-                        if progress:
-                            progress(done)
-                    counts.append(
-                        CollectionCount(name, spec.strategy, before[name], affected, residual=left)
-                    )
+                run = eraser.run(conn, subject, progress)
         except AdapterError:
             raise
         except Exception as exc:
-            raise map_error(self.store, exc, doing) from None
-        return OperationReceipt(
-            action="erase",
-            matched=sum(c.matched for c in counts),
-            affected=sum(c.affected for c in counts),
-            operation_digest=operation_digest(templates),
-            collections=counts,
-        )
+            raise map_error(self.store, exc, "erasing") from None
+        return _receipt("erase", run.counts, run.templates)
 
     def verify(self, subject: Subject) -> OperationReceipt:
         """Count rows that still hold the subject's data (kept collections are not counted)."""
@@ -241,44 +246,87 @@ class SqlAdapter:
                     counts.append(CollectionCount(name, "verify", left, 0))
         except Exception as exc:
             raise map_error(self.store, exc, "verifying erasure") from None
-        return OperationReceipt(
-            action="verify",
-            matched=sum(c.matched for c in counts),
-            affected=0,
-            operation_digest=operation_digest(templates),
-            collections=counts,
-        )
+        return _receipt("verify", counts, templates)
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
+        """Set logical fields to new values on the subject's rows, in one transaction."""
+
+        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
+            values = {col: changes[f] for f, col in coll.rectify.items() if f in changes}
+            return update(table).where(clause).values(values) if values else None
+
+        return self._update_each(subject, "rectify", "rectifying", statement)
+
+    def restrict(self, subject: Subject) -> OperationReceipt:
+        """Set each collection's restriction marker on the subject's rows (idempotent)."""
+
+        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
+            spec = coll.restrict
+            if spec is None:
+                return None
+            col = table.c[spec.column]
+            pending = and_(clause, or_(col.is_(None), col != spec.value))
+            return update(table).where(pending).values({spec.column: spec.value})
+
+        return self._update_each(subject, "restrict", "restricting", statement)
+
+    def _update_each(
+        self,
+        subject: Subject,
+        action: str,
+        doing: str,
+        statement: Callable[[Table, CollectionConfig, Any], Update | None],
+    ) -> OperationReceipt:
+        """One set-based UPDATE per collection that has one, all in one transaction."""
+        plan = self.plan()
+        counts: list[CollectionCount] = []
+        templates: list[str] = []
+        try:
+            with self.engine.begin() as conn:
+                for name, coll in self.config.collections.items():
+                    clause = plan.match(name, subject)
+                    stmt = (
+                        statement(plan.tables[name], coll, clause) if clause is not None else None
+                    )
+                    if stmt is None:
+                        continue
+                    matched = count(conn, plan, name, clause)
+                    templates.append(self._sql(stmt))
+                    affected = conn.execute(stmt).rowcount or 0
+                    counts.append(CollectionCount(name, action, matched, affected))
+        except Exception as exc:
+            raise map_error(self.store, exc, doing) from None
+        return _receipt(action, counts, templates)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _read_edge_values(
-        self, conn: SAConnection, plan: SqlPlan, subject: Subject, edges: list[Edge]
-    ) -> dict[Edge, list[Any]]:
-        values: dict[Edge, list[Any]] = {}
-        for parent, pcol in edges:
-            clause = plan.match(parent, subject, values)
-            if clause is None:
-                values[(parent, pcol)] = []
-                continue
-            col = plan.tables[parent].c[pcol]
-            stmt = select(col).where(clause, col.is_not(None)).distinct()
-            values[(parent, pcol)] = [v for (v,) in conn.execute(stmt)]
-        return values
-
-    @staticmethod
-    def _count(conn: SAConnection, plan: SqlPlan, name: str, clause: Any) -> int:
-        if clause is None:
-            return 0
-        stmt = select(func.count()).select_from(plan.tables[name]).where(clause)
-        return int(conn.execute(stmt).scalar_one())
+    def _hmac_keys(self) -> dict[str, bytes]:
+        keys = {}
+        for coll in self.config.collections.values():
+            for rule in coll.erase.fields.values():
+                if isinstance(rule, HmacValue):
+                    var = rule.hmac.key_env
+                    keys[var] = self.ctx.secret(var, "HMAC key").encode("utf-8")
+        return keys
 
     def _sql(self, stmt: Any) -> str:
         return str(stmt.compile(dialect=self.engine.dialect))
 
 
+def _receipt(action: str, counts: list[CollectionCount], templates: list[str]) -> OperationReceipt:
+    return OperationReceipt(
+        action=action,
+        matched=sum(c.matched for c in counts),
+        affected=sum(c.affected for c in counts),
+        operation_digest=operation_digest(templates),
+        collections=counts,
+    )
+
+
 def _declared_columns(config: SqlConfig, name: str) -> list[str]:
     coll = config.collections[name]
     cols = [*coll.identities, *coll.provides, *coll.references, *coll.erase.fields]
+    cols += list(coll.rectify.values()) + ([coll.restrict.column] if coll.restrict else [])
     for other in config.collections.values():
         cols += [pcol for _, parent, pcol in other.referenced() if parent == name]
     return list(dict.fromkeys(cols))

@@ -92,7 +92,11 @@ def map_error(store: str, exc: BaseException, doing: str) -> AdapterError:
         return PermanentAdapterError(f"store {store!r}: table {exc} not found ({doing})")
     if isinstance(exc, DBAPIError):
         orig = exc.orig if exc.orig is not None else exc
-        detail = first_line(str(orig))
+        args = getattr(orig, "args", ())
+        # PyMySQL puts (code, message) in args; its str() quotes the message as one literal,
+        # which the scrubber would then drop whole.
+        raw = f"{args[1]} ({args[0]})" if len(args) == 2 and isinstance(args[0], int) else str(orig)
+        detail = first_line(raw)
         text = f"store {store!r}: {type(orig).__name__} while {doing}: {detail}"
         if exc.connection_invalidated:
             return RetryableAdapterError(text)

@@ -24,7 +24,7 @@ from dsrflow.graph import find_cycle
 SUPPORTED_VERSIONS = (1,)
 
 
-class _Problems:
+class Problems:
     """Collects problems so one run reports all of them, each on its own line."""
 
     def __init__(self, filename: str, positions: dict[Path_, int]) -> None:
@@ -33,12 +33,14 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, path: Path_, message: str) -> None:
+        """Record a problem at a data path (its line is looked up)."""
         line = line_for(self.positions, path)
         where = f"{self.filename}:{line}" if line else self.filename
         dotted = ".".join(str(p) for p in path) or "(top level)"
         self.lines.append(f"{where}: {dotted}: {message}")
 
     def add_validation(self, base: Path_, exc: ValidationError) -> None:
+        """Record every error of a pydantic validation under ``base``."""
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
             msg = err["msg"].removeprefix("Value error, ")
@@ -47,6 +49,7 @@ class _Problems:
             self.add((*base, *loc), msg)
 
     def raise_if_any(self) -> None:
+        """Raise one ``ConfigError`` listing every problem, if there are any."""
         if self.lines:
             raise ConfigError("\n".join(self.lines))
 
@@ -74,7 +77,7 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     except OSError as exc:
         raise ConfigError(f"{filename}: cannot read catalog: {exc.strerror}") from None
     data, positions = load_with_positions(text, filename)
-    problems = _Problems(filename, positions)
+    problems = Problems(filename, positions)
     if not isinstance(data, dict):
         problems.add((), "the catalog must be a mapping with 'version' and 'stores'")
         problems.raise_if_any()
@@ -103,7 +106,7 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
 
 
 def _load_store(
-    name: str, entry: Any, registry: AdapterRegistry, problems: _Problems
+    name: str, entry: Any, registry: AdapterRegistry, problems: Problems
 ) -> StoreEntry | None:
     base: Path_ = ("stores", name)
     if not re.match(STORE_NAME_PATTERN, name):
@@ -129,11 +132,14 @@ def _load_store(
     except ValidationError as exc:
         problems.add_validation(base, exc)
         return None
+    # An adapter whose verbs depend on its config (manual: what the person does) narrows them.
+    narrow = getattr(adapter_cls, "capabilities_for", None)
+    caps = narrow(config) if callable(narrow) else adapter_cls.capabilities
     return StoreEntry(
         name=name,
         common=common,
         config=config,
-        capabilities=frozenset(str(c) for c in adapter_cls.capabilities),
+        capabilities=frozenset(str(c) for c in caps),
         adapter_version=adapter_cls.version,
         # Stores without an API (adapter marks itself ``human_task``) become a person's task.
         human_task=bool(getattr(adapter_cls, "human_task", False)),
@@ -141,7 +147,7 @@ def _load_store(
     )
 
 
-def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems: _Problems) -> None:
+def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems: Problems) -> None:
     for name, store in stores.items():
         for i, dep in enumerate(store.common.after):
             if dep not in declared:

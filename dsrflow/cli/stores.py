@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dsrflow.cli.common import out, state
+from dsrflow.errors import ConfigError, UserError
 
 catalog_app = typer.Typer(help="The store catalog (config-as-code).", no_args_is_help=True)
 stores_app = typer.Typer(help="Registered data stores.", no_args_is_help=True)
@@ -71,10 +76,66 @@ def test_store(
             report = pool.get(store).check_connection()
             for check in report.checks:
                 mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
-                out.print(f"{mark} {store}: {check.name}: {check.detail}", soft_wrap=True)
+                # Details come from drivers and name things in brackets ([redacted]): no markup.
+                line = escape(f"{store}: {check.name}: {check.detail}")
+                out.print(f"{mark} {line}", soft_wrap=True)
             failed += 0 if report.ok else 1
     finally:
         pool.close()
     if failed:
         out.print(f"[red]{failed} store(s) failed[/]")
         raise typer.Exit(1)
+
+
+@catalog_app.command("import-fides")
+def import_fides(
+    dataset: Annotated[Path, typer.Argument(help="Fides dataset YAML file.")],
+    url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (no password).")] = None,
+    url_env: Annotated[str | None, typer.Option(help="Env var holding the URL.")] = None,
+    password_env: Annotated[str | None, typer.Option(help="Env var holding the password.")] = None,
+    schema: Annotated[str | None, typer.Option(help="Database schema of the tables.")] = None,
+    store: Annotated[str | None, typer.Option(help="Store name (default: fides_key).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write the catalog here (default: stdout).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Do not read the live schema (keys/NOT NULL from Fides only).")
+    ] = False,
+) -> None:
+    """Turn a Fides dataset into SQL-adapter catalog entries, validated before writing."""
+    from adapters.registry import AdapterRegistry
+    from dsrflow.catalog import load_catalog
+    from dsrflow.catalog.fides import import_fides as build
+    from dsrflow.catalog.fides import render, sql_reflector
+
+    if output is not None and output.exists() and not force:
+        raise UserError(f"{output}: already exists (use --force to overwrite)")
+    connection = {k: v for k, v in {"url": url, "url_env": url_env,
+                  "password_env": password_env, "schema": schema}.items() if v}  # fmt: skip
+    if ("url" in connection) == ("url_env" in connection):
+        raise UserError("give exactly one of --url or --url-env")
+    base = (output or Path.cwd() / "dsrflow.yaml").resolve().parent
+    reflect = None
+    if not offline:
+        reflect = sql_reflector(store or "imported", connection, dict(os.environ), base)
+    catalog, notes = build(dataset, connection, store, reflect)
+    text = render(catalog, dataset.name, notes)
+    # Validate exactly what will be written, as `dsrflow catalog validate` would.
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=base, delete=False) as tmp:
+        tmp.write(text)
+    try:
+        load_catalog(Path(tmp.name), AdapterRegistry.from_entry_points())
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(tmp.name, f"{dataset} (imported)")) from None
+    finally:
+        Path(tmp.name).unlink()
+    if output is None:
+        typer.echo(text, nl=False)  # plain: the YAML must reach the pipe byte for byte
+        return
+    output.write_text(text, encoding="utf-8")
+    for note in notes:
+        typer.echo(f"  {note}", err=True)
+    count = sum(len(s["collections"]) for s in catalog["stores"].values())
+    out.print(f"{output}: {len(catalog['stores'])} store(s), {count} collections; "
+              "run `dsrflow catalog validate`", markup=False, soft_wrap=True)  # fmt: skip

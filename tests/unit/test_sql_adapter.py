@@ -164,3 +164,18 @@ def test_error_messages_carry_no_personal_data(tmp_path: Path) -> None:
         adapter.erase(subject(email="secret.person@x.io"))
     assert "secret.person" not in str(exc.value) and "FOREIGN KEY" in str(exc.value)
     assert rows(tmp_path / "db.sqlite", "SELECT count(*) FROM t") == [(1,)]  # rolled back
+
+
+def test_check_connection_names_every_broken_collection(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        conn.executescript(FK_SCHEMA)
+    report = make(tmp_path, {
+        "customer": {"identities": {"email": "email", "phone": "phone"}},
+        "gone": {"identities": {"email": "email"}},
+        "orders": {"references": {"customer_id": "customer.id"}},
+    }).check_connection()  # fmt: skip
+    by = {c.name: (c.ok, c.detail) for c in report.checks}
+    assert by["schema:customer"] == (False, "store 'teststore': collection customer: table "
+                                            "customer has no column 'phone'")  # fmt: skip
+    assert not by["schema:gone"][0] and "gone" in by["schema:gone"][1]
+    assert by["schema:orders"][0]

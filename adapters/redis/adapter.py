@@ -1,0 +1,322 @@
+"""The Redis adapter: finds a subject's keys with SCAN, returns values, deletes, re-scans.
+
+Three kinds of collection (see ``config.py``): whole keys, fields of hashes, and members of a
+shared set/list/sorted set. Redis has no multi-statement rollback, so each batch of deletions is
+one ``MULTI``/``EXEC`` pipeline: atomic per batch, idempotent across retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from typing import Any, Self
+
+import redis
+from redis import exceptions as rex
+
+from adapters.base import (
+    AdapterContext,
+    AdapterError,
+    Capability,
+    Check,
+    CheckReport,
+    OperationReceipt,
+    PermanentAdapterError,
+    Progress,
+    Record,
+    RetryableAdapterError,
+    Subject,
+    operation_digest,
+)
+from adapters.redis.config import RedisCollection, RedisConfig, placeholders
+from dsrflow.domain import CollectionCount
+from dsrflow.redact import first_line
+
+_GLOB = re.compile(r"([*?\[\]\\])")
+_REMOVE = {"set": "SREM", "zset": "ZREM", "list": "LREM"}
+
+
+def _escape(value: str) -> str:
+    return _GLOB.sub(r"\\\1", value)
+
+
+def _text(value: bytes) -> Any:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(value).decode("ascii")}
+
+
+class RedisAdapter:
+    """Access, erasure and verification of a subject's keys, hash fields and set members."""
+
+    name = "redis"
+    version = "0.1.0"
+    capabilities = frozenset({Capability.ACCESS, Capability.ERASE, Capability.VERIFY})
+    config_model = RedisConfig
+
+    def __init__(self, config: RedisConfig, ctx: AdapterContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.store = ctx.store
+        self._client: redis.Redis | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, config: RedisConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+        """Build the adapter; connects lazily on first use."""
+        return cls(config, ctx)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The connection pool's client, created on first use."""
+        with self._lock:
+            if self._client is None:
+                conn = self.config.connection
+                password = conn.password_env and self.ctx.secret(conn.password_env, "password")
+                self._client = redis.Redis.from_url(
+                    conn.url,
+                    username=conn.username,
+                    password=password or None,
+                    socket_timeout=conn.timeout,
+                    socket_connect_timeout=conn.timeout,
+                    decode_responses=False,
+                )
+            return self._client
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    # -- finding the subject's data ------------------------------------------------------
+
+    def _render(self, template: str, subject: Subject, escape: bool) -> list[str]:
+        kinds = placeholders(template)
+        choices = [subject.values(k) for k in kinds]
+        out = []
+        for combo in itertools.product(*choices):
+            text = template
+            for kind, value in zip(kinds, combo, strict=True):
+                text = text.replace("{" + kind + "}", _escape(value) if escape else value, 1)
+            out.append(text)
+        return out
+
+    def _keys(self, coll: RedisCollection, subject: Subject) -> list[bytes]:
+        """Keys of one collection that belong to the subject (SCAN for patterns, never KEYS)."""
+        prefix = self.config.key_prefix
+        found: dict[bytes, None] = {}
+        exact = "*" not in coll.keys
+        for rendered in self._render(coll.keys, subject, escape=not exact):
+            if exact:
+                key = (prefix + rendered).encode()
+                if self.client.exists(key):
+                    found[key] = None
+                continue
+            pattern = _escape(prefix) + rendered
+            for key in self.client.scan_iter(match=pattern, count=self.config.batch_size):
+                found[key] = None
+        return list(found)
+
+    def _items(self, coll: RedisCollection, subject: Subject) -> list[tuple[bytes, Any]]:
+        """``(key, detail)`` for everything of the subject in one collection.
+
+        ``detail`` is the key's type for whole keys, the present fields for hashes, and
+        ``(type, member)`` for set/list members.
+        """
+        items: list[tuple[bytes, Any]] = []
+        members = self._render(coll.member, subject, escape=False) if coll.member else []
+        for key in self._keys(coll, subject):
+            if coll.kind == "key":
+                items.append((key, self.client.type(key).decode()))
+            elif coll.kind == "hash_fields":
+                values = self.client.hmget(key, coll.fields)
+                present = [f for f, v in zip(coll.fields, values, strict=True) if v is not None]
+                if present:
+                    items.append((key, present))
+            else:
+                kind = self.client.type(key).decode()
+                items += [(key, (kind, m)) for m in members if self._is_member(key, kind, m)]
+        return items
+
+    def _is_member(self, key: bytes, kind: str, member: str) -> bool:
+        if kind == "set":
+            return bool(self.client.sismember(key, member))
+        if kind == "zset":
+            return self.client.zscore(key, member) is not None
+        if kind == "list":
+            return self.client.lpos(key, member) is not None
+        return False
+
+    def _value(self, key: bytes, kind: str) -> Any:
+        c = self.client
+        if kind == "string":
+            return _text(c.get(key) or b"")
+        if kind == "hash":
+            return {_text(k): _text(v) for k, v in c.hgetall(key).items()}
+        if kind == "list":
+            return [_text(v) for v in c.lrange(key, 0, -1)]
+        if kind == "set":
+            return sorted(_text(v) for v in c.smembers(key))
+        if kind == "zset":
+            return [[_text(m), s] for m, s in c.zrange(key, 0, -1, withscores=True)]
+        return None  # streams and module types: the key is reported, not its value
+
+    # -- verbs -----------------------------------------------------------------------------
+
+    def access(self, subject: Subject) -> Iterator[Record]:
+        """Yield each key's value, the hash fields, or the membership, per collection."""
+        with self._errors("reading the subject's keys"):
+            for name, coll in self.config.collections.items():
+                for key, detail in self._items(coll, subject):
+                    data: dict[str, Any] = {"key": _text(key)}
+                    if coll.kind == "key":
+                        data.update(type=detail, value=self._value(key, detail))
+                    elif coll.kind == "hash_fields":
+                        values = self.client.hmget(key, detail)
+                        data["fields"] = {
+                            f: _text(v) for f, v in zip(detail, values, strict=True) if v
+                        }
+                    else:
+                        data["member"] = detail[1]
+                    yield Record(name, data)
+
+    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
+        """Delete keys, hash fields or memberships in batches; re-scan for the residual."""
+        counts: list[CollectionCount] = []
+        done = 0
+        with self._errors("erasing"):
+            for name, coll in self.config.collections.items():
+                items = self._items(coll, subject)
+                affected = 0
+                for start in range(0, len(items), self.config.batch_size):
+                    batch = items[start : start + self.config.batch_size]
+                    affected += self._delete(coll, batch)
+                    done += len(batch)
+                    if progress:
+                        progress(done)
+                left = len(self._items(coll, subject))
+                counts.append(CollectionCount(name, "delete", len(items), affected, residual=left))
+        return self._receipt("erase", counts)
+
+    def _delete(self, coll: RedisCollection, batch: list[tuple[bytes, Any]]) -> int:
+        pipe = self.client.pipeline(transaction=True)
+        for key, detail in batch:
+            if coll.kind == "key":
+                pipe.unlink(key)
+            elif coll.kind == "hash_fields":
+                pipe.hdel(key, *detail)
+            elif detail[0] == "list":
+                pipe.lrem(key, 0, detail[1])
+            elif detail[0] == "zset":
+                pipe.zrem(key, detail[1])
+            else:
+                pipe.srem(key, detail[1])
+        return sum(1 for n in pipe.execute() if n)
+
+    def verify(self, subject: Subject) -> OperationReceipt:
+        """Re-scan: keys, fields and memberships of the subject still present."""
+        with self._errors("verifying erasure"):
+            counts = [
+                CollectionCount(name, "verify", len(self._items(coll, subject)), 0)
+                for name, coll in self.config.collections.items()
+            ]
+        return self._receipt("verify", counts)
+
+    def _receipt(self, action: str, counts: list[CollectionCount]) -> OperationReceipt:
+        return OperationReceipt(
+            action=action,
+            matched=sum(c.matched for c in counts),
+            affected=sum(c.affected for c in counts),
+            operation_digest=operation_digest(self._templates(action)),
+            collections=counts,
+        )
+
+    def access_digest(self, subject: Subject) -> str:
+        """Digest of what ``access`` does (for the access receipt)."""
+        return operation_digest(self._templates("access"))
+
+    def _templates(self, action: str) -> list[str]:
+        out = []
+        for coll in self.config.collections.values():
+            scan = f"SCAN MATCH COUNT {self.config.batch_size}"
+            find = "EXISTS" if "*" not in coll.keys else scan
+            verb = {"key": "UNLINK", "hash_fields": "HDEL " + " ".join(coll.fields)}.get(
+                coll.kind, "SREM|ZREM|LREM " + (coll.member or "")
+            )
+            step = {"erase": verb, "access": "read by type"}.get(action, "count")
+            out.append(f"{find} {self.config.key_prefix}{coll.keys} -> {step}")
+        return out
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def check_connection(self) -> CheckReport:
+        """PING, then per collection: the key pattern exists and a no-op delete is allowed."""
+        checks: list[Check] = []
+        try:
+            with self._errors("connecting"):
+                self.client.ping()
+            checks.append(Check("connect", True, self.config.connection.url))
+        except AdapterError as exc:
+            return CheckReport(self.store, [Check("connect", False, str(exc))])
+        for name, coll in self.config.collections.items():
+            pattern = _escape(self.config.key_prefix) + re.sub(r"\{[a-z0-9_]+\}", "*", coll.keys)
+            try:
+                with self._errors(f"scanning {pattern}"):
+                    hit = next(self.client.scan_iter(match=pattern, count=1000), None)
+                ok = hit is not None
+                detail = f"keys match {pattern}" if ok else f"no key matches {pattern}"
+                checks.append(Check(f"keys:{name}", ok, detail))
+                with self._errors(f"probing delete on {pattern}"):
+                    self._probe(coll)
+                checks.append(Check(f"privileges:{name}", True, "delete allowed (no-op probe)"))
+            except AdapterError as exc:
+                checks.append(Check(f"privileges:{name}", False, str(exc)))
+        return CheckReport(self.store, checks)
+
+    def _probe(self, coll: RedisCollection) -> None:
+        # A delete of a key/member that cannot exist proves the ACL allows it, changing nothing.
+        token = f"dsrflow-probe-{secrets.token_hex(8)}"
+        key = self.config.key_prefix + re.sub(r"\{[a-z0-9_]+\}", token, coll.keys).replace("*", "x")
+        if coll.kind == "key":
+            self.client.unlink(key)
+        elif coll.kind == "hash_fields":
+            self.client.hdel(key, *coll.fields)
+        else:
+            kind = self.client.type(key).decode()
+            {"list": lambda: self.client.lrem(key, 0, token),
+             "zset": lambda: self.client.zrem(key, token)}.get(
+                kind, lambda: self.client.srem(key, token))()  # fmt: skip
+
+    def _errors(self, doing: str) -> _RedisErrors:
+        return _RedisErrors(self.store, doing)
+
+
+class _RedisErrors:
+    """Context manager mapping redis-py exceptions to typed adapter errors without values."""
+
+    def __init__(self, store: str, doing: str) -> None:
+        self.store, self.doing = store, doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, etype: Any, exc: BaseException | None, _tb: Any) -> bool:
+        if exc is None or isinstance(exc, AdapterError) or not isinstance(exc, rex.RedisError):
+            return False
+        detail = first_line(str(exc))
+        text = f"store {self.store!r}: {type(exc).__name__} while {self.doing}: {detail}"
+        lowered = detail.lower()
+        if isinstance(exc, rex.AuthenticationError | rex.AuthorizationError) or any(
+            m in lowered for m in ("wrongpass", "noauth", "noperm", "invalid username")
+        ):
+            raise PermanentAdapterError(text) from None
+        if isinstance(exc, rex.ConnectionError | rex.TimeoutError | rex.BusyLoadingError):
+            raise RetryableAdapterError(text) from None
+        raise PermanentAdapterError(text) from None
