@@ -56,7 +56,7 @@ class StoreActivities:
             adapter = self.pool.get(inp.store)
             if Capability.RESOLVE_IDENTITIES not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} cannot resolve identities")
-            found = adapter.resolve_identities(Subject.of(inp.identities))  # type: ignore[attr-defined]
+            found = adapter.resolve_identities(_subject(inp))  # type: ignore[attr-defined]
         log.info("resolved", request_id=inp.request_id, store=inp.store, identities=len(found))
         return ResolveResult(store=inp.store, identities=found)
 
@@ -68,7 +68,7 @@ class StoreActivities:
             adapter = self.pool.get(inp.store)
             if Capability.ACCESS not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} does not support access")
-            subject = Subject.of(inp.identities)
+            subject = _subject(inp)
             count = self.artifacts.stage_records(
                 inp.request_id, inp.store, _heartbeating(adapter.access(subject))
             )
@@ -120,7 +120,7 @@ class StoreActivities:
             adapter = self.pool.get(inp.store)
             if capability not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} does not support {action}")
-            receipt = call(adapter, Subject.of(inp.identities))
+            receipt = call(adapter, _subject(inp))
         log.info(
             action,
             request_id=inp.request_id,
@@ -140,6 +140,7 @@ class StoreActivities:
             finished_at=datetime.now(UTC),
             attempt=activity.info().attempt,
             collections=receipt.collections,
+            processor_receipts=receipt.processor_receipts,
         )
 
     @activity.defn(name="verify_store")
@@ -149,14 +150,21 @@ class StoreActivities:
             adapter = self.pool.get(inp.store)
             if Capability.VERIFY not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} cannot verify erasure")
-            receipt = adapter.verify(Subject.of(inp.identities))
+            receipt = adapter.verify(_subject(inp))
         log.info("verified", request_id=inp.request_id, store=inp.store, residual=receipt.matched)
         return VerifyReceipt(
             store=inp.store,
             residual=receipt.matched,
             checked_at=datetime.now(UTC),
             operation_digest=receipt.operation_digest,
+            processor_receipts=receipt.processor_receipts,
         )
+
+
+def _subject(inp: StoreTaskInput) -> Subject:
+    # The request id lets adapters that forward requests (OpenDSR) key them per request, so a
+    # later request about the same person is sent again rather than matched to an old one.
+    return Subject.of(inp.identities, request_id=inp.request_id)
 
 
 def _heartbeating(records: Iterator[Record]) -> Iterator[Record]:

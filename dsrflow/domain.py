@@ -262,6 +262,7 @@ class StoreReceipt:
     finished_at: datetime
     attempt: int = 1
     collections: list[CollectionCount] = field(default_factory=list)
+    processor_receipts: list[ProcessorReceipt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,7 @@ class VerifyReceipt:
     residual: int
     checked_at: datetime
     operation_digest: str
+    processor_receipts: list[ProcessorReceipt] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,6 @@ class StoreSteps(_Base):
             return  # settled during identity resolution (skipped, exempt, cancelled)
         if self._cancel is not None:
             return await self._update_store(store.name, status=StoreStatus.CANCELLED)
-        if store.human_task:
-            return await self._human_task(store)
         erasure = self._inp.request_type == RequestType.ERASURE
         if erasure and store.exemption is not None:
             return await self._exempt(store, store.exemption, "policy:catalog")
@@ -130,8 +128,10 @@ class StoreSteps(_Base):
                 store.name,
                 status=StoreStatus.NOT_SUPPORTED,
                 error_type="NotSupported",
-                error=f"adapter {store.adapter!r} does not support {capability}",
+                error=f"store {store.name!r} ({store.adapter}) does not support {capability}",
             )
+        if store.human_task:
+            return await self._human_task(store)
         task = StoreTaskInput(
             self._inp.request_id, store.name, self._inp.request_type, identities, self._inp.changes
         )

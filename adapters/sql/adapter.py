@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Self
 
 from sqlalchemy import Engine, MetaData, Table, and_, false, func, or_, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Update
 
 from adapters.base import (
@@ -46,6 +47,19 @@ class SqlAdapter:
     )
     config_model = SqlConfig
 
+    @classmethod
+    def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
+        """Rectify and restrict only where the catalog says how (else: recorded not-supported)."""
+        colls = config.collections.values()
+        caps = set(cls.capabilities)
+        if not any(c.rectify for c in colls):
+            caps.discard(Capability.RECTIFY)
+        if not any(c.restrict for c in colls):
+            caps.discard(Capability.RESTRICT)
+        if not any(c.provides for c in colls):
+            caps.discard(Capability.RESOLVE_IDENTITIES)
+        return frozenset(caps)
+
     def __init__(self, config: SqlConfig, ctx: AdapterContext) -> None:
         self.config = config
         self.ctx = ctx
@@ -53,6 +67,13 @@ class SqlAdapter:
         self._engine: Engine | None = None
         self._plan: SqlPlan | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def store_kind(cls, config: SqlConfig) -> str:
+        """The database engine (``postgresql``, ``mysql``, ``sqlite``) for the evidence."""
+        if config.connection.url is None:
+            return "sql"  # the URL is in an env var, unknown until the store is used
+        return make_url(config.connection.url).get_backend_name()
 
     @classmethod
     def create(cls, config: SqlConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]

@@ -69,7 +69,10 @@ class Eraser:
                     conn, name, clause, before[name], run, progress
                 )
             matched = affected + (left or 0) if spec.strategy == "delete" else before[name]
-            run.counts.append(CollectionCount(name, spec.strategy, matched, affected, left))
+            basis = spec.basis if spec.strategy == "keep" else None
+            run.counts.append(
+                CollectionCount(name, spec.strategy, matched, affected, left, basis=basis)
+            )
         return run
 
     def _erase_collection(

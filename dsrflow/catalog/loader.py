@@ -144,6 +144,7 @@ def _load_store(
         # Stores without an API (adapter marks itself ``human_task``) become a person's task.
         human_task=bool(getattr(adapter_cls, "human_task", False)),
         instructions=str(getattr(config, "instructions", "") or ""),
+        kind=_store_kind(adapter_cls, config),
     )
 
 
@@ -157,3 +158,9 @@ def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems:
     cycle = find_cycle({n: [d for d in s.common.after if d in stores] for n, s in stores.items()})
     if cycle:
         problems.add(("stores", cycle[0], "after"), "ordering cycle: " + " -> ".join(cycle))
+
+
+def _store_kind(adapter_cls: type, config: BaseModel) -> str | None:
+    """What kind of system the store is (``postgresql``, ``redis``...), for the evidence."""
+    kind_of = getattr(adapter_cls, "store_kind", None)
+    return kind_of(config) if callable(kind_of) else getattr(adapter_cls, "name", None)

@@ -88,6 +88,7 @@ class StoreEntry:
     adapter_version: str
     human_task: bool = False
     instructions: str = ""
+    kind: str | None = None
 
     def plan(self) -> StorePlan:
         """The store as the workflow sees it."""
@@ -101,6 +102,7 @@ class StoreEntry:
             human_task=self.human_task,
             instructions=self.instructions,
             exemption=self.common.exemption.exemption() if self.common.exemption else None,
+            kind=self.kind,
         )
 
 

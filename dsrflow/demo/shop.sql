@@ -4,7 +4,8 @@ CREATE TABLE customers (
     email TEXT NOT NULL UNIQUE,
     full_name TEXT NOT NULL,
     phone TEXT,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    processing_restricted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE addresses (
     id INTEGER PRIMARY KEY,
@@ -30,10 +31,10 @@ CREATE TABLE order_items (
 );
 
 INSERT INTO customers VALUES
- (1, 'alice@example.com', 'Alice Example', '+44 20 7946 0101', '2024-01-05T10:00:00Z'),
- (2, 'bob@example.com',   'Bob Builder',   '+44 20 7946 0202', '2024-02-11T09:30:00Z'),
- (3, 'carol@example.com', 'Carol Client',  '+44 20 7946 0303', '2024-03-17T14:15:00Z'),
- (4, 'dave@example.com',  'Dave Doe',      NULL,               '2024-04-02T08:45:00Z');
+ (1, 'alice@example.com', 'Alice Example', '+44 20 7946 0101', '2024-01-05T10:00:00Z', 0),
+ (2, 'bob@example.com',   'Bob Builder',   '+44 20 7946 0202', '2024-02-11T09:30:00Z', 0),
+ (3, 'carol@example.com', 'Carol Client',  '+44 20 7946 0303', '2024-03-17T14:15:00Z', 0),
+ (4, 'dave@example.com',  'Dave Doe',      NULL,               '2024-04-02T08:45:00Z', 0);
 
 INSERT INTO addresses VALUES
  (10, 1, '1 Acacia Avenue',  'London',     'N1 1AA'),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsrflow.domain import StoreOutcome, StorePlan, StoreStatus
+from dsrflow.domain import ProcessorReceipt, StoreOutcome, StorePlan, StoreStatus
 from dsrflow.evidence.format import timestamp
 
 ERASED = ("delete", "anonymize")
@@ -82,6 +82,27 @@ def record_for(outcome: StoreOutcome, plan: StorePlan | None, request_id: str) -
         else None,
         "exemption": {"ground": exemption.ground, "until": exemption.until} if exemption else None,
         "error_type": outcome.error_type,
+        "processor_receipts": [
+            _processor_receipt(r)
+            for r in [
+                *(receipt.processor_receipts if receipt else []),
+                *(check.processor_receipts if check else []),
+            ]
+        ],
+    }
+
+
+def _processor_receipt(r: ProcessorReceipt) -> dict[str, Any]:
+    """A processor's signed status statement (Art. 19), checkable offline with its certificate."""
+    return {
+        "protocol": r.protocol,
+        "processor_domain": r.processor_domain,
+        "subject_request_id": r.subject_request_id,
+        "request_status": r.request_status,
+        "body_sha256": r.body_sha256,
+        "signature": r.signature,
+        "certificate_sha256": r.certificate_sha256,
+        "body": r.body,
     }
 
 

@@ -32,7 +32,7 @@ ANALYTICS = {
     "connection": {"url": "sqlite:///stores/shop.db"},
     "collections": {"customers": {"identities": {"email": "email"}}},
 }
-PAPER = {"adapter": "manual-test", "instructions": "Shred the paper file in cabinet 3"}
+PAPER = {"adapter": "manual", "instructions": "Shred the paper file in cabinet 3"}
 
 
 def outcomes(view) -> dict[str, str]:
