@@ -18,6 +18,7 @@ from dsrflow.errors import UserError
 from dsrflow.settings import Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from temporalio.client import Client
     from temporalio.worker import Worker
 
@@ -124,6 +125,18 @@ class Runtime:
                 f"cannot reach Temporal at {s.temporal_address} ({str(exc).splitlines()[0]}); "
                 "is `dsrflow dev` (or your cluster) running?"
             ) from None
+
+    def codec_app(self) -> FastAPI:
+        """The codec server app (the Temporal UI decodes request payloads through it)."""
+        from dsrflow.api.codec import create_codec_app, parse_tokens
+
+        ui = self.settings.ui_port
+        return create_codec_app(
+            self.keystore,
+            self.ledger,
+            parse_tokens(self.env.get("DSRFLOW_CODEC_TOKENS")),
+            [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
+        )
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
         """A worker running the request workflow and every activity."""

@@ -37,21 +37,24 @@ def dev(
     ui: Annotated[bool, typer.Option(help="Serve the Temporal UI.")] = True,
 ) -> None:
     """Run the embedded stack: Temporal dev server (SQLite), worker, ledger. Ctrl-C stops it."""
-    from dsrflow.devserver import DevServer
+    from dsrflow.devserver import DevServer, ensure_port_free
 
     rt = state(ctx).runtime()
     _ = rt.catalog  # a bad catalog is reported before anything starts
     s = rt.settings
     host, port = _host_port(s.temporal_address)
-    server = DevServer(s.state_dir, host, port, s.ui_port if ui else None)
+    codec = f"http://{host}:{s.codec_port}" if ui else None
+    if codec:
+        ensure_port_free(host, s.codec_port, "codec server")
+    server = DevServer(s.state_dir, host, port, s.ui_port if ui else None, codec_endpoint=codec)
     server.start()
     try:
         out.print(f"Temporal      {server.address} (state {s.state_dir / 'temporal.db'})")
         if ui:
-            out.print(f"Temporal UI   http://{host}:{s.ui_port}")
+            out.print(f"Temporal UI   http://{host}:{s.ui_port} (decodes via {codec})")
         out.print(f"Ledger        {s.ledger_database_url}")
         out.print(f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)")
-        run(_serve(rt, write_ready=True))
+        run(_serve(rt, write_ready=True, codec=(host, s.codec_port) if codec else None))
     except ForcedStop:
         server.stop()
         out.print("worker did not stop in time; stopped the server and exiting")
@@ -72,8 +75,31 @@ def worker(ctx: typer.Context) -> None:
         os._exit(3)
 
 
-async def _serve(rt: Runtime, write_ready: bool) -> None:
+def codec_server(ctx: typer.Context, host: str = "127.0.0.1") -> None:
+    """Serve the codec endpoint on its own (point the Temporal UI's codec endpoint at it)."""
+    rt = state(ctx).runtime()
+
+    async def go() -> None:
+        from dsrflow.api.serve import start, stop
+
+        server, task = await start(rt.codec_app(), host, rt.settings.codec_port)
+        out.print(f"Codec server  http://{host}:{rt.settings.codec_port} - Ctrl-C to stop")
+        done = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, done.set)
+        await done.wait()
+        await stop(server, task)
+
+    run(go())
+
+
+async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None = None) -> None:
     client = await rt.client()
+    codec_server = None
+    if codec is not None:
+        from dsrflow.api.serve import start
+
+        codec_server = await start(rt.codec_app(), *codec)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -90,6 +116,10 @@ async def _serve(rt: Runtime, write_ready: bool) -> None:
         )
     finally:
         ready.unlink(missing_ok=True)
+    if codec_server is not None:
+        from dsrflow.api.serve import stop as stop_codec
+
+        await stop_codec(*codec_server)
     if running.done():
         running.result()  # the worker died on its own: report why
         return

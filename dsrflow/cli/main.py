@@ -56,6 +56,7 @@ def _register() -> None:
     app.add_typer(log_cmd.log_app, name="log")
     app.command("dev")(dev.dev)
     app.command("worker")(dev.worker)
+    app.command("codec-server")(dev.codec_server)
     app.command("demo")(dev.demo)
     app.add_typer(requests.app, name="request")
     app.add_typer(stores.catalog_app, name="catalog")

@@ -1,0 +1,121 @@
+"""Codec server: lets the Temporal UI (or ``temporal --codec-endpoint``) decode request payloads.
+
+Temporal stores every payload of a request encrypted with that request's data key (see
+``dsrflow.crypto.codec``). Authorised staff decode them for display through this endpoint, which
+implements Temporal's remote codec protocol: ``POST .../encode`` and ``POST .../decode`` with a
+``Payloads`` message as protobuf JSON. Every call is written to the audit log with who made it.
+
+Who may call: a bearer token listed in ``DSRFLOW_CODEC_TOKENS`` (``staff:ann=TOKEN,...``; the
+name is what the audit log records). When no token is configured (the embedded dev stack),
+only loopback clients are served. Payloads whose key was destroyed (crypto-shredded) are
+returned as they are: still encrypted.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from temporalio.api.common.v1 import Payload, Payloads
+
+from dsrflow.crypto.codec import EncryptionCodec
+from dsrflow.crypto.keystore import KeyDestroyedError, KeyStore
+from dsrflow.errors import ConfigError
+from dsrflow.ledger import Ledger
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def parse_tokens(value: str | None) -> dict[str, str]:
+    """``name=token,name=token`` -> {token: name}.
+
+    Raises:
+        ConfigError: An entry has no ``=`` or an empty part.
+    """
+    tokens: dict[str, str] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        name, sep, token = item.strip().rpartition("=")
+        if not sep or not name or not token:
+            raise ConfigError("environment: DSRFLOW_CODEC_TOKENS entries are NAME=TOKEN")
+        tokens[token] = name
+    return tokens
+
+
+def create_codec_app(
+    keystore: KeyStore,
+    ledger: Ledger,
+    tokens: Mapping[str, str],
+    ui_origins: list[str],
+) -> FastAPI:
+    """The codec server application.
+
+    Args:
+        keystore: Per-request data keys.
+        ledger: Where each call is audited.
+        tokens: Bearer token -> staff name. Empty: loopback clients only.
+        ui_origins: Browser origins of the Temporal UI allowed by CORS.
+    """
+    app = FastAPI(title="dsrflow codec server", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=ui_origins,
+        allow_methods=["POST"],
+        allow_headers=["content-type", "x-namespace", "authorization"],
+        allow_credentials=True,
+    )
+
+    def caller(request: Request) -> str:
+        if tokens:
+            auth = request.headers.get("authorization", "")
+            given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+            for token, name in tokens.items():
+                if given and hmac.compare_digest(given.encode(), token.encode()):
+                    return name
+            raise HTTPException(status_code=401, detail="a valid bearer token is required")
+        host = request.client.host if request.client else ""
+        if host not in LOOPBACK:
+            raise HTTPException(status_code=403, detail="no tokens configured: loopback only")
+        return "local:codec-ui"
+
+    @app.post("/{path:path}")
+    async def codec(path: str, request: Request) -> Response:
+        # Per the protocol, only the last path segment says what to do; the rest is free.
+        op = path.rstrip("/").rsplit("/", 1)[-1]
+        if op not in ("encode", "decode"):
+            raise HTTPException(status_code=404, detail="POST .../encode or .../decode")
+        who = caller(request)
+        try:
+            payloads = json_format.Parse(await request.body(), Payloads())
+        except (json_format.ParseError, DecodeError, UnicodeDecodeError):
+            raise HTTPException(status_code=400, detail="body is not Payloads JSON") from None
+        codec = EncryptionCodec(keystore)
+        if op == "encode":
+            out = await codec.encode(payloads.payloads)
+        else:
+            out = [await _decode_one(codec, p) for p in payloads.payloads]
+        ledger.audit(
+            who,
+            f"codec_{op}",
+            None,
+            namespace=request.headers.get("x-namespace", ""),
+            payloads=len(out),
+        )
+        return Response(
+            json_format.MessageToJson(Payloads(payloads=out)), media_type="application/json"
+        )
+
+    return app
+
+
+async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
+    try:
+        [plain] = await codec.decode([payload])
+    except KeyDestroyedError:
+        return payload  # crypto-shredded: nobody can read it any more, and that is the point
+    return plain

@@ -1,0 +1,171 @@
+"""The lifecycle through the real CLI on a real Temporal dev server (with the payload codec)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from dsrflow.devserver import DevServer, find_binary
+from dsrflow.domain import DsrInput, Identity, RequestType
+from dsrflow.requests_client import RequestClient
+from dsrflow.runtime import Runtime
+from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT, broken_store, fix_broken_store
+from tests.fixtures.stack import make_runtime
+
+pytestmark = pytest.mark.e2e
+
+DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
+POLICIES = {
+    "erasure": {"identity_verification": False, "approval": False},
+    "access": {"identity_verification": False, "approval": True},
+}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stack(
+    temporal_server: DevServer, demo_dir: Path, tmp_path: Path
+) -> AsyncIterator[Runtime]:
+    catalog = {
+        "version": 1,
+        "policies": POLICIES,
+        "stores": {"shop": DEMO_SHOP, "crm": broken_store(), "support": DEMO_SUPPORT},
+    }
+    path = demo_dir / "lifecycle.yaml"
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    rt = make_runtime(temporal_server, tmp_path / "state", path)
+    client = await rt.client()
+    async with rt.worker(client):
+        yield rt
+    rt.ledger.close()
+
+
+async def cli(rt: Runtime, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *DSRFLOW, *args,
+        env={**os.environ, **rt.env, "DSRFLOW_ACTOR": "staff:ops"},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def eventually(check, what: str) -> None:
+    for _ in range(300):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out: {what}")
+
+
+async def test_failed_store_needs_attention_then_retry_store(
+    stack: Runtime, demo_dir: Path
+) -> None:
+    rid = f"e2e-{uuid.uuid4().hex[:8]}"
+    code, text = await cli(stack, "request", "submit", "--type", "erasure", "--email",
+                           "dave@example.com", "--request-id", rid)  # fmt: skip
+    assert code == 0, text
+
+    async def listed() -> bool:
+        code, text = await cli(stack, "request", "list", "--status", "needs-attention")
+        return code == 0 and rid in text
+
+    await eventually(listed, "the request listed as needs-attention")
+    code, text = await cli(stack, "request", "show", rid)
+    assert "failed_needs_attention" in text and "PermanentStoreError" in text
+
+    code, text = await cli(stack, "request", "retry-store", rid, "shop")
+    assert code == 2 and "store 'shop' is done; cannot retry it now" in text
+    fix_broken_store(demo_dir)
+    code, text = await cli(stack, "request", "retry-store", rid, "crm", "--reason", "DB restored")
+    assert code == 0, text
+    code, text = await cli(stack, "request", "watch", rid)
+    assert code == 0 and f"request {rid}: completed" in text
+
+    row = stack.ledger.get_request(rid)
+    assert {s.store: s.status for s in row.stores} == {
+        "shop": "done",
+        "crm": "done",
+        "support": "not_found",
+    }
+    history = [(a.actor, a.action, a.store) for a in stack.ledger.actions(rid)]
+    assert history == [("staff:ops", "store_retry", "crm")]
+    # The shop ran once: the retry re-ran only the failed store.
+    rc = RequestClient(await stack.client(), stack.settings.task_queue)
+    events = (await rc.handle(rid).fetch_history()).events
+    scheduled = [e for e in events if e.HasField("activity_task_scheduled_event_attributes")]
+    erase = [
+        e
+        for e in scheduled
+        if e.activity_task_scheduled_event_attributes.activity_type.name == "erase_store"
+    ]
+    assert len(erase) == 4  # shop, crm (failed), support, crm (retried)
+
+    await _history_shows_no_personal_data(stack, rid, ["dave@example.com", "Dave Doe"])
+
+
+async def _history_shows_no_personal_data(rt: Runtime, rid: str, needles: list[str]) -> None:
+    """`temporal workflow show` is what an operator sees: no identifier in clear."""
+    proc = await asyncio.create_subprocess_exec(
+        str(find_binary("temporal")), "workflow", "show", "--workflow-id", rid,
+        "--address", rt.settings.temporal_address, "--output", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    history = json.loads(out)
+    assert len(history["events"]) > 10
+    text = out.decode()
+    # Payload data is base64 in this output: decode every payload and look inside too.
+    import base64
+
+    blobs = [text]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "data" in node and isinstance(node["data"], str):
+                blobs.append(base64.b64decode(node["data"]).decode("latin-1"))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(history)
+    for needle in needles:
+        for blob in blobs:
+            assert needle not in blob and needle.lower() not in blob.lower()
+
+
+async def test_overdue_requests_are_found_by_search_attribute(stack: Runtime) -> None:
+    """A request received 40 days ago and still waiting for approval is overdue at once."""
+    rc = RequestClient(await stack.client(), stack.settings.task_queue)
+    rid = f"e2e-late-{uuid.uuid4().hex[:8]}"
+    received = datetime.now(UTC) - timedelta(days=40)
+    await rc.submit(
+        DsrInput(rid, RequestType.ACCESS, [Identity("email", "bob@example.com")], received)
+    )
+
+    async def overdue() -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            str(find_binary("temporal")), "workflow", "list", "--query", "DsrStatus='overdue'",
+            "--address", stack.settings.temporal_address, "--output", "json",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+        return rid in out.decode()
+
+    await eventually(overdue, "the request listed by DsrStatus='overdue'")
+    code, text = await cli(stack, "request", "list", "--status", "overdue")
+    assert rid in text and "OVERDUE" in text
+    code, text = await cli(stack, "request", "cancel", rid, "--reason", "test over")
+    assert code == 0, text
