@@ -5,13 +5,20 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
 from temporalio import activity
 
 from dsrflow.artifacts import ArtifactStore
-from dsrflow.domain import ArtifactRef, AssembleInput, EvidenceInput, StoreStatus
+from dsrflow.domain import (
+    ArtifactRef,
+    AssembleInput,
+    EvidenceInput,
+    OrchestratorCopy,
+    StoreStatus,
+)
 from dsrflow.evidence.format import b64encode
 from dsrflow.evidence.issuer import EvidenceIssuer
 
@@ -26,10 +33,14 @@ class ResultActivities:
     """
 
     def __init__(
-        self, artifacts: ArtifactStore, issuer_factory: Callable[[], EvidenceIssuer]
+        self,
+        artifacts: ArtifactStore,
+        issuer_factory: Callable[[], EvidenceIssuer],
+        retention_days: int = 30,
     ) -> None:
         self.artifacts = artifacts
         self._issuer_factory = issuer_factory
+        self.retention_days = retention_days
         self._issuer: EvidenceIssuer | None = None
 
     def _issuer_(self) -> EvidenceIssuer:
@@ -61,8 +72,11 @@ class ResultActivities:
         request; the log is append-only, so the first stays as an undelivered entry.
         """
         k_req = secrets.token_bytes(32)  # fresh per bundle: the commitment key
-        built = self._issuer_().issue(inp, k_req)
         request_id = inp.request.request_id
+        # The bundle says how the orchestrator's own copy is protected and when it goes away.
+        key_id, _ = self.artifacts.keystore.key_for(request_id)
+        copy = OrchestratorCopy(key_id=key_id, destroy_after_days=self.retention_days)
+        built = self._issuer_().issue(replace(inp, orchestrator_copy=copy), k_req)
         path = self.artifacts.save_bundle(request_id, built.data)
         self.artifacts.save_opening(
             request_id,

@@ -111,6 +111,26 @@ class ArtifactStore:
             out.write(json.dumps(opening, sort_keys=True, indent=2).encode())
         return path
 
+    def purge(self, request_id: str) -> list[str]:
+        """Delete everything of a request but its evidence bundle; returns what was deleted.
+
+        The encrypted files are unreadable once the request's key is destroyed; deleting them
+        too keeps the artifact store from growing with ciphertext nobody can open.
+        """
+        folder = self.dir(request_id)
+        removed = []
+        if folder.exists():
+            for path in sorted(folder.rglob("*"), reverse=True):
+                if path.name == BUNDLE:
+                    continue
+                if path.is_dir():
+                    if not any(path.iterdir()):
+                        path.rmdir()
+                else:
+                    path.unlink()
+                    removed.append(str(path.relative_to(folder)))
+        return removed
+
     def export(self, request_id: str, out_dir: Path) -> list[Path]:
         """Decrypt a request's deliverables into ``out_dir`` (an audited download)."""
         folder = self.dir(request_id)

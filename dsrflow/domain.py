@@ -351,6 +351,19 @@ class AssembleInput:
 
 
 @dataclass(frozen=True)
+class OrchestratorCopy:
+    """How the orchestrator's own copy of the request is protected and when it is destroyed.
+
+    Temporal's history and the request's encrypted artifacts are under one data key; destroying
+    it ``destroy_after_days`` after the request ends crypto-shreds them.
+    """
+
+    key_id: str
+    encryption: str = "AES-256-GCM"
+    destroy_after_days: int = 30
+
+
+@dataclass(frozen=True)
 class EvidenceInput:
     """Input of the evidence-bundle activity.
 
@@ -365,6 +378,7 @@ class EvidenceInput:
     outcomes: list[StoreOutcome]
     completed_at: datetime
     due_at: datetime | None = None
+    orchestrator_copy: OrchestratorCopy | None = None
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,9 @@ class Runtime:
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts)
-        results = ResultActivities(self.artifacts, self.evidence_issuer)
+        results = ResultActivities(
+            self.artifacts, self.evidence_issuer, self.settings.retention_days
+        )
         ledger = LedgerActivities(self.ledger)
         return Worker(
             client,

@@ -43,6 +43,12 @@ class Settings(BaseModel):
         None, description="SQLAlchemy URL; default: SQLite under state_dir."
     )
     controller: str = "Example Controller Ltd"
+    retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days after a request ends before `dsrflow purge` destroys its data key "
+        "(crypto-shredding Temporal's copy and its encrypted artifacts).",
+    )
     signing_passphrase_env: str = "DSRFLOW_SIGNING_PASSPHRASE"  # noqa: S105 - a variable name
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"

@@ -47,7 +47,7 @@ def _global(
 
 
 def _register() -> None:
-    from dsrflow.cli import actions, dev, log_cmd, requests, stores, verify_cmd
+    from dsrflow.cli import actions, dev, log_cmd, purge, requests, stores, verify_cmd
 
     _ = actions  # registers its commands on the request app
 
@@ -57,6 +57,7 @@ def _register() -> None:
     app.command("dev")(dev.dev)
     app.command("worker")(dev.worker)
     app.command("codec-server")(dev.codec_server)
+    app.command("purge")(purge.purge)
     app.command("demo")(dev.demo)
     app.add_typer(requests.app, name="request")
     app.add_typer(stores.catalog_app, name="catalog")

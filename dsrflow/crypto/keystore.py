@@ -15,16 +15,21 @@ import base64
 import os
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dsrflow.errors import ConfigError
 from dsrflow.ledger import Ledger
 from dsrflow.ledger.models import DataKeyRow
+
+CACHE_TTL_S = 5.0
+"""How long an unwrapped key is reused before the ledger is asked again (destruction bound)."""
 
 SHARED = "__shared__"
 """Key owner for payloads encoded without a workflow (e.g. a codec-server round trip)."""
@@ -66,10 +71,11 @@ def load_kek(keys_dir: Path, env: Mapping[str, str]) -> bytes:
 class KeyStore:
     """Creates, unwraps, caches and destroys per-request data keys."""
 
-    def __init__(self, ledger: Ledger, kek: bytes) -> None:
+    def __init__(self, ledger: Ledger, kek: bytes, cache_ttl_s: float = CACHE_TTL_S) -> None:
         self._ledger = ledger
         self._kek = AESGCM(kek)
-        self._cache: dict[str, bytes] = {}
+        self._ttl = cache_ttl_s
+        self._cache: dict[str, tuple[bytes, float]] = {}
         self._by_owner: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -77,23 +83,30 @@ class KeyStore:
         """The data key of a request (``owner`` = request id), created on first use."""
         with self._lock:
             key_id = self._by_owner.get(owner)
-            if key_id and key_id in self._cache:
-                return key_id, self._cache[key_id]
+            cached = self._cached(key_id) if key_id else None
+            if key_id and cached is not None:
+                return key_id, cached
+        try:
+            key_id, key = self._load_or_create(owner)
+        except IntegrityError:
+            # Another process created this request's key at the same moment: use theirs.
+            key_id, key = self._load_or_create(owner)
+        with self._lock:
+            self._cache[key_id] = (key, time.monotonic())
+            self._by_owner[owner] = key_id
+        return key_id, key
+
+    def _load_or_create(self, owner: str) -> tuple[str, bytes]:
         with self._ledger.session() as s:
             row = s.scalars(select(DataKeyRow).where(DataKeyRow.request_id == owner)).first()
             if row is None:
                 key = AESGCM.generate_key(256)
                 key_id = "dk_" + secrets.token_hex(12)
-                row = DataKeyRow(key_id=key_id, request_id=owner, wrapped=self._wrap(key_id, key))
-                s.add(row)
-            elif row.wrapped is None:
+                s.add(DataKeyRow(key_id=key_id, request_id=owner, wrapped=self._wrap(key_id, key)))
+                return key_id, key
+            if row.wrapped is None:
                 raise KeyDestroyedError(f"data key {row.key_id} was destroyed")
-            key_id = row.key_id
-            key = self._unwrap(row.key_id, row.wrapped)
-        with self._lock:
-            self._cache[key_id] = key
-            self._by_owner[owner] = key_id
-        return key_id, key
+            return row.key_id, self._unwrap(row.key_id, row.wrapped)
 
     def get(self, key_id: str) -> bytes:
         """Unwrap a data key by id.
@@ -103,15 +116,16 @@ class KeyStore:
 
         """
         with self._lock:
-            if key_id in self._cache:
-                return self._cache[key_id]
+            cached = self._cached(key_id)
+            if cached is not None:
+                return cached
         with self._ledger.session() as s:
             row = s.get(DataKeyRow, key_id)
             if row is None or row.wrapped is None:
                 raise KeyDestroyedError(f"data key {key_id} is destroyed or unknown")
             key = self._unwrap(key_id, row.wrapped)
         with self._lock:
-            self._cache[key_id] = key
+            self._cache[key_id] = (key, time.monotonic())
         return key
 
     def destroy(self, owner: str) -> str | None:
@@ -127,6 +141,14 @@ class KeyStore:
             self._cache.pop(key_id, None)
             self._by_owner.pop(owner, None)
         return key_id
+
+    def _cached(self, key_id: str) -> bytes | None:
+        # Called with the lock held. A key destroyed by another process (``dsrflow purge``)
+        # stops working here within the TTL: the cache never outlives a destruction for long.
+        hit = self._cache.get(key_id)
+        if hit is None or time.monotonic() - hit[1] > self._ttl:
+            return None
+        return hit[0]
 
     def _wrap(self, key_id: str, key: bytes) -> bytes:
         nonce = secrets.token_bytes(12)

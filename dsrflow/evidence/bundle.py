@@ -100,6 +100,19 @@ def predicate_for(
         "keyring_version": keyring_version,
         "orchestrator": {"name": "dsrflow", "version": dsrflow.__version__},
         "workflow": {"id": inp.workflow_id, "run_id": inp.run_id},
+        "orchestrator_copy": _orchestrator_copy(inp),
+    }
+
+
+def _orchestrator_copy(inp: EvidenceInput) -> dict[str, Any] | None:
+    copy = inp.orchestrator_copy
+    if copy is None:
+        return None
+    return {
+        "covers": ["workflow history", "access package", "subject opening"],
+        "encryption": copy.encryption,
+        "key_id": copy.key_id,
+        "destroy_after_days": copy.destroy_after_days,
     }
 
 

@@ -17,6 +17,7 @@ from dsrflow.domain import (
     EvidenceInput,
     Exemption,
     Identity,
+    OrchestratorCopy,
     RequestType,
     StoreOutcome,
     StorePlan,
@@ -123,6 +124,7 @@ def example_input(extra_stores: int = 0, request_id: str = "dsr-20260302-example
         outcomes=outcomes,
         completed_at=T0 + timedelta(minutes=30),
         due_at=T0 + timedelta(days=27),
+        orchestrator_copy=OrchestratorCopy(key_id="dk_0123456789abcdef01234567"),
     )
 
 

@@ -13,9 +13,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsrflow.domain import ProjectionEvent
+from dsrflow.ledger.migrate import upgrade
 from dsrflow.ledger.models import (
     AuditRow,
-    Base,
     HumanTaskRow,
     NotificationRow,
     RequestActionRow,
@@ -41,9 +41,7 @@ class Ledger:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        import dsrflow.tlog.models  # noqa: F401 - registers the transparency-log tables on Base
-
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -104,6 +102,23 @@ class Ledger:
             if open_only:
                 stmt = stmt.where(HumanTaskRow.closed_at.is_(None))
             return list(s.scalars(stmt))
+
+    def purgeable(self, ended_before: datetime) -> list[RequestRow]:
+        """Requests that ended before ``ended_before`` and still hold a data key."""
+        with self.session() as s:
+            stmt = select(RequestRow).where(
+                RequestRow.completed_at.is_not(None),
+                RequestRow.completed_at < ended_before,
+                RequestRow.purged_at.is_(None),
+            )
+            return list(s.scalars(stmt.order_by(RequestRow.completed_at)))
+
+    def mark_purged(self, request_id: str) -> None:
+        """Record that a request's key and artifacts were destroyed."""
+        with self.session() as s:
+            row = s.get(RequestRow, request_id)
+            if row is not None:
+                row.purged_at = datetime.now(UTC)
 
     def get_request(self, request_id: str) -> RequestRow | None:
         """One request with its store states."""

@@ -47,6 +47,7 @@ class RequestRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     projection_seq: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     artifact_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
     artifact_path: Mapped[str | None] = mapped_column(Text, nullable=True)

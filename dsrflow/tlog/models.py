@@ -1,14 +1,15 @@
-"""Ledger tables of the transparency log (on the ledger's ``Base``, so ``create_all`` makes them).
+"""Ledger tables of the transparency log (on the ledger's ``Base``; created by its migrations).
 
-Append-only: rows are only ever inserted. On SQLite, triggers refuse UPDATE and DELETE; on
-PostgreSQL grant the worker role INSERT and SELECT only on these tables (docs/operations.md).
+Append-only: rows are only ever inserted. On SQLite, triggers (created by the ledger's baseline
+migration) refuse UPDATE and DELETE; on PostgreSQL grant the worker role INSERT and SELECT only
+on these tables (docs/operations.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, DateTime, Integer, LargeBinary, String, Text, event
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsrflow.ledger.models import Base, utcnow
@@ -46,15 +47,3 @@ class TlogCheckpointRow(Base):
     size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-for _table in ("tlog_leaves", "tlog_hashes", "tlog_checkpoints"):
-    for _op in ("UPDATE", "DELETE"):
-        event.listen(
-            Base.metadata.tables[_table],
-            "after_create",
-            DDL(
-                f"CREATE TRIGGER IF NOT EXISTS {_table}_no_{_op.lower()} BEFORE {_op} ON {_table} "
-                f"BEGIN SELECT RAISE(ABORT, '{_table} is append-only'); END"
-            ).execute_if(dialect="sqlite"),
-        )

@@ -85,6 +85,17 @@ def retention_limits(records: dict[str, dict[str, Any]]) -> list[str]:
     return out
 
 
+def orchestrator_copy_limits(copy: Any) -> list[str]:
+    """The controller's stated protection of its own copy: reported, not checkable offline."""
+    if not isinstance(copy, dict):
+        return ["how long the orchestrator keeps its own copy of the request (not stated)"]
+    return [
+        f"that the orchestrator's copy ({', '.join(copy.get('covers') or [])}) is destroyed "
+        f"{copy.get('destroy_after_days')} days after the request ended, by destroying key "
+        f"{copy.get('key_id')} (the controller's commitment)"
+    ]
+
+
 def check_outcome(records: dict[str, dict[str, Any]]) -> None:
     """The erasure is complete: no store failed or was left unerased.
 

@@ -112,6 +112,7 @@ class Checks:
         self.ok("semantics: erased stores re-checked with residual 0; exemptions cite articles")
         self.report.stores = semantics.summary(records)
         self.report.limits += semantics.retention_limits(records)
+        self.report.limits += semantics.orchestrator_copy_limits(pred.get("orchestrator_copy"))
         self.inclusion(members, payload, ring)
         semantics.check_outcome(records)
         self.ok(f"outcome: all {len(records)} stores erased, not found, exempt or kept by policy")

@@ -169,3 +169,57 @@ async def test_overdue_requests_are_found_by_search_attribute(stack: Runtime) ->
     assert rid in text and "OVERDUE" in text
     code, text = await cli(stack, "request", "cancel", rid, "--reason", "test over")
     assert code == 0, text
+
+
+async def test_purge_crypto_shreds_the_request(stack: Runtime, tmp_path: Path) -> None:
+    rid = f"e2e-purge-{uuid.uuid4().hex[:8]}"
+    code, text = await cli(stack, "request", "submit", "--type", "erasure", "--email",
+                           "carol@example.com", "--request-id", rid)  # fmt: skip
+    assert code == 0, text
+
+    async def crm_stuck() -> bool:
+        row = stack.ledger.get_request(rid)
+        return row is not None and any(s.status == "failed_needs_attention" for s in row.stores)
+
+    await eventually(crm_stuck, "the crm store to need attention")
+    code, text = await cli(stack, "request", "skip-store", rid, "crm", "--reason", "decommissioned")
+    assert code == 0, text
+    code, text = await cli(stack, "request", "watch", rid)
+    assert code == 0 and "completed" in text
+
+    rc = RequestClient(await stack.client(), stack.settings.task_queue)
+    history = await rc.handle(rid).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [inp] = await rc.client.data_converter.decode(started.input.payloads, [DsrInput])
+    assert inp.identities == [Identity("email", "carol@example.com")]  # readable before
+
+    code, text = await cli(stack, "purge", "--dry-run", "--older-than", "0")
+    assert code == 0 and f"would purge {rid}" in text
+    code, text = await cli(stack, "purge", "--older-than", "0")
+    assert code == 0 and f"purged {rid}" in text, text
+
+    from dsrflow.crypto.keystore import KeyDestroyedError
+
+    async def shredded() -> bool:
+        try:
+            await rc.client.data_converter.decode(started.input.payloads, [DsrInput])
+        except KeyDestroyedError as exc:
+            return "crypto-shredded" in str(exc)
+        return False
+
+    # This process had the key cached; destruction by another process bites within the TTL.
+    await eventually(shredded, "the history to become undecodable")
+    folder = stack.settings.artifacts_dir / rid
+    assert sorted(p.name for p in folder.iterdir()) == ["evidence-bundle.zip"]
+    import zipfile
+
+    with zipfile.ZipFile(folder / "evidence-bundle.zip") as zf:
+        envelope = json.loads(zf.read("envelope.json"))
+    import base64
+
+    predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    [purge] = [a for a in stack.ledger.audit_entries(rid) if a.action == "purge"]
+    assert predicate["orchestrator_copy"]["key_id"] == purge.detail["key_id"]
+    assert predicate["orchestrator_copy"]["destroy_after_days"] == stack.settings.retention_days
+    code, text = await cli(stack, "purge", "--older-than", "0")
+    assert rid not in text  # done once

@@ -90,7 +90,7 @@ def test_verify_sees_residual(shop: SqlAdapter, demo_dir: Path) -> None:
     assert shop.verify(carol).matched == 3  # customer, address, order
     shop.erase(carol)
     with sqlite3.connect(demo_dir / "stores" / "shop.db") as conn:
-        conn.execute("INSERT INTO customers VALUES (9, 'carol@example.com', 'C', NULL, 'x')")
+        conn.execute("INSERT INTO customers VALUES (9, 'carol@example.com', 'C', NULL, 'x', 0)")
     assert shop.verify(carol).matched == 1
 
 
