@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -16,22 +15,13 @@ from temporalio.client import Client
 
 from dsrflow.demo import data
 from dsrflow.runtime import Runtime
-from tests.fixtures.stack import free_port
+from tests.fixtures.stack import DSRFLOW, free_port, run_cli
 
 pytestmark = pytest.mark.e2e
 
-DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
-
 
 async def cli(rt: Runtime, *args: str) -> tuple[int, str]:
-    """Run the real CLI in a subprocess without blocking the worker's event loop."""
-    proc = await asyncio.create_subprocess_exec(
-        *DSRFLOW, *args,
-        env={**os.environ, **rt.env, "DSRFLOW_ACTOR": "analyst:test"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+    return await run_cli(rt, *args, actor="analyst:test")
 
 
 async def run_request(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -20,11 +18,10 @@ from dsrflow.domain import DsrInput, Identity, RequestType
 from dsrflow.requests_client import RequestClient
 from dsrflow.runtime import Runtime
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT, broken_store, fix_broken_store
-from tests.fixtures.stack import make_runtime
+from tests.fixtures.stack import make_runtime, run_cli
 
 pytestmark = pytest.mark.e2e
 
-DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
 POLICIES = {
     "erasure": {"identity_verification": False, "approval": False},
     "access": {"identity_verification": False, "approval": True},
@@ -50,13 +47,7 @@ async def stack(
 
 
 async def cli(rt: Runtime, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *DSRFLOW, *args,
-        env={**os.environ, **rt.env, "DSRFLOW_ACTOR": "staff:ops"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+    return await run_cli(rt, *args, actor="staff:ops")
 
 
 async def eventually(check, what: str) -> None:
