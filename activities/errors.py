@@ -38,3 +38,11 @@ def store_errors(store: str) -> Iterator[None]:
         raise ApplicationError(
             first_line(str(exc)), {"attempt": attempt}, type=CONFIG_ERROR, non_retryable=True
         ) from None
+    except Exception as exc:
+        # Anything else (a bug, a third-party adapter passing a driver error through): retried
+        # like a transient failure, but its text is scrubbed before it leaves the activity.
+        raise ApplicationError(
+            f"store {store!r}: {type(exc).__name__}: {first_line(str(exc))}",
+            {"attempt": attempt},
+            type=type(exc).__name__,
+        ) from None

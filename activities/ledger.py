@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import structlog
 from temporalio import activity
 
@@ -26,7 +28,10 @@ class LedgerActivities:
     @activity.defn(name="notify")
     def notify(self, n: Notification) -> bool:
         """Put a reminder/overdue/escalation/expiry in the outbox (idempotent per event)."""
-        key = f"{n.request_id}:{n.kind}:{n.due_at.isoformat()}:{','.join(n.stores)}:{n.detail}"
+        # One notification per event, however often the activity is retried; hashed so that long
+        # store lists or details never exceed the column.
+        raw = f"{n.request_id}|{n.kind}|{n.due_at.isoformat()}|{','.join(n.stores)}|{n.detail}"
+        key = hashlib.sha256(raw.encode()).hexdigest()
         created = self.ledger.notify(n, key)
         log.info("notification", request_id=n.request_id, kind=n.kind, stores=len(n.stores))
         return created

@@ -61,20 +61,27 @@ def due_date(received_at: datetime, regulation: str, extension: int = 0) -> date
 
 
 def extension_problem(
-    regulation: str, amount: int, already_extended: bool, now: datetime, original_due: datetime
+    regulation: str,
+    amount: int,
+    already_extended: bool,
+    now: datetime,
+    original_due: datetime,
+    unit: str | None = None,
 ) -> str | None:
     """Why an extension may not be granted (None if it may).
 
     One extension only, requested before the original due date: up to two months (GDPR) or 45
-    days (CCPA).
+    days (CCPA), in the regulation's own unit.
     """
     if already_extended:
         return "the deadline was already extended once"
     if now > original_due:
         return f"the original due date {original_due:%Y-%m-%d} has passed"
-    limit, unit = (45, "days") if regulation == Regulation.CCPA else (2, "months")
+    limit, expected = (45, "days") if regulation == Regulation.CCPA else (2, "months")
+    if unit is not None and unit != expected:
+        return f"{regulation.upper()} extensions are counted in {expected}, not {unit}"
     if not 1 <= amount <= limit:
-        return f"an extension is 1 to {limit} {unit} under {regulation.upper()}"
+        return f"an extension is 1 to {limit} {expected} under {regulation.upper()}"
     return None
 
 
@@ -164,11 +171,12 @@ class Denial:
 
 @dataclass(frozen=True)
 class ExtensionRequest:
-    """Extend the deadline once: months (GDPR) or days (CCPA), with a recorded reason."""
+    """Extend the deadline once: ``amount`` months (GDPR) or days (CCPA), with a recorded reason."""
 
     actor: str
     reason: str
     amount: int = 2
+    unit: str = "months"
 
 
 @dataclass(frozen=True)

@@ -32,10 +32,21 @@ def scrub(text: str) -> str:
     return _PHONE.sub(REDACTED, text)
 
 
+# A quoted word is kept only when the word before it says it is a name of ours or the
+# database's (store 'shop', table "customers", column 'email'); a value ('jsmith') is redacted.
+_NAME_WORDS = re.compile(
+    r"(?:store|table|tables|column|columns|collection|adapter|relation|database|schema|index|"
+    r"constraint|field|type|role|user|key|named|pattern|template|verb|strategy|function)\s*:?\s*$",
+    re.IGNORECASE,
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,62}")
+
+
 def _quoted(match: re.Match[str]) -> str:
     body = match.group(0)[1:-1]
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,62}", body):
-        return match.group(0)  # a table/column/type name: useful, not personal
+    before = match.string[max(0, match.start() - 40) : match.start()]
+    if _IDENTIFIER.fullmatch(body) and _NAME_WORDS.search(before):
+        return match.group(0)
     return REDACTED
 
 

@@ -15,7 +15,9 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -24,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from dsrflow.domain import DsrInput, DsrResult, StatusView
 from dsrflow.errors import UserError
 from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
+from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
 
@@ -75,6 +78,12 @@ class RequestClient:
             ) from None
         except WorkflowUpdateFailedError as exc:
             raise UserError(f"request {inp.request_id}: {_reason(exc)}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise UserError(
+                f"request {inp.request_id}: no worker answered in time; the request may exist "
+                f"already. Run the same command again with --request-id {inp.request_id} "
+                "(it will not create a second one), and check that a worker is running"
+            ) from None
         return Submitted(ack, created=ack.received_at == inp.received_at)
 
     async def act(self, request_id: str, update: str, arg: object) -> UpdateAck:
@@ -88,6 +97,10 @@ class RequestClient:
             return await handle.execute_update(update, arg, result_type=UpdateAck)
         except WorkflowUpdateFailedError as exc:
             raise UserError(f"request {request_id}: {update} refused: {_reason(exc)}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise UserError(
+                f"request {request_id}: no worker answered {update} in time; is a worker running?"
+            ) from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 ended = await self._ended_status(handle)
@@ -107,7 +120,7 @@ class RequestClient:
             return None
         try:
             view = await handle.query("status", result_type=StatusView)
-        except RPCError:
+        except (RPCError, WorkflowQueryFailedError):
             return desc.status.name.lower()
         return str(view.status)
 
@@ -119,6 +132,11 @@ class RequestClient:
         """
         try:
             return await self.handle(request_id).query("status", result_type=StatusView)
+        except WorkflowQueryFailedError as exc:
+            raise UserError(
+                f"request {request_id}: its live state cannot be read ({first_line(str(exc))}); "
+                "if it was purged, `dsrflow request show` still has the ledger's record"
+            ) from None
         except RPCError as exc:
             raise _rpc_error(request_id, exc) from None
 

@@ -64,11 +64,19 @@ class Clock(_Base):
             await self._notify("reminder", detail=f"{offset / 86400:g} days before due")
             await self._project()
         elif kind == "escalation":
+            # Open manual tasks, and stores stuck on a failure, go to people before the deadline.
             waiting = [
                 n for n, o in self._outcomes.items() if o.status == StoreStatus.WAITING_FOR_HUMAN
             ]
+            stuck = [
+                n
+                for n, o in self._outcomes.items()
+                if o.status == StoreStatus.FAILED_NEEDS_ATTENTION
+            ]
             if waiting:
                 await self._escalate(waiting)
+            if stuck:
+                await self._escalate(stuck, "store_escalated")
         elif kind == "overdue":
             self._overdue = True
             self._record("clock:deadline", "overdue", f"due {self._due_at:%Y-%m-%d}")

@@ -18,6 +18,13 @@ SHORT = timedelta(seconds=60)
 SHORT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
 )
+# Notifications give up after about an hour of failures (recorded on the request) instead of
+# holding the deadline clock hostage.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=20,
+)
 NON_RETRYABLE = ["PermanentStoreError", "NotSupported", "ConfigError"]
 MAX_IDENTITY_HOPS = 5
 

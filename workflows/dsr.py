@@ -17,9 +17,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from workflows.clock import Clock
-from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, SHORT, SHORT_RETRY
+from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
 from workflows.steps import StoreSteps
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         DsrInput,
         DsrResult,
         HumanAction,
+        Identity,
         Plan,
         ProjectionEvent,
         RequestStatus,
@@ -54,7 +56,8 @@ with workflow.unsafe.imports_passed_through():
         fingerprint,
     )
 
-GATE_STATES = (RequestStatus.AWAITING_VERIFICATION, RequestStatus.AWAITING_APPROVAL)
+MAX_ACTOR = 120  # the ledger's actor column
+PATCH_RELEASE_STATUS = "release-keeps-status"
 
 
 @workflow.defn(name="DataSubjectRequest")
@@ -78,8 +81,10 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         self._hold: Decision | None = None
         self._cancel: Decision | None = None
         self._executing = False
+        self._finishing = False
         self._finished = False
         self._plan: Plan | None = None
+        self._identities: list[Identity] = []
         self._stores: dict[str, StorePlan] = {}
         self._outcomes: dict[str, StoreOutcome] = {}
         self._decisions: dict[str, StoreDecision] = {}
@@ -125,12 +130,14 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         if policy.identity_verification:
             await self._set_status(RequestStatus.AWAITING_VERIFICATION)
             expires = self._inp.received_at + timedelta(seconds=policy.verification_timeout_s)
-            remaining = max((expires - workflow.now()).total_seconds(), 0.0)
+            remaining = (expires - workflow.now()).total_seconds()
+            verified = lambda: self._verified is not None or self._ended_early()  # noqa: E731
             try:
-                await workflow.wait_condition(
-                    lambda: self._verified is not None or self._ended_early(),
-                    timeout=timedelta(seconds=remaining),
-                )
+                # Check first: a cancel or denial that already arrived must not read as expiry.
+                if not verified():
+                    if remaining <= 0:
+                        raise TimeoutError
+                    await workflow.wait_condition(verified, timeout=timedelta(seconds=remaining))
             except TimeoutError:
                 days = policy.verification_timeout_s / 86400
                 await self._notify("expired", detail="identity not verified")
@@ -140,22 +147,30 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         if policy.approval and not self._ended_early():
             await self._set_status(RequestStatus.AWAITING_APPROVAL)
             await workflow.wait_condition(lambda: self._approved is not None or self._ended_early())
-        if self._denied is not None:
-            d = self._denied
-            return await self._end(RequestStatus.DENIED, f"{d.ground}: {d.note}".rstrip(": "))
-        if self._cancel is not None:
-            return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+        if await self._ended_before_execution():
+            return
         await self._wait_for_release()
-        if self._cancel is not None:
-            return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+        if await self._ended_before_execution():  # a denial or cancel may come during a hold
+            return
 
         self._executing = True
         await self._set_status(RequestStatus.RUNNING)
         await self._execute()
+        self._finishing = True  # from here on there is nothing left to cancel
         self._artifact = await self._produce_result()
         if self._cancel is not None:
             return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
         await self._end(RequestStatus.COMPLETED, "")
+
+    async def _ended_before_execution(self) -> bool:
+        if self._denied is not None:
+            d = self._denied
+            await self._end(RequestStatus.DENIED, f"{d.ground}: {d.note}".rstrip(": "))
+            return True
+        if self._cancel is not None:
+            await self._end(RequestStatus.CANCELLED, self._cancel.reason)
+            return True
+        return False
 
     def _ended_early(self) -> bool:
         return self._cancel is not None or self._denied is not None
@@ -165,8 +180,13 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         if self._inp.request_type != RequestType.ERASURE or self._hold is None:
             return
         await self._set_status(RequestStatus.ON_HOLD)
-        await workflow.wait_condition(lambda: self._hold is None or self._cancel is not None)
-        await self._set_status(RequestStatus.RUNNING if self._executing else RequestStatus.RECEIVED)
+        await workflow.wait_condition(lambda: self._hold is None or self._ended_early())
+        # Before execution the caller moves the status on; during it, stores resume.
+        if self._executing:
+            await self._set_status(self._running_status())
+        elif not workflow.patched(PATCH_RELEASE_STATUS):
+            # Requests started before the patch showed "received" for a moment here.
+            await self._set_status(RequestStatus.RECEIVED)
 
     async def _end(self, status: RequestStatus, reason: str) -> None:
         self._reason = reason
@@ -241,6 +261,8 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
     @approve.validator
     def _check_approve(self, d: Decision) -> None:
         self._expect(RequestStatus.AWAITING_APPROVAL, "approval")
+        if self._denied is not None or self._approved is not None or self._cancel is not None:
+            raise ValueError("the request was already decided")
         _need_actor(d.actor)
 
     @workflow.update
@@ -253,6 +275,10 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
     def _check_deny(self, d: Denial) -> None:
         if self._executing or self._status.terminal:
             raise ValueError(f"request is {self._status}; it can only be denied before execution")
+        if self._denied is not None or self._approved is not None:
+            raise ValueError(
+                "the request was already " + ("denied" if self._denied else "approved")
+            )
         _need_actor(d.actor)
         if not d.ground.strip():
             raise ValueError("a denial must cite its ground (e.g. 'Art. 12(5)(b)')")
@@ -263,7 +289,7 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         self._extended = True
         self._due_at = due_date(self._inp.received_at, self._inp.regulation, e.amount)
         workflow.upsert_search_attributes([DSR_DUE.value_set(self._due_at)])
-        return await self._act(e.actor, "deadline_extended", f"+{e.amount}: {e.reason}")
+        return await self._act(e.actor, "deadline_extended", f"+{e.amount} {e.unit}: {e.reason}")
 
     @extend.validator
     def _check_extend(self, e: ExtensionRequest) -> None:
@@ -273,7 +299,12 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         if not e.reason.strip():
             raise ValueError("an extension needs a reason (it is recorded and told to the subject)")
         problem = extension_problem(
-            self._inp.regulation, e.amount, self._extended, workflow.now(), self._original_due
+            self._inp.regulation,
+            e.amount,
+            self._extended,
+            workflow.now(),
+            self._original_due,
+            e.unit,
         )
         if problem:
             raise ValueError(problem)
@@ -306,8 +337,8 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
 
     @release.validator
     def _check_release(self, d: Decision) -> None:
-        if self._hold is None:
-            raise ValueError("request is not on hold")
+        if self._hold is None or self._status.terminal:
+            raise ValueError(f"request is {self._status} and not on hold")
         _need_actor(d.actor)
 
     @workflow.update
@@ -320,6 +351,8 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
     def _check_cancel(self, d: Decision) -> None:
         if self._status.terminal or self._cancel is not None:
             raise ValueError(f"request is already {self._status}")
+        if self._finishing:
+            raise ValueError("every store has finished; the request is producing its result")
         _need_actor(d.actor)
 
     @workflow.update
@@ -367,6 +400,8 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         self._check_decision(d, "complete", (StoreStatus.WAITING_FOR_HUMAN,))
         if d.outcome not in ("done", "not_found"):
             raise ValueError("a task's outcome is 'done' or 'not_found'")
+        if self._hold is not None and self._inp.request_type == RequestType.ERASURE:
+            raise ValueError("the request is on legal hold: nothing may be erased until released")
 
     def _check_decision(self, d: StoreDecision, kind: str, states: tuple[StoreStatus, ...]) -> None:
         _need_actor(d.actor)
@@ -420,13 +455,17 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
         await self._project()
 
     async def _notify(self, kind: str, stores: list[str] | None = None, detail: str = "") -> None:
-        await workflow.execute_activity(
-            "notify",
-            Notification(self._inp.request_id, kind, self._due_at, stores or [], detail),
-            result_type=bool,
-            start_to_close_timeout=SHORT,
-            retry_policy=SHORT_RETRY,
-        )
+        """Put a notification in the outbox; a broken outbox must not stop the clock."""
+        try:
+            await workflow.execute_activity(
+                "notify",
+                Notification(self._inp.request_id, kind, self._due_at, stores or [], detail),
+                result_type=bool,
+                start_to_close_timeout=SHORT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError:
+            self._record("system:outbox", "notification_failed", kind)
 
     async def _project(self) -> None:
         self._seq += 1
@@ -453,5 +492,8 @@ class DataSubjectRequestWorkflow(StoreSteps, Clock):
 
 
 def _need_actor(actor: str) -> None:
-    if not actor or ":" not in actor:
-        raise ValueError("say who acts, as 'staff:<pseudonym>' (it goes in the audit history)")
+    if not actor or ":" not in actor or len(actor) > MAX_ACTOR:
+        raise ValueError(
+            f"say who acts, as 'staff:<pseudonym>' (at most {MAX_ACTOR} characters; "
+            "it goes in the audit history)"
+        )

@@ -15,6 +15,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.common import MAX_IDENTITY_HOPS, SHORT, SHORT_RETRY, VERBS, store_options
 
 with workflow.unsafe.imports_passed_through():
+    from dsrflow.redact import first_line
+
+with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
         ArtifactRef,
         AssembleInput,
@@ -40,6 +43,7 @@ else:
     _Base = object
 
 WORKLOAD = "workload:dsrflow-worker"
+PATCH_HOLD_TASKS = "hold-stops-manual-tasks"
 
 
 class StoreSteps(_Base):
@@ -62,6 +66,7 @@ class StoreSteps(_Base):
         }
         await self._set_status(self._running_status())
         identities = await self._resolve_identities(plan, inp.identities)
+        self._identities = identities  # exemptions restrict with the resolved identifiers too
         await asyncio.gather(*(self._after_deps(s, identities) for s in plan.stores))
 
     async def _after_deps(self, store: StorePlan, identities: list[Identity]) -> None:
@@ -199,18 +204,28 @@ class StoreSteps(_Base):
             error_type, message = type(cause).__name__, f"{doing}: {cause}"
         await self._update_store(
             store.name, status=StoreStatus.FAILED_NEEDS_ATTENTION, error_type=error_type,
-            error=message, attempts=self._outcomes[store.name].attempts + tries,
+            error=first_line(message), attempts=self._outcomes[store.name].attempts + tries,
         )  # fmt: skip
+        if self._past_escalation():  # a store failing this late goes straight to people
+            await self._escalate([store.name], "store_escalated")
+
+    def _past_escalation(self) -> bool:
+        assert self._policy is not None
+        return workflow.now() >= self._due_at - timedelta(seconds=self._policy.escalation_offset_s)
 
     # -- people ----------------------------------------------------------------------
 
     async def _human_task(self, store: StorePlan) -> None:
+        if self._inp.request_type == RequestType.ERASURE and workflow.patched(PATCH_HOLD_TASKS):
+            # A legal hold stops erasure by people too: no task is opened until it is released.
+            # (Requests started before this patch keep their old behaviour when replayed.)
+            await workflow.wait_condition(lambda: self._hold is None or self._cancel is not None)
+            if self._cancel is not None:
+                return await self._update_store(store.name, status=StoreStatus.CANCELLED)
         await self._update_store(
             store.name, status=StoreStatus.WAITING_FOR_HUMAN, note=store.instructions or None
         )
-        assert self._policy is not None
-        escalate_at = self._due_at - timedelta(seconds=self._policy.escalation_offset_s)
-        if workflow.now() >= escalate_at:
+        if self._past_escalation():
             await self._escalate([store.name])  # opened late: escalate at once
         decision = await self._await_decision(store.name)
         await self._close_by_decision(store.name, decision)
@@ -239,12 +254,21 @@ class StoreSteps(_Base):
         receipt = None
         if "restrict" in store.capabilities and not store.human_task:
             task = StoreTaskInput(
-                self._inp.request_id, store.name, RequestType.RESTRICTION, self._inp.identities
+                self._inp.request_id,
+                store.name,
+                RequestType.RESTRICTION,
+                self._identities or self._inp.identities,
             )
             try:
                 receipt = await workflow.execute_activity(
                     "restrict_store", task, result_type=StoreReceipt, **store_options(store)
                 )
+                if receipt.affected == 0 and receipt.matched == 0:
+                    exemption = Exemption(
+                        exemption.ground,
+                        f"{exemption.note} (no records to restrict)".strip(),
+                        exemption.until,
+                    )
             except ActivityError:
                 receipt = None  # the exemption stands; the note says restriction failed
                 exemption = Exemption(
@@ -257,10 +281,12 @@ class StoreSteps(_Base):
             receipt=receipt, error_type=None, error=None,
         )  # fmt: skip
 
-    async def _escalate(self, stores: list[str]) -> None:
+    async def _escalate(self, stores: list[str], action: str = "task_escalated") -> None:
         for name in stores:
-            self._record("clock:deadline", "task_escalated", f"due {self._due_at:%Y-%m-%d}", name)
-        await self._notify("task_escalation", stores)
+            self._record("clock:deadline", action, f"due {self._due_at:%Y-%m-%d}", name)
+        await self._notify(
+            "task_escalation" if action == "task_escalated" else "store_escalation", stores
+        )
         await self._project()
 
     # -- result ----------------------------------------------------------------------

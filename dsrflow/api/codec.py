@@ -2,12 +2,15 @@
 
 Temporal stores every payload of a request encrypted with that request's data key (see
 ``dsrflow.crypto.codec``). Authorised staff decode them for display through this endpoint, which
-implements Temporal's remote codec protocol: ``POST .../encode`` and ``POST .../decode`` with a
-``Payloads`` message as protobuf JSON. Every call is written to the audit log with who made it.
+implements the decode half of Temporal's remote codec protocol (``POST .../decode`` with a
+``Payloads`` message as protobuf JSON). Every call is written to the audit log with who made it
+and whose request it showed; refused calls are audited too. ``.../encode`` is refused: the
+codec server does not know which request a payload is for, and people act through dsrflow.
 
 Who may call: a bearer token listed in ``DSRFLOW_CODEC_TOKENS`` (``staff:ann=TOKEN,...``; the
 name is what the audit log records). When no token is configured (the embedded dev stack),
-only loopback clients are served. Payloads whose key was destroyed (crypto-shredded) are
+only loopback clients are served (a reverse proxy on the same host would defeat that: configure
+tokens whenever anything proxies to it). Payloads whose key was destroyed (crypto-shredded) are
 returned as they are: still encrypted.
 """
 
@@ -16,13 +19,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
+from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload, Payloads
 
-from dsrflow.crypto.codec import EncryptionCodec
+from dsrflow.crypto.codec import ENCODING, KEY_ID, EncryptionCodec
 from dsrflow.crypto.keystore import KeyDestroyedError, KeyStore
 from dsrflow.errors import ConfigError
 from dsrflow.ledger import Ledger
@@ -71,15 +75,17 @@ def create_codec_app(
     )
 
     def caller(request: Request) -> str:
+        host = request.client.host if request.client else ""
         if tokens:
             auth = request.headers.get("authorization", "")
             given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
             for token, name in tokens.items():
                 if given and hmac.compare_digest(given.encode(), token.encode()):
                     return name
+            ledger.audit(f"anonymous:{host}", "codec_refused", None, reason="bad or no token")
             raise HTTPException(status_code=401, detail="a valid bearer token is required")
-        host = request.client.host if request.client else ""
         if host not in LOOPBACK:
+            ledger.audit(f"anonymous:{host}", "codec_refused", None, reason="not loopback")
             raise HTTPException(status_code=403, detail="no tokens configured: loopback only")
         return "local:codec-ui"
 
@@ -87,25 +93,35 @@ def create_codec_app(
     async def codec(path: str, request: Request) -> Response:
         # Per the protocol, only the last path segment says what to do; the rest is free.
         op = path.rstrip("/").rsplit("/", 1)[-1]
-        if op not in ("encode", "decode"):
-            raise HTTPException(status_code=404, detail="POST .../encode or .../decode")
+        if op == "encode":
+            # Encoding here could only use a key no request owns (the codec server does not
+            # know the workflow), which purge would never destroy. People act through dsrflow.
+            raise HTTPException(
+                status_code=405, detail="encode is not offered: act on requests with dsrflow"
+            )
+        if op != "decode":
+            raise HTTPException(status_code=404, detail="POST .../decode")
         who = caller(request)
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
         except (json_format.ParseError, DecodeError, UnicodeDecodeError):
             raise HTTPException(status_code=400, detail="body is not Payloads JSON") from None
         codec = EncryptionCodec(keystore)
-        if op == "encode":
-            out = await codec.encode(payloads.payloads)
-        else:
-            out = [await _decode_one(codec, p) for p in payloads.payloads]
-        ledger.audit(
-            who,
-            f"codec_{op}",
-            None,
-            namespace=request.headers.get("x-namespace", ""),
-            payloads=len(out),
-        )
+        out, key_ids = [], set()
+        for p in payloads.payloads:
+            out.append(await _decode_one(codec, p))
+            if p.metadata.get("encoding") == ENCODING:
+                key_ids.add(p.metadata[KEY_ID].decode(errors="replace"))
+        requests = sorted({r for k in key_ids if (r := keystore.owner_of(k))})
+        # One audit entry per request whose data was shown, so "who saw whose data" is answerable.
+        for rid in requests or [None]:
+            ledger.audit(
+                who,
+                "codec_decode",
+                rid,
+                namespace=request.headers.get("x-namespace", ""),
+                payloads=len(out),
+            )
         return Response(
             json_format.MessageToJson(Payloads(payloads=out)), media_type="application/json"
         )
@@ -118,4 +134,7 @@ async def _decode_one(codec: EncryptionCodec, payload: Payload) -> Payload:
         [plain] = await codec.decode([payload])
     except KeyDestroyedError:
         return payload  # crypto-shredded: nobody can read it any more, and that is the point
+    except (InvalidTag, KeyError, ValueError):
+        # Tampered or malformed: show it as it is rather than fail the whole page.
+        return payload
     return plain

@@ -8,6 +8,7 @@ import typer
 
 from dsrflow.cli.common import CliState, out, run, state
 from dsrflow.cli.requests import app, request_client
+from dsrflow.errors import UserError
 
 
 def _act(st: CliState, request_id: str, update: str, arg: object) -> None:
@@ -74,10 +75,11 @@ def extend(
     from dsrflow.lifecycle import ExtensionRequest
 
     st = state(ctx)
-    amount = months if months is not None else days if days is not None else None
-    if amount is None:
-        raise typer.BadParameter("give --months (GDPR) or --days (CCPA)")
-    _act(st, request_id, "extend", ExtensionRequest(st.who(), reason, amount))
+    if (months is None) == (days is None):
+        raise UserError("give one of --months (GDPR) or --days (CCPA)")
+    unit, amount = ("months", months) if months is not None else ("days", days)
+    assert amount is not None
+    _act(st, request_id, "extend", ExtensionRequest(st.who(), reason, amount, unit))
 
 
 @app.command("cancel")

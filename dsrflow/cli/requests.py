@@ -122,6 +122,8 @@ def submit(
 
 async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None) -> None:
     rc = await request_client(st)
+    # The id first: if the answer never comes, retrying with this id cannot create a second one.
+    out.print(f"submitting {inp.request_type} request {inp.request_id} ...")
     done = await rc.submit(inp)
     rt = st.runtime()
     ack = done.ack
@@ -228,8 +230,8 @@ def list_(
     """List requests from the ledger (never scans Temporal)."""
     wanted = status.replace("-", "_") if status else None
     ledger = state(ctx).runtime().ledger
-    if wanted == "overdue":
-        rows = ledger.list_requests(overdue=True, limit=limit)
+    if wanted == "overdue":  # open and late; ended requests keep their flag in `show`
+        rows = [r for r in ledger.list_requests(overdue=True, limit=limit) if not r.completed_at]
     else:
         rows = ledger.list_requests(status=wanted, limit=limit)
     table = Table()

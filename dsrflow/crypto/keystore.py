@@ -128,6 +128,12 @@ class KeyStore:
             self._cache[key_id] = (key, time.monotonic())
         return key
 
+    def owner_of(self, key_id: str) -> str | None:
+        """The request a data key belongs to (for audit entries)."""
+        with self._ledger.session() as s:
+            row = s.get(DataKeyRow, key_id)
+            return row.request_id if row is not None else None
+
     def destroy(self, owner: str) -> str | None:
         """Destroy a request's data key; returns its id (None if it had none)."""
         with self._ledger.session() as s:

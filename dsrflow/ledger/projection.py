@@ -56,10 +56,15 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
     return True
 
 
+def _fit(text: str | None, width: int) -> str | None:
+    """Cut free-form values to their column, so one long value cannot stall the projection."""
+    return text[:width] if text else text
+
+
 def _apply_store(st: StoreStateRow, outcome: StoreOutcome) -> None:
     st.status = str(outcome.status)
     st.attempts = outcome.attempts
-    st.error_type = outcome.error_type
+    st.error_type = _fit(outcome.error_type, 80)
     st.error = outcome.error
     if outcome.receipt is not None:
         st.matched = outcome.receipt.matched
@@ -82,8 +87,8 @@ def _apply_actions(s: Session, event: ProjectionEvent) -> None:
                     request_id=event.request_id,
                     seq=a.seq,
                     at=a.at,
-                    actor=a.actor,
-                    action=a.action,
+                    actor=_fit(a.actor, 120),
+                    action=_fit(a.action, 60),
                     store=a.store,
                     detail=a.detail,
                 )
@@ -108,4 +113,4 @@ def _apply_tasks(s: Session, event: ProjectionEvent) -> None:
         if not waiting and task.closed_at is None:
             task.closed_at = utcnow()
             task.outcome = str(outcome.status)
-            task.closed_by = outcome.actor
+            task.closed_by = _fit(outcome.actor, 120)

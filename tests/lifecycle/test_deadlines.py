@@ -64,7 +64,7 @@ async def test_extension_allowed_once_and_only_before_due(harness) -> None:
         view = await h.status(handle)
         assert view.extended and view.due_at == ack.due_at
         assert [a.action for a in view.actions] == ["deadline_extended"]
-        assert view.actions[0].detail == "+2: complex request"
+        assert view.actions[0].detail == "+2 months: complex request"
         with pytest.raises(
             UserError, match="extend refused: the deadline was already extended once"
         ):
@@ -138,7 +138,7 @@ async def test_ccpa_clock(harness) -> None:
         day = view.received_at.astimezone(UTC).date()
         end = time(23, 59, 59)
         assert view.due_at == datetime.combine(day + timedelta(days=45), end, tzinfo=UTC)
-        ack = await h.act(handle, "extend", ExtensionRequest("staff:ann", "volume", 45))
+        ack = await h.act(handle, "extend", ExtensionRequest("staff:ann", "volume", 45, "days"))
         assert ack.due_at == datetime.combine(day + timedelta(days=90), end, tzinfo=UTC)
         await h.act(handle, "cancel", Decision("staff:ann", "test over"))
         result = await handle.result()
