@@ -24,6 +24,7 @@ import rfc8785
 from pydantic import BaseModel
 
 from dsrflow.domain import CollectionCount, Identity, ProcessorReceipt
+from dsrflow.sweeps import SweepReport
 
 
 class Capability(StrEnum):
@@ -35,6 +36,7 @@ class Capability(StrEnum):
     RECTIFY = "rectify"
     RESTRICT = "restrict"
     RESOLVE_IDENTITIES = "resolve_identities"
+    SWEEP = "sweep"
 
 
 class AdapterError(Exception):
@@ -210,7 +212,13 @@ class Adapter(Protocol):
         ...
 
     def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Erase (or anonymise, per the catalog) the subject's data; idempotent."""
+        """Erase (or anonymise, per the catalog) the subject's data; idempotent.
+
+        Adapters that can also accept keyword-only ``on_commit`` (a callable taking the
+        ``OperationReceipt``, called inside the transaction just before it commits; if it
+        raises, nothing commits) and ``dry_run`` (run everything, then roll back) declare them
+        with the class attributes ``supports_on_commit = True`` / ``supports_dry_run = True``.
+        """
         ...
 
     def verify(self, subject: Subject) -> OperationReceipt:
@@ -219,6 +227,44 @@ class Adapter(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class SweepBudget:
+    """Bounds of one residual sweep (the catalog can raise them per store).
+
+    Attributes:
+        statement_timeout_s: Per-statement timeout; a column that times out is named in
+            ``not_swept``, never silently skipped.
+        max_rows: Tables with more rows than this are not swept (named in ``not_swept``).
+        max_bytes: Files larger than this are not read (named in ``not_swept``).
+        max_keys: Redis keys scanned at most.
+        free_text_min_length: Text columns at least this long (declared length) are searched by
+            substring, not only equality.
+    """
+
+    statement_timeout_s: float = 30.0
+    max_rows: int = 10_000_000
+    max_bytes: int = 50_000_000
+    max_keys: int = 10_000_000
+    free_text_min_length: int = 256
+
+
+@runtime_checkable
+class Sweeper(Protocol):
+    """Optional verb, declared with ``Capability.SWEEP``: the independent residual sweep.
+
+    Searches the whole store (not only what the catalog maps) for the subject's strong
+    identifiers by a path independent of ``access``/``erase``/``verify``, and reports locations
+    and counts only. ``exclude`` lists what the caller accounts for elsewhere (rows the access
+    package holds, kept-by-policy collections, pointer rows of other people).
+    """
+
+    def sweep(
+        self, subject: Subject, budget: SweepBudget, *, after: str = "erasure"
+    ) -> SweepReport:
+        """Sweep the store; ``after`` is ``erasure`` or ``access``."""
         ...
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from dsrflow.sweeps import SweepReport
+
 
 class RequestType(StrEnum):
     """What the data subject asked for (GDPR article in brackets)."""
@@ -74,6 +76,9 @@ class StoreStatus(StrEnum):
     WAITING_FOR_HUMAN = "waiting_for_human"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    INCOMPLETE = "incomplete"
+    """Access/export: the independent sweep found the subject's identifiers in rows the package
+    does not contain. Waits for a person (fix the catalog and retry, or skip with a reason)."""
 
     @property
     def terminal(self) -> bool:
@@ -83,6 +88,7 @@ class StoreStatus(StrEnum):
             StoreStatus.RUNNING,
             StoreStatus.FAILED_NEEDS_ATTENTION,
             StoreStatus.WAITING_FOR_HUMAN,
+            StoreStatus.INCOMPLETE,
         )
 
 
@@ -156,6 +162,8 @@ class DsrInput:
     regulation: str = "gdpr"
     case_ref: str | None = None
     changes: list[FieldChange] = field(default_factory=list)
+    dry_run: bool = False
+    """Run every store's real verb inside a transaction that is rolled back; change nothing."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,30 @@ class StoreTaskInput:
     request_type: RequestType
     identities: list[Identity]
     changes: list[FieldChange] = field(default_factory=list)
+    dry_run: bool = False
+    catalog_digest: str | None = None
+    """The catalog digest the request planned with (the activity says which one it ran under)."""
+
+
+@dataclass(frozen=True)
+class SweepInput:
+    """Input of the ``sweep_store`` activity (the independent residual sweep).
+
+    Attributes:
+        request_id: The request.
+        store: The store to sweep.
+        identities: The subject's identifiers (personal data); the activity keeps the strong
+            kinds only (e-mail, phone, and kinds the catalog marks ``strong: true``).
+        after: ``erasure`` (hits keep the store ``failed_needs_attention``) or ``access`` (hits
+            outside what the package holds make the store ``incomplete``).
+        catalog_digest: The catalog the request planned with.
+    """
+
+    request_id: str
+    store: str
+    identities: list[Identity]
+    after: str = "erasure"
+    catalog_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +256,9 @@ class CollectionCount:
     affected: int
     residual: int | None = None
     basis: str | None = None
-    """For ``keep``: the legal basis the catalog declares (goes into evidence; no personal data)."""
+    """For ``keep`` (and ``anonymize`` where given): the legal basis the catalog declares."""
+    until: str | None = None
+    """ISO date until which a kept/anonymised collection is retained, where the catalog says."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +297,13 @@ class StoreReceipt:
     attempt: int = 1
     collections: list[CollectionCount] = field(default_factory=list)
     processor_receipts: list[ProcessorReceipt] = field(default_factory=list)
+    catalog_digest: str | None = None
+    """The catalog this store actually ran under (may differ from the planned one after a fix)."""
+    recovered: bool = False
+    """True when this receipt is the journaled one of an earlier attempt whose commit survived
+    (a re-run found nothing left to do); the counts are that attempt's."""
+    dry_run: bool = False
+    """True when the work ran in a transaction that was rolled back (nothing changed)."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +338,12 @@ class StoreOutcome:
     actor: str | None = None
     note: str | None = None
     exemption: Exemption | None = None
+    sweep: SweepReport | None = None
+    """The independent residual sweep after erasure/access (None where none ran)."""
+    warnings: list[str] = field(default_factory=list)
+    """Things a person must see (no personal data), e.g. an identity source that matched 0 rows."""
+    catalog_digest: str | None = None
+    """The catalog digest this store last ran under."""
 
 
 @dataclass(frozen=True)
