@@ -69,6 +69,17 @@ class SqlAdapter:
         self._lock = threading.Lock()
 
     @classmethod
+    def identity_kinds_used(cls, config: SqlConfig) -> list[tuple[tuple[str, ...], str, bool]]:
+        """Every identity kind the config names: ``(path, kind, provided)`` for the loader."""
+        out: list[tuple[tuple[str, ...], str, bool]] = []
+        for name, coll in config.collections.items():
+            for column, spec in coll.identities.items():
+                out.append((("collections", name, "identities", column), spec.kind, False))
+            for column, kind in coll.provides.items():
+                out.append((("collections", name, "provides", column), kind, True))
+        return out
+
+    @classmethod
     def store_kind(cls, config: SqlConfig) -> str:
         """The database engine (``postgresql``, ``mysql``, ``sqlite``) for the evidence."""
         if config.connection.url is None:
@@ -99,7 +110,13 @@ class SqlAdapter:
             tables = self._reflect()
         except Exception as exc:
             raise map_error(self.store, exc, "reading the schema") from None
-        plan = SqlPlan(self.store, self.config, tables, self.engine.dialect.name)
+        plan = SqlPlan(
+            self.store,
+            self.config,
+            tables,
+            self.engine.dialect.name,
+            kinds=self.ctx.identity_kinds,
+        )
         with self._lock:
             self._plan = plan
         return plan
