@@ -15,7 +15,7 @@ Every identity kind has a match mode, which is also its normaliser:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -139,6 +139,24 @@ class IdentityKinds:
     def normalize_for(self, mode: str, value: str) -> str:
         """Normalise a value for a column compared in ``mode`` (may differ from its kind's)."""
         return normalize_mode(mode, value, default_country_code=self.default_country_code)
+
+
+def casefold_glob(value: str, escape: Callable[[str], str]) -> str:
+    """A glob matching ``value`` in any letter case (``a@b`` -> ``[aA]@[bB]``).
+
+    Every other character goes through ``escape`` (the store's glob escaping), so a value can
+    never widen the match beyond its own case variants.
+    """
+    out = []
+    for ch in value:
+        low, up = ch.lower(), ch.upper()
+        # Only an upper case that lower-cases back to the same letter: never a class wider
+        # than what lower(trim(...)) would call equal.
+        if len(low) == 1 and len(up) == 1 and low != up and up.lower() == low:
+            out.append(f"[{low}{up}]")
+        else:
+            out.append(escape(ch))
+    return "".join(out)
 
 
 DEFAULT_KINDS = IdentityKinds()
