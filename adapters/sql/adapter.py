@@ -26,6 +26,7 @@ from adapters.base import (
 from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
+from adapters.sql.indexes import ci_columns, index_checks
 from adapters.sql.plan import SqlPlan
 from dsrflow.domain import CollectionCount, Identity
 
@@ -108,6 +109,7 @@ class SqlAdapter:
                 return self._plan
         try:
             tables = self._reflect()
+            ci = ci_columns(self.engine, self.config, self.ctx.identity_kinds, tables)
         except Exception as exc:
             raise map_error(self.store, exc, "reading the schema") from None
         plan = SqlPlan(
@@ -116,6 +118,7 @@ class SqlAdapter:
             tables,
             self.engine.dialect.name,
             kinds=self.ctx.identity_kinds,
+            ci_columns=frozenset(ci),
         )
         with self._lock:
             self._plan = plan
@@ -205,6 +208,7 @@ class SqlAdapter:
             except Exception as exc:
                 detail = str(map_error(self.store, exc, ", ".join(what)))
                 checks.append(Check(f"privileges:{name}", False, detail))
+        checks += index_checks(self.engine, plan)
         return CheckReport(self.store, checks)
 
     def access(self, subject: Subject) -> Iterator[Record]:

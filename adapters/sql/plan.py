@@ -54,12 +54,15 @@ class SqlPlan:
         dialect: str = "sqlite",
         *,
         kinds: IdentityKinds | None = None,
+        ci_columns: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.store = store
         self.config = config
         self.tables = tables
         self.dialect = dialect
         self.kinds = kinds or DEFAULT_KINDS
+        # MariaDB/MySQL (collection, column) pairs with a case-insensitive pad-space collation.
+        self.ci_columns = ci_columns
         self._provided = {
             (name, col): kind
             for name, coll in config.collections.items()
@@ -144,6 +147,12 @@ class SqlPlan:
         if not normal:
             return None
         expr = normalized(col, mode, self.dialect, country_code=self.kinds.default_country_code)
+        if mode == "casefold" and (name, column) in self.ci_columns:
+            # No expression indexes on MariaDB: the column's case-insensitive collation lets its
+            # plain index find every case and trailing-space variant (plus leading-space ones
+            # by prefix); the byte-wise test then keeps exactly lower(trim(col)) = value.
+            candidates = or_(col.in_(normal), col.like(" %"))
+            return and_(candidates, expr.in_(normal))
         return expr.in_(normal)
 
     def erase_order(self) -> list[str]:

@@ -152,3 +152,63 @@ def test_erase_and_verify_use_the_same_rule(db: Db) -> None:
         ]
     finally:
         adapter.close()
+
+
+def index_notes(adapter: SqlAdapter) -> dict[str, tuple[bool, str]]:
+    report = adapter.check_connection()
+    return {c.name: (c.ok, c.detail) for c in report.checks if c.name.startswith("index:")}
+
+
+def test_stores_test_says_when_a_full_scan_happens(db: Db) -> None:
+    collections = {"people": {"identities": {"email": "email", "phone": "phone"}}}
+    adapter = db.adapter(collections)
+    try:
+        before = index_notes(adapter)
+        assert before["index:people.email"][0] and "full scan" in before["index:people.email"][1]
+        assert before["index:people.phone"][0] and "full scan" in before["index:people.phone"][1]
+    finally:
+        adapter.close()
+    table = f"{db.schema}.people" if db.schema else "people"
+    index = {
+        "postgresql": f"CREATE INDEX people_email_ci ON {table} ((lower(trim(email))))",
+        "sqlite": "CREATE INDEX people_email_ci ON people (lower(trim(email)))",
+        "mysql": "CREATE INDEX people_email ON people (email)",  # general_ci: case-insensitive
+    }[db.dialect]
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(index)
+    adapter = db.adapter(collections)
+    try:
+        after = index_notes(adapter)
+        assert after["index:people.email"] == (True, "people.email (casefold): served by an index")
+        assert "full scan" in after["index:people.phone"][1]
+        # The index-served form matches exactly what the scan did.
+        assert db.ids(adapter, subject(email="mia.park+shop@example.org")) == [1, 3, 4]
+        assert db.ids(adapter, subject(email="mia.park@example.org")) == [2]
+        assert db.ids(adapter, subject(email="jose@example.org")) == []
+    finally:
+        adapter.close()
+
+
+def test_mariadb_binary_collation_column_still_matches_case_insensitively(
+    mariadb_database: str,
+) -> None:
+    url = f"mysql+pymysql://root@127.0.0.1:3306/{mariadb_database}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE people (id INT PRIMARY KEY, email VARCHAR(100) COLLATE utf8mb4_bin,"
+            " phone VARCHAR(40), KEY (email))"
+        )
+        conn.execute(
+            insert(Table("people", MetaData(), autoload_with=conn)),
+            [{"id": i, "email": e, "phone": p} for i, e, p in ROWS],
+        )
+    db = Db(url, None, engine, "mysql")
+    adapter = db.adapter({"people": {"identities": {"email": "email"}}})
+    try:
+        assert db.ids(adapter, subject(email="mia.park+shop@example.org")) == [1, 3, 4]
+        note = index_notes(adapter)["index:people.email"]
+        assert note[0] and "full scan" in note[1] and "case-insensitive collation" in note[1]
+    finally:
+        adapter.close()
+        engine.dispose()
