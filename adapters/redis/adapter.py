@@ -119,7 +119,9 @@ class RedisAdapter:
         names = placeholders(template)
         choices = []
         for kind in names:
-            values = sorted({v for v in (kinds.normalize(kind, x) for x in subject.values(kind)) if v})
+            values = sorted(
+                {v for v in (kinds.normalize(kind, x) for x in subject.values(kind)) if v}
+            )
             if glob and kinds.mode(kind) == "casefold":
                 choices.append([casefold_glob(v, _escape) for v in values])
             else:

@@ -29,9 +29,11 @@ _PROBE = "dsrflow-index-probe@example.invalid"  # not personal data: only the pl
 def ci_columns(
     engine: Engine, config: SqlConfig, kinds: IdentityKinds, tables: dict[str, Table]
 ) -> set[tuple[str, str]]:
-    """``(collection, column)`` of MariaDB/MySQL casefold identity columns whose collation is
-    case-insensitive and pads spaces, so ``col IN (...)`` finds every case and trailing-space
-    variant through a plain index (empty on other databases)."""
+    """MariaDB/MySQL casefold identity columns a plain index can serve, as (collection, column).
+
+    Those whose collation is case-insensitive and pads spaces: ``col IN (...)`` then finds every
+    case and trailing-space variant through the column's index. Empty on other databases.
+    """
     if engine.dialect.name not in ("mysql", "mariadb"):
         return set()
     wanted = [
@@ -78,7 +80,9 @@ def index_checks(engine: Engine, plan: SqlPlan) -> list[Check]:
                 detail = f"{where}: could not ask the planner ({type(exc).__name__})"
                 checks.append(Check(f"index:{name}.{column}", True, detail))
                 continue
-            detail = f"{where}: served by an index" if served else _advice(plan, table, column, mode)
+            detail = (
+                f"{where}: served by an index" if served else _advice(plan, table, column, mode)
+            )
             checks.append(Check(f"index:{name}.{column}", True, detail))
     return checks
 
@@ -126,5 +130,11 @@ def _advice(plan: SqlPlan, table: Any, column: str, mode: str) -> str:
                 f"({column})"
             )
         return f"{where}: full scan (MariaDB/MySQL cannot index the computed E.164 form)"
-    expr = f"lower(trim({column}))" if mode == "casefold" else "the E.164 expression"
-    return f"{where}: full scan; CREATE INDEX ... ON {table.name} (({expr})) to serve it"
+    if mode == "phone":
+        return (
+            f"{where}: full scan; at scale store the E.164 form in an indexed column and "
+            "declare it {kind: phone, match: exact}"
+        )
+    expr = f"lower(trim({column}))"
+    expr = f"({expr})" if plan.dialect == "postgresql" else expr
+    return f"{where}: full scan; CREATE INDEX ... ON {table.name} ({expr}) to serve it"

@@ -96,13 +96,18 @@ def _phone_sql(text: Any, dialect: str, country_code: str | None) -> ColumnEleme
     national: Any = digits
     trunk: Any = digits
     if country_code:
-        national = _concat(dialect, _lit("+" + country_code), func.substr(digits, literal_column("2", Integer)))
+        national = _concat(
+            dialect, _lit("+" + country_code), func.substr(digits, literal_column("2", Integer))
+        )
         trunk = _concat(dialect, _lit("+" + country_code), digits)
     whens: list[tuple[Any, Any]] = [
         (digits == _lit(""), _lit("")),
         (kept.like(_lit("+%")), _concat(dialect, _lit("+"), digits)),
         (digits == _lit("00"), _lit("")),
-        (digits.like(_lit("00%")), _concat(dialect, _lit("+"), func.substr(digits, literal_column("3", Integer)))),
+        (
+            digits.like(_lit("00%")),
+            _concat(dialect, _lit("+"), func.substr(digits, literal_column("3", Integer))),
+        ),
     ]
     if country_code:
         whens.append((digits.like(_lit("0%")), national))

@@ -29,7 +29,6 @@ from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.base import PermanentAdapterError, Subject
-from adapters.sql.normalize import normalized
 from adapters.sql.config import (
     CollectionConfig,
     FixedValue,
@@ -37,6 +36,7 @@ from adapters.sql.config import (
     RandomValue,
     SqlConfig,
 )
+from adapters.sql.normalize import normalized
 from dsrflow.graph import topo_levels
 from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 

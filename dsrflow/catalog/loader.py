@@ -129,7 +129,9 @@ def _identity_kinds(
     for name, store in stores.items():
         used = getattr(registry.get(store.common.adapter), "identity_kinds_used", None)
         if callable(used):
-            uses += [(("stores", name, *path), kind, prov) for path, kind, prov in used(store.config)]
+            uses += [
+                (("stores", name, *path), kind, prov) for path, kind, prov in used(store.config)
+            ]
     kinds = build_registry(config, sorted({k for _, k, prov in uses if prov and valid_kind(k)}))
     for path, kind, _ in uses:
         if not valid_kind(kind) or not kinds.known(kind):

@@ -41,7 +41,9 @@ def sql_form(engine: object, mode: str, value: str, cc: str | None) -> str | Non
         return conn.execute(select(expr)).scalar_one()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=PHONES, cc=st.sampled_from([None, "44", "1"]))
 def test_phone_sql_equals_python(engine: object, value: str, cc: str | None) -> None:
     assert sql_form(engine, "phone", value, cc) == normalize_mode(
@@ -49,7 +51,9 @@ def test_phone_sql_equals_python(engine: object, value: str, cc: str | None) -> 
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=EMAILS)
 def test_casefold_sql_equals_python(engine: object, value: str) -> None:
     assert sql_form(engine, "casefold", value, None) == normalize_mode("casefold", value)

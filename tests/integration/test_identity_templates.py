@@ -99,10 +99,12 @@ def test_files_email_case_insensitive_and_plus_tags_apart(tmp_path: Path) -> Non
     (root / "exports" / "ab@example.org.csv").write_text("someone else")
     (root / "calls").mkdir()
     (root / "calls" / "+442079460018.txt").write_text("phone")
-    cfg = FilesConfig.model_validate({"root": "files", "collections": {
-        "exports": {"paths": "exports/{email}.*"}, "calls": {"paths": "calls/{phone}.*"}}})  # fmt: skip
+    collections = {"exports": {"paths": "exports/{email}.*"}, "calls": {"paths": "calls/{phone}.*"}}
+    cfg = FilesConfig.model_validate({"root": "files", "collections": collections})
     adapter = FilesAdapter.create(cfg, AdapterContext("uploads", tmp_path, {}, KINDS_44))
-    found = {r.data["path"] for r in adapter.access(subject(email=TAGGED, phone="0044 20 7946 0018"))}
+    found = {
+        r.data["path"] for r in adapter.access(subject(email=TAGGED, phone="0044 20 7946 0018"))
+    }
     assert found == {"exports/Mia.Park+shop@Example.org.csv", "calls/+442079460018.txt"}
     found = {r.data["path"] for r in adapter.access(subject(email="A[B]@example.org"))}
     assert found == {"exports/a[b]@example.org.csv"}
