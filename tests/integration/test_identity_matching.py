@@ -212,3 +212,15 @@ def test_mariadb_binary_collation_column_still_matches_case_insensitively(
     finally:
         adapter.close()
         engine.dispose()
+
+
+def test_resolved_emails_come_back_normalised(db: Db) -> None:
+    adapter = db.adapter(
+        {"people": {"identities": {"phone": "phone"}, "provides": {"email": "email"}}}
+    )
+    try:
+        found = adapter.resolve_identities(subject(phone="020 7946 0018"))
+        # Rows 1, 3 and 4 store one address three ways: one identity, in its normal form.
+        assert found == [Identity("email", "mia.park+shop@example.org")]
+    finally:
+        adapter.close()
