@@ -151,7 +151,11 @@ class IdentityColumn(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+        if isinstance(value, str):
+            return {"kind": value}
+        if not isinstance(value, dict):
+            raise ValueError("give an identity kind (email) or {kind: email, match: exact}")
+        return value
 
 
 class CollectionConfig(BaseModel):

@@ -6,6 +6,7 @@ compared with go through the same rule in Python (``dsrflow.identity.normalize_m
 of the subject's.
 
 - ``exact``: the column itself (index-friendly).
+- ``binary``: exact, byte for byte: on MariaDB/MySQL ``utf8mb4_bin``, elsewhere the column.
 - ``casefold``: ``lower(trim(col))``. PostgreSQL uses an expression index on exactly that
   expression. On MariaDB/MySQL the result is compared byte-wise (``utf8mb4_bin``): a column's
   accent-insensitive collation would otherwise make ``josé@`` equal ``jose@``, two people.
@@ -23,10 +24,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from dsrflow.identity import DEFAULT_KINDS, IdentityKinds, normalize_phone
+from dsrflow.identity import DEFAULT_KINDS, MODES, IdentityKinds, normalize_phone
 
 SQLITE_E164 = "dsrflow_e164"
-MODES = ("exact", "casefold", "phone")
 
 
 class _Utf8Bin(FunctionElement[str]):
@@ -59,7 +59,7 @@ def normalized(
 
     Args:
         column: A column (or any SQL expression).
-        mode: ``exact``, ``casefold`` or ``phone``.
+        mode: ``exact``, ``casefold`` or ``phone`` (or ``binary``: exact, byte for byte).
         dialect: SQLAlchemy dialect name: ``postgresql``, ``mysql``, ``mariadb`` or ``sqlite``.
         country_code: Phone only: the catalog's default country code (digits).
 
@@ -69,6 +69,8 @@ def normalized(
     """
     if mode == "exact":
         return column
+    if mode == "binary":  # exact, byte for byte (MySQL/MariaDB collations may fold case)
+        return _Utf8Bin(_as_text(column)) if is_mysql(dialect) else column
     if country_code is not None and not country_code.isdigit():
         raise ValueError("country_code must be digits")
     text = _as_text(column)

@@ -36,7 +36,7 @@ from adapters.sql.config import (
     RandomValue,
     SqlConfig,
 )
-from adapters.sql.normalize import normalized
+from adapters.sql.normalize import is_mysql, normalized
 from dsrflow.graph import topo_levels
 from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
@@ -142,7 +142,13 @@ class SqlPlan:
         mode = self.identity_mode(name, column)
         if mode == "exact":
             vals = coerce(col, values)
-            return col.in_(vals) if vals else None
+            if not vals:
+                return None
+            if is_mysql(self.dialect) and isinstance(col.type, String):
+                # The column's index finds candidates; the byte-wise test keeps exact equality
+                # (a case- or accent-insensitive collation must not merge two people).
+                return and_(col.in_(vals), normalized(col, "binary", self.dialect).in_(vals))
+            return col.in_(vals)
         normal = sorted({v for v in (self.kinds.normalize_for(mode, x) for x in values) if v})
         if not normal:
             return None

@@ -287,3 +287,14 @@ def test_sql_shapes_per_dialect() -> None:
     clause = plan.match("people", Subject.of([Identity("email", "A@B.C")]))
     assert "lower(trim(people.email)) IN" in sql(clause, postgresql.dialect())
     assert plan.identity_mode("people", "phone") == "phone"
+
+
+def test_bad_long_form_says_what_is_allowed(tmp_path: Path, registry: AdapterRegistry) -> None:
+    lines = errors_of(tmp_path, CATALOG.format(identities="{email: 42}"), registry)
+    assert lines == [
+        f"{tmp_path / 'dsrflow.yaml'}:12: stores.shop.collections.customers.identities.email: "
+        "give an identity kind (email) or {kind: email, match: exact}"
+    ]
+    text = CATALOG.format(identities="{email: {kind: email, match: fuzzy}}")
+    [line] = errors_of(tmp_path, text, registry)
+    assert "identities.email.match: Input should be 'exact', 'casefold' or 'phone'" in line
