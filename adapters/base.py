@@ -24,6 +24,7 @@ import rfc8785
 from pydantic import BaseModel
 
 from dsrflow.domain import CollectionCount, Identity, ProcessorReceipt
+from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 from dsrflow.sweeps import SweepReport
 
 
@@ -160,12 +161,15 @@ class AdapterContext:
         base_dir: The catalog file's folder; relative paths in store config resolve against it.
         env: Environment to resolve ``*_env`` secret references from (never read os.environ
             directly).
+        identity_kinds: The catalog's identity kinds: match mode per kind, strong kinds and the
+            default phone country code.
 
     """
 
     store: str
     base_dir: Path
     env: Mapping[str, str]
+    identity_kinds: IdentityKinds = DEFAULT_KINDS
 
     def secret(self, var: str, what: str) -> str:
         """Resolve a secret by env-var name.
@@ -191,6 +195,9 @@ class Adapter(Protocol):
     Two optional class-level hooks: ``human_task = True`` marks an adapter whose verbs a person
     performs (the workflow opens a human task instead of calling it), and a classmethod
     ``capabilities_for(config)`` narrows ``capabilities`` per store when they depend on config.
+    A classmethod ``identity_kinds_used(config)`` returns ``(path, kind, provides)`` for every
+    identity kind the config names (path under the store entry), so the catalog loader rejects
+    unknown kinds with file and line.
     """
 
     name: ClassVar[str]

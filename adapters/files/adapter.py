@@ -11,8 +11,10 @@ Example::
         documents:
           paths: "customers/{customer_id}/**/*"
 
-``{kind}`` placeholders take the subject's identity values (glob characters escaped; a value
-holding a path separator or ``..`` never matches anything), ``*`` and ``**`` glob. ``access``
+``{kind}`` placeholders take the subject's identity values, normalised by the kind's rule (glob
+characters escaped; a value holding a path separator or ``..`` never matches anything); an
+e-mail (any ``casefold`` kind) matches in any letter case, a phone by its E.164 form. ``*`` and
+``**`` glob. ``access``
 copies each file into the access package (text as text, anything else base64), ``erase``
 unlinks the files and the folders that only held them, ``verify`` lists again. A mounted object
 store (s3fs, gcsfuse, rclone mount) works the same way as a local disk.
@@ -47,8 +49,10 @@ from adapters.base import (
     operation_digest,
 )
 from dsrflow.domain import CollectionCount
+from dsrflow.identity import casefold_glob
 
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+_ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class FilesCollection(BaseModel):
@@ -90,8 +94,18 @@ class FilesAdapter:
     def __init__(self, config: FilesConfig, ctx: AdapterContext) -> None:
         self.config = config
         self.store = ctx.store
+        self.kinds = ctx.identity_kinds
         root = Path(config.root)
         self.root = root if root.is_absolute() else (ctx.base_dir / root)
+
+    @classmethod
+    def identity_kinds_used(cls, config: FilesConfig) -> list[tuple[tuple[str, ...], str, bool]]:
+        """Every ``{kind}`` the path templates name, for the catalog loader."""
+        return [
+            (("collections", name, "paths"), kind, False)
+            for name, coll in config.collections.items()
+            for kind in _ANY_PLACEHOLDER.findall(coll.paths)
+        ]
 
     @classmethod
     def create(cls, config: FilesConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
@@ -104,14 +118,22 @@ class FilesAdapter:
     # -- finding ---------------------------------------------------------------------------
 
     def _patterns(self, template: str, subject: Subject) -> list[str]:
-        kinds = _PLACEHOLDER.findall(template)
+        kinds = self.kinds
+        names = _PLACEHOLDER.findall(template)
+        choices = [
+            sorted({v for v in (kinds.normalize(k, x) for x in subject.values(k)) if v})
+            for k in names
+        ]
         out = []
-        for combo in itertools.product(*(subject.values(k) for k in kinds)):
+        for combo in itertools.product(*choices):
             if any(os.sep in v or "/" in v or v in ("", ".", "..") for v in combo):
                 continue  # a value that is a path would escape its folder: it matches nothing
             text = template
-            for kind, value in zip(kinds, combo, strict=True):
-                text = text.replace("{" + kind + "}", glob.escape(value), 1)
+            for kind, value in zip(names, combo, strict=True):
+                # An e-mail (any casefold kind) matches its file in any letter case.
+                fold = kinds.mode(kind) == "casefold"
+                pattern = casefold_glob(value, glob.escape) if fold else glob.escape(value)
+                text = text.replace("{" + kind + "}", pattern, 1)
             out.append(text)
         return out
 

@@ -75,6 +75,11 @@ class OpenDsrAdapter:
         self.sleep = time.sleep
 
     @classmethod
+    def identity_kinds_used(cls, config: OpenDsrConfig) -> list[tuple[tuple[str, ...], str, bool]]:
+        """The subject kinds forwarded to the processor, for the catalog loader."""
+        return [(("identities", kind), kind, False) for kind in config.identities]
+
+    @classmethod
     def create(cls, config: OpenDsrConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
         """Build the adapter; contacts nothing yet."""
         return cls(config, ctx)

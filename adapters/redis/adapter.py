@@ -32,8 +32,9 @@ from adapters.base import (
     Subject,
     operation_digest,
 )
-from adapters.redis.config import RedisCollection, RedisConfig, placeholders
+from adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
 from dsrflow.domain import CollectionCount
+from dsrflow.identity import casefold_glob
 from dsrflow.redact import first_line
 
 _GLOB = re.compile(r"([*?\[\]\\])")
@@ -67,6 +68,17 @@ class RedisAdapter:
         self._lock = threading.Lock()
 
     @classmethod
+    def identity_kinds_used(cls, config: RedisConfig) -> list[tuple[tuple[str, ...], str, bool]]:
+        """Every ``{kind}`` the key and member templates name, for the catalog loader."""
+        out: list[tuple[tuple[str, ...], str, bool]] = []
+        for name, coll in config.collections.items():
+            for field_name in ("keys", "member"):
+                template = getattr(coll, field_name) or ""
+                kinds = named_kinds(template)
+                out += [(("collections", name, field_name), k, False) for k in kinds]
+        return out
+
+    @classmethod
     def create(cls, config: RedisConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
         """Build the adapter; connects lazily on first use."""
         return cls(config, ctx)
@@ -97,23 +109,41 @@ class RedisAdapter:
 
     # -- finding the subject's data ------------------------------------------------------
 
-    def _render(self, template: str, subject: Subject, escape: bool) -> list[str]:
-        kinds = placeholders(template)
-        choices = [subject.values(k) for k in kinds]
+    def _render(self, template: str, subject: Subject, glob: bool) -> list[str]:
+        """The template with the subject's normalised values; as a SCAN glob if ``glob``.
+
+        In a glob, a ``casefold`` kind (e-mail) matches in any letter case (``[mM]``), and every
+        value's glob characters are escaped, so a value never widens the match.
+        """
+        kinds = self.ctx.identity_kinds
+        names = placeholders(template)
+        choices = []
+        for kind in names:
+            values = sorted(
+                {v for v in (kinds.normalize(kind, x) for x in subject.values(kind)) if v}
+            )
+            if glob and kinds.mode(kind) == "casefold":
+                choices.append([casefold_glob(v, _escape) for v in values])
+            else:
+                choices.append([_escape(v) if glob else v for v in values])
         out = []
         for combo in itertools.product(*choices):
             text = template
-            for kind, value in zip(kinds, combo, strict=True):
-                text = text.replace("{" + kind + "}", _escape(value) if escape else value, 1)
+            for kind, value in zip(names, combo, strict=True):
+                text = text.replace("{" + kind + "}", value, 1)
             out.append(text)
         return out
+
+    def _folds(self, template: str) -> bool:
+        """Whether a template names a case-insensitive kind (found by SCAN, not looked up)."""
+        return any(self.ctx.identity_kinds.mode(k) == "casefold" for k in placeholders(template))
 
     def _keys(self, coll: RedisCollection, subject: Subject) -> list[bytes]:
         """Keys of one collection that belong to the subject (SCAN for patterns, never KEYS)."""
         prefix = self.config.key_prefix
         found: dict[bytes, None] = {}
-        exact = "*" not in coll.keys
-        for rendered in self._render(coll.keys, subject, escape=not exact):
+        exact = "*" not in coll.keys and not self._folds(coll.keys)
+        for rendered in self._render(coll.keys, subject, glob=not exact):
             if exact:
                 key = (prefix + rendered).encode()
                 if self.client.exists(key):
@@ -131,7 +161,6 @@ class RedisAdapter:
         ``(type, member)`` for set/list members.
         """
         items: list[tuple[bytes, Any]] = []
-        members = self._render(coll.member, subject, escape=False) if coll.member else []
         for key in self._keys(coll, subject):
             if coll.kind == "key":
                 items.append((key, self.client.type(key).decode()))
@@ -142,8 +171,31 @@ class RedisAdapter:
                     items.append((key, present))
             else:
                 kind = self.client.type(key).decode()
-                items += [(key, (kind, m)) for m in members if self._is_member(key, kind, m)]
+                items += [(key, (kind, m)) for m in self._members(key, kind, coll, subject)]
         return items
+
+    def _members(
+        self, key: bytes, kind: str, coll: RedisCollection, subject: Subject
+    ) -> list[bytes | str]:
+        """The subject's members of one set/sorted set/list, as stored."""
+        template = coll.member or ""
+        if not self._folds(template):
+            members = self._render(template, subject, glob=False)
+            return [m for m in members if self._is_member(key, kind, m)]
+        c = self.client
+        found: dict[bytes, None] = {}
+        for pattern in self._render(template, subject, glob=True):
+            if kind == "set":
+                found.update(dict.fromkeys(c.sscan_iter(key, match=pattern)))
+            elif kind == "zset":
+                found.update(dict.fromkeys(m for m, _ in c.zscan_iter(key, match=pattern)))
+        if kind == "list":
+            # Lists have no scan with MATCH: compare each element's lower case.
+            wanted = {m.lower() for m in self._render(template, subject, glob=False)}
+            for m in c.lrange(key, 0, -1):
+                if isinstance(_text(m), str) and _text(m).lower() in wanted:
+                    found[m] = None
+        return list(found)
 
     def _is_member(self, key: bytes, kind: str, member: str) -> bool:
         if kind == "set":
@@ -184,7 +236,8 @@ class RedisAdapter:
                             f: _text(v) for f, v in zip(detail, values, strict=True) if v
                         }
                     else:
-                        data["member"] = detail[1]
+                        member = detail[1]
+                        data["member"] = _text(member) if isinstance(member, bytes) else member
                     yield Record(name, data)
 
     def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:

@@ -16,8 +16,10 @@ Example::
           keys: "newsletter:subscribers"  # a set/list/sorted set the subject is a member of
           member: "{email}"               # SREM / LREM / ZREM
 
-``{kind}`` placeholders take the subject's identity values of that kind (glob characters in a
-value are escaped, so a value can never widen the match); ``*`` in a template matches anything.
+``{kind}`` placeholders take the subject's identity values of that kind, normalised by the
+kind's rule (glob characters in a value are escaped, so a value can never widen the match); an
+e-mail (any ``casefold`` kind) matches in any letter case, a phone by its E.164 form. ``*`` in a
+template matches anything.
 Keys are found with SCAN, never KEYS.
 """
 
@@ -28,11 +30,17 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+_ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def placeholders(template: str) -> list[str]:
     """Identity kinds a template names, in order."""
     return _PLACEHOLDER.findall(template)
+
+
+def named_kinds(template: str) -> list[str]:
+    """Every ``{name}`` of a template, well-formed or not (``{Email}`` is an unknown kind)."""
+    return _ANY_PLACEHOLDER.findall(template)
 
 
 class RedisConnection(BaseModel):

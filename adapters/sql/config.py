@@ -8,6 +8,7 @@ Example::
       collections:
         customers:
           identities: {email: email}          # column -> identity kind it is matched by
+                                              # (long form: {email: {kind: email, match: exact}})
           provides: {id: customer_id}         # column -> identity kind it resolves to
           erase: delete
         addresses:
@@ -133,13 +134,39 @@ class RestrictSpec(BaseModel):
     value: str | int | bool = Field(True, description="Value meaning 'restricted'.")
 
 
+class IdentityColumn(BaseModel):
+    """How one identity column matches: its kind, and a match mode if not the kind's default.
+
+    The short form ``{email: email}`` is ``{email: {kind: email}}``; ``match`` opts a column into
+    ``exact`` (or another mode) where the kind's default does not fit.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(min_length=1, description="Identity kind the column holds.")
+    match: Literal["exact", "casefold", "phone"] | None = Field(
+        None, description="Match mode; default: the kind's (email casefold, phone phone, exact)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if not isinstance(value, dict):
+            raise ValueError("give an identity kind (email) or {kind: email, match: exact}")
+        return value
+
+
 class CollectionConfig(BaseModel):
     """One table and how it relates to the subject."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     table: str | None = Field(None, description="Table name; defaults to the collection name.")
-    identities: dict[str, str] = Field(default_factory=dict)
+    identities: dict[str, IdentityColumn] = Field(
+        default_factory=dict, description="Column -> identity kind (or {kind, match})."
+    )
     provides: dict[str, str] = Field(default_factory=dict)
     references: dict[str, str | list[str]] = Field(default_factory=dict)
     erase: EraseSpec = Field(default_factory=EraseSpec)
@@ -163,6 +190,10 @@ class CollectionConfig(BaseModel):
                 if not _REF.match(target):
                     raise ValueError(f"reference {column}: {target!r} must be 'collection.column'")
         return value
+
+    def identity_kinds(self) -> dict[str, str]:
+        """Identity column -> the kind it holds."""
+        return {column: spec.kind for column, spec in self.identities.items()}
 
     def referenced(self) -> list[tuple[str, str, str]]:
         """``(local column, parent collection, parent column)`` for every reference.

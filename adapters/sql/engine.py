@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from adapters.base import AdapterContext, AdapterError, PermanentAdapterError, RetryableAdapterError
 from adapters.sql.config import Connection
+from adapters.sql.normalize import SQLITE_E164, sqlite_e164
 from dsrflow.redact import first_line
 
 # Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).
@@ -82,6 +83,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA secure_delete=ON")
     cur.close()
+    # Phone matching compares the E.164 form; SQLite has no regexp_replace, so the Python
+    # normaliser itself is the SQL function (deterministic: usable in an expression index).
+    dbapi_conn.create_function(SQLITE_E164, 2, sqlite_e164, deterministic=True)
 
 
 def map_error(store: str, exc: BaseException, doing: str) -> AdapterError:

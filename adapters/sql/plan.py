@@ -1,7 +1,8 @@
 """Statement building for the SQL adapter: which rows belong to a subject, and in what order.
 
-Rows are matched set-based: a collection matches on its identity columns (``col IN :values``) and
-through references to a parent collection (``col IN (SELECT parent_col FROM parent WHERE ...)``).
+Rows are matched set-based: a collection matches on its identity columns, each by its match mode
+(``lower(trim(col)) IN :values`` for e-mail, see ``normalize.py``), and through references to a
+parent collection (``col IN (SELECT parent_col FROM parent WHERE ...)``, exact).
 All names come from reflected ``Table`` objects, so the dialect quotes them and a name that is not
 a real table or column never reaches SQL.
 """
@@ -35,7 +36,9 @@ from adapters.sql.config import (
     RandomValue,
     SqlConfig,
 )
+from adapters.sql.normalize import is_mysql, normalized
 from dsrflow.graph import topo_levels
+from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
 Edge = tuple[str, str]  # (parent collection, parent column)
 
@@ -44,16 +47,26 @@ class SqlPlan:
     """Match clauses and erasure order for one store's collections over reflected tables."""
 
     def __init__(
-        self, store: str, config: SqlConfig, tables: dict[str, Table], dialect: str = "sqlite"
+        self,
+        store: str,
+        config: SqlConfig,
+        tables: dict[str, Table],
+        dialect: str = "sqlite",
+        *,
+        kinds: IdentityKinds | None = None,
+        ci_columns: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.store = store
         self.config = config
         self.tables = tables
         self.dialect = dialect
+        self.kinds = kinds or DEFAULT_KINDS
+        # MariaDB/MySQL (collection, column) pairs with a case-insensitive pad-space collation.
+        self.ci_columns = ci_columns
         self._provided = {
             (name, col): kind
             for name, coll in config.collections.items()
-            for col, kind in {**coll.identities, **coll.provides}.items()
+            for col, kind in {**coll.identity_kinds(), **coll.provides}.items()
         }
 
     def coll(self, name: str) -> CollectionConfig:
@@ -89,10 +102,10 @@ class SqlPlan:
         coll, table = self.coll(name), self.tables[name]
         values = values or {}
         clauses: list[ColumnElement[bool]] = []
-        for column, kind in coll.identities.items():
-            vals = coerce(table.c[column], subject.values(kind))
-            if vals:
-                clauses.append(table.c[column].in_(vals))
+        for column, spec in coll.identities.items():
+            clause = self.identity_clause(name, column, subject.values(spec.kind))
+            if clause is not None:
+                clauses.append(clause)
         for column, parent, pcol in coll.referenced():
             kind = self._provided.get((parent, pcol))
             if kind and subject.values(kind):
@@ -111,6 +124,42 @@ class SqlPlan:
         if not clauses:
             return None
         return or_(*clauses) if len(clauses) > 1 else clauses[0]
+
+    def identity_mode(self, name: str, column: str) -> str:
+        """Match mode of one identity column: its own ``match``, else its kind's default."""
+        spec = self.coll(name).identities[column]
+        return spec.match or self.kinds.mode(spec.kind)
+
+    def identity_clause(
+        self, name: str, column: str, values: tuple[str, ...]
+    ) -> ColumnElement[bool] | None:
+        """``normalised(col) IN (normalised values)`` for one identity column (None: no value).
+
+        The values are normalised by the column's mode here too, so a value that reached the
+        subject unnormalised (resolved from another store) still compares like for like.
+        """
+        col = self.tables[name].c[column]
+        mode = self.identity_mode(name, column)
+        if mode == "exact":
+            vals = coerce(col, values)
+            if not vals:
+                return None
+            if is_mysql(self.dialect) and isinstance(col.type, String):
+                # The column's index finds candidates; the byte-wise test keeps exact equality
+                # (a case- or accent-insensitive collation must not merge two people).
+                return and_(col.in_(vals), normalized(col, "binary", self.dialect).in_(vals))
+            return col.in_(vals)
+        normal = sorted({v for v in (self.kinds.normalize_for(mode, x) for x in values) if v})
+        if not normal:
+            return None
+        expr = normalized(col, mode, self.dialect, country_code=self.kinds.default_country_code)
+        if mode == "casefold" and (name, column) in self.ci_columns:
+            # No expression indexes on MariaDB: the column's case-insensitive collation lets its
+            # plain index find every case and trailing-space variant (plus leading-space ones
+            # by prefix); the byte-wise test then keeps exactly lower(trim(col)) = value.
+            candidates = or_(col.in_(normal), col.like(" %"))
+            return and_(candidates, expr.in_(normal))
+        return expr.in_(normal)
 
     def erase_order(self) -> list[str]:
         """Collections in the order erasure must touch them.

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from adapters.registry import AdapterRegistry
+from dsrflow.catalog.identities import IdentityKindsConfig, build_registry
 from dsrflow.catalog.model import (
     GENERIC_KEYS,
     STORE_NAME_PATTERN,
@@ -20,8 +21,10 @@ from dsrflow.catalog.policies import PoliciesConfig
 from dsrflow.catalog.yamlpos import Path_, line_for, load_with_positions
 from dsrflow.errors import ConfigError
 from dsrflow.graph import find_cycle
+from dsrflow.identity import IdentityKinds, valid_kind
 
 SUPPORTED_VERSIONS = (1,)
+TOP_LEVEL = frozenset({"version", "stores", "policies", "identity_kinds"})
 
 
 class Problems:
@@ -81,8 +84,8 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     if not isinstance(data, dict):
         problems.add((), "the catalog must be a mapping with 'version' and 'stores'")
         problems.raise_if_any()
-    for key in sorted(set(data) - {"version", "stores", "policies"}):
-        problems.add((key,), "unknown field (expected 'version', 'stores', 'policies')")
+    for key in sorted(set(data) - TOP_LEVEL):
+        problems.add((key,), f"unknown field (expected {', '.join(map(repr, sorted(TOP_LEVEL)))})")
     if data.get("version") not in SUPPORTED_VERSIONS:
         problems.add(("version",), f"must be one of {list(SUPPORTED_VERSIONS)}")
     stores_raw = data.get("stores")
@@ -101,8 +104,41 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
         policies = PoliciesConfig.model_validate(data.get("policies") or {})
     except ValidationError as exc:
         problems.add_validation(("policies",), exc)
+    kinds = _identity_kinds(data.get("identity_kinds"), stores, registry, problems)
     problems.raise_if_any()
-    return Catalog(path=path.resolve(), stores=stores, raw=data, policies=policies)
+    return Catalog(
+        path=path.resolve(), stores=stores, raw=data, policies=policies, identity_kinds=kinds
+    )
+
+
+def _identity_kinds(
+    raw: Any, stores: dict[str, StoreEntry], registry: AdapterRegistry, problems: Problems
+) -> IdentityKinds:
+    """Build the kind registry and check every kind a store names against it.
+
+    Adapters say which kinds their config names (and where) through an optional classmethod
+    ``identity_kinds_used(config) -> [(path under the store entry, kind, provides)]``; a kind
+    that is provided becomes known (exact, weak).
+    """
+    config = IdentityKindsConfig()
+    try:
+        config = IdentityKindsConfig.model_validate(raw or {})
+    except ValidationError as exc:
+        problems.add_validation(("identity_kinds",), exc)
+    uses: list[tuple[Path_, str, bool]] = []
+    for name, store in stores.items():
+        used = getattr(registry.get(store.common.adapter), "identity_kinds_used", None)
+        if callable(used):
+            uses += [
+                (("stores", name, *path), kind, prov) for path, kind, prov in used(store.config)
+            ]
+    kinds = build_registry(config, sorted({k for _, k, prov in uses if prov and valid_kind(k)}))
+    for path, kind, _ in uses:
+        if not valid_kind(kind) or not kinds.known(kind):
+            problems.add(
+                path, f"unknown identity kind {kind!r} (known: {', '.join(kinds.names())})"
+            )
+    return kinds
 
 
 def _load_store(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dsrflow.catalog.policies import PoliciesConfig
 from dsrflow.domain import Exemption, RetrySpec, StorePlan
+from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
 STORE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 GENERIC_KEYS = frozenset(
@@ -114,6 +115,9 @@ class Catalog:
     stores: dict[str, StoreEntry]
     raw: dict[str, Any] = field(repr=False)
     policies: PoliciesConfig = field(default_factory=PoliciesConfig)
+    identity_kinds: IdentityKinds = DEFAULT_KINDS
+    """Known identity kinds: ``strong_kinds()``, ``mode(kind)``, ``normalize(kind, value)``,
+    ``default_country_code`` (see ``dsrflow.identity``)."""
 
     @property
     def base_dir(self) -> Path:

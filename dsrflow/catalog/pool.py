@@ -40,7 +40,12 @@ class AdapterPool:
             if adapter is None:
                 entry = self.entry(store)
                 cls = self._registry.get(entry.common.adapter)
-                ctx = AdapterContext(store=store, base_dir=self.catalog.base_dir, env=self._env)
+                ctx = AdapterContext(
+                    store=store,
+                    base_dir=self.catalog.base_dir,
+                    env=self._env,
+                    identity_kinds=self.catalog.identity_kinds,
+                )
                 adapter = cls.create(entry.config, ctx)
                 self._adapters[store] = adapter
             return adapter

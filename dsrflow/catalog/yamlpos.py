@@ -63,8 +63,16 @@ def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: 
     return _scalar(node)
 
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
 def _scalar(node: yaml.Node) -> Any:
-    # Resolve scalars the way SafeLoader would (ints, bools, nulls, floats, strings).
+    # Resolve scalars the way SafeLoader would (ints, bools, nulls, floats, strings), except
+    # timestamps: an unquoted ``until: 2034-12-31`` stays the text it was written as. The
+    # catalog's raw data must stay JSON (its digest is canonical JSON), and the models parse
+    # ISO dates from text anyway.
+    if isinstance(node, yaml.ScalarNode) and node.tag == _TIMESTAMP:
+        return node.value
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)

@@ -19,6 +19,7 @@ from dsrflow.errors import UserError
 
 if TYPE_CHECKING:
     from dsrflow.domain import DsrInput, FieldChange, Identity, StatusView
+    from dsrflow.identity import IdentityKinds
     from dsrflow.requests_client import RequestClient
 
 app = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
@@ -30,10 +31,22 @@ def new_request_id(now: datetime | None = None) -> str:
     return f"dsr-{now:%Y%m%d}-{secrets.token_hex(4)}"
 
 
-def parse_identities(email: list[str], identity: list[str]) -> list[Identity]:
-    """Turn ``--email`` and ``--identity kind=value`` options into normalised identities."""
+def parse_identities(
+    email: list[str], identity: list[str], kinds: IdentityKinds | None = None
+) -> list[Identity]:
+    """Turn ``--email`` and ``--identity kind=value`` options into normalised identities.
+
+    Args:
+        email: ``--email`` values.
+        identity: ``--identity KIND=VALUE`` values.
+        kinds: The catalog's identity kinds (normalisers, default country code). With them, a
+            kind the catalog does not know is refused; without, built-in rules apply.
+
+    """
     from dsrflow.domain import Identity
-    from dsrflow.identity import normalize_value, valid_kind
+    from dsrflow.identity import DEFAULT_KINDS, valid_kind
+
+    registry = kinds or DEFAULT_KINDS
 
     pairs = [("email", e) for e in email]
     for item in identity:
@@ -42,16 +55,29 @@ def parse_identities(email: list[str], identity: list[str]) -> list[Identity]:
             raise UserError(f"--identity {kind}=...: expected KIND=VALUE")
         if not valid_kind(kind):
             raise UserError(f"--identity: kind {kind!r} must be a short lower-case name")
+        if kinds is not None and not kinds.known(kind):
+            known = ", ".join(kinds.names())
+            raise UserError(f"--identity: unknown identity kind {kind!r} (known: {known})")
         pairs.append((kind, value))
     if not pairs:
         raise UserError("give the subject's identifier: --email ADDRESS or --identity KIND=VALUE")
     ids = []
     for kind, value in pairs:
-        norm = normalize_value(kind, value)
+        norm = registry.normalize(kind, value)
         if kind == "email" and ("@" not in norm or norm.startswith("@") or norm.endswith("@")):
             raise UserError("--email: not an e-mail address")
+        if not norm:
+            raise UserError(f"--identity {kind}=...: no value left after normalising")
         ids.append(Identity(kind, norm))
     return list(dict.fromkeys(ids))
+
+
+def catalog_kinds(st: CliState) -> IdentityKinds | None:
+    """The catalog's identity kinds, or None when there is no catalog file (built-in rules)."""
+    rt = st.runtime()
+    if not rt.settings.catalog.exists():
+        return None
+    return rt.catalog.identity_kinds
 
 
 def parse_changes(items: list[str]) -> list[FieldChange]:
@@ -111,7 +137,7 @@ def submit(
     inp = DsrInput(
         request_id=check_request_id(request_id or new_request_id()),
         request_type=rtype,
-        identities=parse_identities(email, identity),
+        identities=parse_identities(email, identity, catalog_kinds(state(ctx))),
         received_at=datetime.now(UTC),
         regulation=regulation,
         case_ref=case_ref,

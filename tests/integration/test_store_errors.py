@@ -48,6 +48,7 @@ stores:
     connection: {url: "redis://127.0.0.1:6379/0", username: nobody, password_env: WRONG_PW}
     collections:
       sessions: {keys: "session:{customer_id}:*"}
+identity_kinds: {customer_id: {}}   # no store here provides it: declared
 """
 
 

@@ -140,7 +140,10 @@ def test_check_connection_reports_each_check(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         conn.executescript(FK_SCHEMA)
     ok = make(tmp_path, {"customer": {"identities": {"email": "email"}}}).check_connection()
-    assert ok.ok and [c.name for c in ok.checks] == ["connect", "schema", "privileges:customer"]
+    assert ok.ok and [c.name for c in ok.checks] == [
+        "connect", "schema", "privileges:customer", "index:customer.email"
+    ]  # fmt: skip
+    assert "full scan; CREATE INDEX ... ON customer (lower(trim(email)))" in ok.checks[-1].detail
     missing = make(tmp_path, {"customers": {"identities": {"email": "email"}}}).check_connection()
     assert not missing.ok and "customers" in missing.checks[-1].detail
 
