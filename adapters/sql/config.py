@@ -20,6 +20,8 @@ Example::
                                                  email: {hmac: {key_env: SHOP_HMAC_KEY}}}}
           rectify: {full_name: shipping_name}      # logical field -> column (Art. 16)
           restrict: {column: processing_restricted, value: true}   # Art. 18 marker
+          pointers: {referrer_id: {to: customers.id, set: null}}   # other customers' rows
+                                                   # pointing at the subject's: unlinked
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class Connection(BaseModel):
                 parsed = make_url(self.url)
             except ArgumentError:
                 raise ValueError("'url' is not a valid SQLAlchemy URL") from None
+            if parsed.drivername.split("+")[0] == "postgres":
+                raise ValueError(
+                    "'url': use postgresql:// (SQLAlchemy does not accept postgres://)"
+                )
             if parsed.password:
                 raise ValueError(
                     "'url' must not contain a password; put it in an env var and name it "
@@ -121,7 +127,44 @@ class EraseSpec(BaseModel):
             raise ValueError("'fields' only applies to strategy 'anonymize'")
         if self.strategy == "keep" and not self.basis:
             raise ValueError("strategy 'keep' needs a legal 'basis'")
+        if self.strategy == "delete" and (self.basis or self.until):
+            # Nothing is retained, so a basis or date would be recorded for nothing.
+            raise ValueError("'basis' and 'until' apply to strategies 'keep' and 'anonymize'")
         return self
+
+
+ERASE_FORMS = (
+    "'delete', or a mapping {strategy: delete | anonymize | keep, fields: ..., basis: ..., "
+    "until: ...}"
+)
+
+
+class PointerSpec(BaseModel):
+    """A column of *other people's* rows that points at the subject's rows (a referrer, a manager).
+
+    Rows whose column equals ``to`` of one of the subject's rows are not the subject's: they are
+    never returned by access; erasure sets the column to ``set`` (NULL by default, or a fixed
+    value such as the id of a placeholder row), before the rows pointed at go, and records counts
+    only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str = Field(description="'collection.column' the pointer holds a value of.")
+    set: str | int | float | bool | None = Field(None, description="Value written (default NULL).")
+
+    @field_validator("to")
+    @classmethod
+    def _to_format(cls, value: str) -> str:
+        if not _REF.match(value):
+            raise ValueError(f"'to': {value!r} must be 'collection.column'")
+        return value
+
+    def target(self) -> tuple[str, str]:
+        """``(collection, column)`` pointed at."""
+        m = _REF.match(self.to)
+        assert m is not None  # validated above
+        return m.group(1), m.group(2)
 
 
 class RestrictSpec(BaseModel):
@@ -147,13 +190,33 @@ class CollectionConfig(BaseModel):
         default_factory=dict, description="Logical field -> column that rectification sets."
     )
     restrict: RestrictSpec | None = None
+    pointers: dict[str, PointerSpec] = Field(
+        default_factory=dict,
+        description="Column -> pointer rule for other people's rows pointing at the subject's.",
+    )
 
     @field_validator("erase", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if value == "delete":
             return {"strategy": "delete"}
+        if value == "keep":
+            raise ValueError("'keep' needs a legal basis: write {strategy: keep, basis: ...}")
+        if value == "anonymize":
+            raise ValueError("'anonymize' needs fields: write {strategy: anonymize, fields: ...}")
+        if not isinstance(value, dict | EraseSpec):
+            raise ValueError(f"erase must be {ERASE_FORMS}; got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _pointers_are_not_references(self) -> CollectionConfig:
+        both = sorted(set(self.pointers) & set(self.references))
+        if both:
+            raise ValueError(
+                f"column {both[0]} is both a reference (rows found through it are the "
+                "subject's) and a pointer (rows pointing through it are someone else's)"
+            )
+        return self
 
     @field_validator("references")
     @classmethod
@@ -201,9 +264,19 @@ class SqlConfig(BaseModel):
                 if parent not in names:
                     raise ValueError(f"collection {name}: reference {column} -> unknown {parent!r}")
                 if parent == name:
-                    raise ValueError(f"collection {name}: reference {column} points at itself")
+                    raise ValueError(
+                        f"collection {name}: reference {column} points at itself (rows of the "
+                        f"same table pointing at the subject's are someone else's: use pointers)"
+                    )
+            for column, rule in coll.pointers.items():
+                if rule.target()[0] not in names:
+                    raise ValueError(
+                        f"collection {name}: pointer {column} -> unknown {rule.target()[0]!r}"
+                    )
         # Every collection must be reachable from an identity, else it can never match anything.
+        # A collection with only pointers holds no rows of the subject's, only links to them.
         reach = {n for n, c in collections.items() if c.identities}
+        reach |= {n for n, c in collections.items() if c.pointers and not c.references}
         changed = True
         while changed:
             changed = False

@@ -19,8 +19,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.base import Progress, Subject
+from adapters.base import PermanentAdapterError, Progress, Subject
 from adapters.sql.config import HmacValue
+from adapters.sql.fk import blocking_rows, fk_problems
 from adapters.sql.plan import Edge, SqlPlan
 from dsrflow.domain import CollectionCount
 
@@ -48,10 +49,18 @@ class Eraser:
         self.batch_size = batch_size
 
     def run(self, conn: Connection, subject: Subject, progress: Progress | None) -> EraseRun:
-        """Erase every collection in dependency order; returns counts and templates."""
+        """Erase every collection in dependency order; returns counts and templates.
+
+        Raises:
+            PermanentAdapterError: A foreign key the catalog does not cover would block (or
+                cascade from) a change, for this subject's rows; raised before anything changed.
+
+        """
         plan, run = self.plan, EraseRun()
+        order = plan.erase_order()
         values = read_edge_values(conn, plan, subject, plan.value_edges())
         clauses = {n: plan.match(n, subject, values) for n in plan.config.collections}
+        refuse_blocked(conn, plan, clauses)
         # Anonymised and kept collections are counted before anything changes (the count also
         # says whether to batch); a delete counts what it finds itself: deleted + still there.
         before = {
@@ -59,7 +68,20 @@ class Eraser:
             for n, c in clauses.items()
             if plan.coll(n).erase.strategy != "delete"
         }
-        for name in plan.erase_order():
+        # Other people's pointers to the subject's rows go first: before the rows they point at
+        # (foreign keys) and before the holder's own erasure (which tells her rows from theirs).
+        for holder, column, rule in plan.pointer_rules():
+            clause = plan.pointing(holder, column, rule, values, clauses[holder])
+            matched = count(conn, plan, holder, clause)
+            affected = 0
+            if matched:
+                stmt = plan.unlink_statement(holder, column, rule, clause)
+                affected = self._execute(conn, stmt, run, progress)
+            left = count(conn, plan, holder, clause)
+            run.counts.append(
+                CollectionCount(f"{holder}.{column}", "unlink", matched, affected, left)
+            )
+        for name in order:
             clause, spec = clauses[name], plan.coll(name).erase
             affected, left = 0, None
             if clause is not None and spec.strategy == "delete":
@@ -69,9 +91,18 @@ class Eraser:
                     conn, name, clause, before[name], run, progress
                 )
             matched = affected + (left or 0) if spec.strategy == "delete" else before[name]
-            basis = spec.basis if spec.strategy == "keep" else None
+            # What is retained (kept, or anonymised rows) carries the catalog's basis and date.
+            retained = spec.strategy != "delete"
             run.counts.append(
-                CollectionCount(name, spec.strategy, matched, affected, left, basis=basis)
+                CollectionCount(
+                    name,
+                    spec.strategy,
+                    matched,
+                    affected,
+                    left,
+                    basis=spec.basis if retained else None,
+                    until=spec.until.isoformat() if retained and spec.until else None,
+                )
             )
         return run
 
@@ -208,6 +239,26 @@ def read_edge_values(
         stmt = select(col).where(clause, col.is_not(None)).distinct()
         values[(parent, pcol)] = [v for (v,) in conn.execute(stmt)]
     return values
+
+
+def refuse_blocked(
+    conn: Connection, plan: SqlPlan, clauses: dict[str, ColumnElement[bool] | None]
+) -> None:
+    """Raise before any change if an uncovered foreign key would stop (or widen) this erasure.
+
+    Counts only this subject's rows: an undeclared key that no row of hers is pointed at
+    through does not stop her erasure (``stores test`` still reports it).
+    """
+    for problem in fk_problems(plan):
+        n = blocking_rows(conn, plan, problem, clauses)
+        if n:
+            rows = f"{n} row{'' if n == 1 else 's'} of {problem.fk.table}"
+            verb = "points" if n == 1 else "point"
+            raise PermanentAdapterError(
+                f"store {plan.store!r}: erasure refused, nothing was changed: FOREIGN KEY "
+                f"{problem.fk.name or '(unnamed)'}: {problem.detail()}; {rows} {verb} at the "
+                f"subject's {problem.parent} rows"
+            )
 
 
 def count(conn: Connection, plan: SqlPlan, name: str, clause: Any) -> int:

@@ -102,7 +102,9 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     except ValidationError as exc:
         problems.add_validation(("policies",), exc)
     problems.raise_if_any()
-    return Catalog(path=path.resolve(), stores=stores, raw=data, policies=policies)
+    return Catalog(
+        path=path.resolve(), stores=stores, raw=data, policies=policies, positions=positions
+    )
 
 
 def _load_store(

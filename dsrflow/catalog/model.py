@@ -17,6 +17,7 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 from dsrflow.catalog.policies import PoliciesConfig
+from dsrflow.catalog.yamlpos import Path_, line_for
 from dsrflow.domain import Exemption, RetrySpec, StorePlan
 
 STORE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -114,6 +115,13 @@ class Catalog:
     stores: dict[str, StoreEntry]
     raw: dict[str, Any] = field(repr=False)
     policies: PoliciesConfig = field(default_factory=PoliciesConfig)
+    positions: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
+    """Line of every field of the file, for errors found once a store is used."""
+
+    def locate(self, store: str, path: Path_) -> str | None:
+        """``FILE:LINE`` of a field of a store's entry (nearest enclosing field with a line)."""
+        line = line_for(self.positions, ("stores", store, *path))
+        return f"{self.path}:{line}" if line else None
 
     @property
     def base_dir(self) -> Path:

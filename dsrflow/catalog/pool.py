@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 
@@ -40,7 +41,12 @@ class AdapterPool:
             if adapter is None:
                 entry = self.entry(store)
                 cls = self._registry.get(entry.common.adapter)
-                ctx = AdapterContext(store=store, base_dir=self.catalog.base_dir, env=self._env)
+                ctx = AdapterContext(
+                    store=store,
+                    base_dir=self.catalog.base_dir,
+                    env=self._env,
+                    locate=functools.partial(self.catalog.locate, store),
+                )
                 adapter = cls.create(entry.config, ctx)
                 self._adapters[store] = adapter
             return adapter
