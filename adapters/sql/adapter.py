@@ -197,8 +197,10 @@ class SqlAdapter:
             clause = plan.match(name, subject)
             if clause is None:
                 continue
+            # Per statement: Connection.execution_options would switch the whole connection
+            # (and the dry run's later statements) to server-side cursors.
             stmt = select(plan.tables[name]).where(clause)
-            result = conn.execution_options(yield_per=self.config.batch_size).execute(stmt)
+            result = conn.execute(stmt.execution_options(yield_per=self.config.batch_size))
             for row in result:
                 yield Record(name, dict(row._mapping))
 

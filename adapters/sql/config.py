@@ -208,6 +208,20 @@ class CollectionConfig(BaseModel):
             raise ValueError(f"erase must be {ERASE_FORMS}; got {value!r}")
         return value
 
+    def own_columns(self) -> list[str]:
+        """Every column of its own table this collection names (checked online, by reflection)."""
+        cols = [*self.identities, *self.provides, *self.references, *self.erase.fields]
+        cols += [*self.rectify.values(), *self.pointers]
+        return cols + ([self.restrict.column] if self.restrict else [])
+
+    @model_validator(mode="after")
+    def _names_without_padding(self) -> CollectionConfig:
+        # Offline, a name cannot be checked against the table, but padding is always a typo.
+        for name in [*self.own_columns(), *([self.table] if self.table else [])]:
+            if name != name.strip() or not name:
+                raise ValueError(f"{name!r}: a table or column name with spaces at its ends")
+        return self
+
     @model_validator(mode="after")
     def _pointers_are_not_references(self) -> CollectionConfig:
         both = sorted(set(self.pointers) & set(self.references))
@@ -289,7 +303,32 @@ class SqlConfig(BaseModel):
             raise ValueError(
                 "collections not reachable from any identity column: " + ", ".join(orphans)
             )
+        _same_spelling(collections)
         cycle = find_cycle({n: [p for _, p, _ in c.referenced()] for n, c in collections.items()})
         if cycle:
             raise ValueError("reference cycle: " + " -> ".join(cycle))
         return collections
+
+
+def _same_spelling(collections: dict[str, CollectionConfig]) -> None:
+    """Refuse one table's column spelled two ways (``email`` and ``Email``): one is a typo.
+
+    Column names are matched exactly against the reflected table, so this is the part of a
+    column check that needs no database.
+    """
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (table, folded) -> (spelling, collection)
+    for name, coll in collections.items():
+        table = coll.table or name
+        named = [(table, c) for c in coll.own_columns()]
+        for _, parent, pcol in coll.referenced():
+            named.append((collections[parent].table or parent, pcol))
+        for rule in coll.pointers.values():
+            parent, pcol = rule.target()
+            named.append((collections[parent].table or parent, pcol))
+        for tbl, col in named:
+            spelling, where = seen.setdefault((tbl, col.casefold()), (col, name))
+            if spelling != col:
+                raise ValueError(
+                    f"collection {name}: column {col!r} of table {tbl} is spelled {spelling!r} "
+                    f"in collection {where}; names must match the table's exactly"
+                )
