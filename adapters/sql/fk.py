@@ -122,12 +122,15 @@ class FkProblem:
 def reflect_foreign_keys(bind: Any, schema: str | None) -> list[ForeignKey]:
     """Every foreign key between tables of the store's schema (one catalog query per engine)."""
     found = inspect(bind).get_multi_foreign_keys(schema=schema)
+    rules = _sqlite_rules(bind, [t for _, t in found]) if bind.dialect.name == "sqlite" else {}
     out = []
     for (_, tbl), fks in sorted(found.items(), key=lambda kv: kv[0][1]):
         for fk in fks:
             if fk.get("referred_schema") not in (None, schema):
                 continue  # into another schema: none of the catalog's tables
             options = fk.get("options") or {}
+            key = (tbl, fk["referred_table"], tuple(fk["constrained_columns"]))
+            options = {**rules.get(key, {}), **options}
             out.append(
                 ForeignKey(
                     name=fk.get("name"),
@@ -139,6 +142,22 @@ def reflect_foreign_keys(bind: Any, schema: str | None) -> list[ForeignKey]:
                     onupdate=(options.get("onupdate") or "NO ACTION").upper(),
                 )
             )
+    return out
+
+
+def _sqlite_rules(bind: Any, tables: list[str]) -> dict[tuple, dict[str, str]]:
+    """ON DELETE/UPDATE rules from SQLite itself (SQLAlchemy's DDL parsing misses inline ones)."""
+    out: dict[tuple, dict[str, str]] = {}
+    with bind.connect() as conn:
+        for tbl in tables:
+            quoted = conn.dialect.identifier_preparer.quote(tbl)
+            by_id: dict[int, list[Any]] = {}
+            for row in conn.exec_driver_sql(f"PRAGMA foreign_key_list({quoted})"):
+                by_id.setdefault(row[0], []).append(row)
+            for fk_rows in by_id.values():
+                fk_rows.sort(key=lambda r: r[1])
+                key = (tbl, fk_rows[0][2], tuple(r[3] for r in fk_rows))
+                out[key] = {"onupdate": fk_rows[0][5], "ondelete": fk_rows[0][6]}
     return out
 
 
