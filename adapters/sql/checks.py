@@ -98,8 +98,11 @@ def privilege_checks(adapter: SqlAdapter, plan: SqlPlan) -> list[Check]:
     checks = []
     for name, coll in adapter.config.collections.items():
         table = plan.tables[name]
-        stmts: list[Any] = [plan.erase_statement(name, false())]
-        what = [f"{coll.erase.strategy} on {table.name}"]
+        stmts: list[Any] = []
+        what = []
+        if not coll.pointer_only:  # never erased, only unlinked: needs no DELETE privilege
+            stmts.append(plan.erase_statement(name, false()))
+            what.append(f"{coll.erase.strategy} on {table.name}")
         if coll.rectify:
             cols = sorted(set(coll.rectify.values()))
             stmts.append(update(table).where(false()).values({c: table.c[c] for c in cols}))

@@ -208,6 +208,11 @@ class CollectionConfig(BaseModel):
             raise ValueError(f"erase must be {ERASE_FORMS}; got {value!r}")
         return value
 
+    @property
+    def pointer_only(self) -> bool:
+        """A collection with pointer rules and no way to match the subject: never hers."""
+        return bool(self.pointers) and not (self.identities or self.references)
+
     def own_columns(self) -> list[str]:
         """Every column of its own table this collection names (checked online, by reflection)."""
         cols = [*self.identities, *self.provides, *self.references, *self.erase.fields]
@@ -290,7 +295,7 @@ class SqlConfig(BaseModel):
         # Every collection must be reachable from an identity, else it can never match anything.
         # A collection with only pointers holds no rows of the subject's, only links to them.
         reach = {n for n, c in collections.items() if c.identities}
-        reach |= {n for n, c in collections.items() if c.pointers and not c.references}
+        reach |= {n for n, c in collections.items() if c.pointer_only}
         changed = True
         while changed:
             changed = False

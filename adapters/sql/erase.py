@@ -82,6 +82,8 @@ class Eraser:
                 CollectionCount(f"{holder}.{column}", "unlink", matched, affected, left)
             )
         for name in order:
+            if plan.coll(name).pointer_only:
+                continue  # its rows are never the subject's (unlinked above)
             clause, spec = clauses[name], plan.coll(name).erase
             affected, left = 0, None
             if clause is not None and spec.strategy == "delete":

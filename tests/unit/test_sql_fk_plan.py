@@ -112,6 +112,19 @@ def test_postgres_scheme_is_refused_with_the_fix(tmp_path: Path) -> None:
         load_catalog(path, AdapterRegistry.from_entry_points())
 
 
+def test_postgres_scheme_in_url_env_is_refused_with_the_fix(tmp_path: Path) -> None:
+    cfg = SqlConfig.model_validate(
+        {
+            "connection": {"url_env": "SHOP_URL"},
+            "collections": {"t": {"identities": {"email": "email"}}},
+        }
+    )
+    env = {"SHOP_URL": "postgres://u@127.0.0.1:1/db"}
+    adapter = SqlAdapter.create(cfg, AdapterContext("shop", tmp_path, env))
+    with pytest.raises(PermanentAdapterError, match="store 'shop': connection URL: use postgresql"):
+        list(adapter.access(MIA))
+
+
 def test_basis_and_until_of_anonymize_reach_the_receipt(db: Path) -> None:
     adapter = make(db.parent, {
         "customers": {"identities": {"email": "email"}, "erase": {
@@ -184,6 +197,7 @@ def test_stores_test_counts_tables_not_collections(db: Path) -> None:
     })  # fmt: skip
     by = {c.name: c for c in adapter.check_connection().checks}
     assert by["schema"].detail == "5 collections on 4 tables, declared columns exist"
+    assert by["privileges:gifts"].detail == "unlink recipient_id"  # no DELETE needed
 
 
 # -- pointer rules ---------------------------------------------------------------------------
@@ -220,6 +234,7 @@ def test_pointer_rows_of_others_are_unlinked_not_erased(db: Path) -> None:
     counts = {c.collection: (c.action, c.matched, c.affected) for c in receipt.collections}
     assert counts["customers.referrer_id"] == ("unlink", 2, 2)
     assert counts["gifts.recipient_id"] == ("unlink", 1, 1)
+    assert "gifts" not in counts  # a pointer-only collection is never erased
     assert receipt.matched == 2  # her customer row and her order
     assert rows(db, "SELECT referrer_id FROM customers WHERE id IN (2, 3)") == [(None,), (None,)]
     assert rows(db, "SELECT id, email, name FROM customers WHERE id NOT IN (0, 1)") == before
@@ -297,3 +312,34 @@ def test_foreign_key_cycle_is_reported(tmp_path: Path) -> None:
     assert not by["erase order"].ok and "no erasure order satisfies the foreign keys" in (
         by["erase order"].detail
     )
+
+
+def test_stores_test_prints_warn_and_passes(db: Path) -> None:
+    """Through the CLI: a widening reference is a WARN line, not a failure."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    collections = {
+        "customers": CUSTOMERS,
+        "visits": {"references": {"customer_id": "customers.id"}},
+        "orders": {"references": {"customer_id": "customers.id"},
+                   "erase": {"strategy": "anonymize", "fields": {"customer_id": None}}},
+        "addresses": {"references": {"id": "orders.shipping_address_id"}},
+        "gifts": {"table": "gift_cards", "pointers": {"recipient_id": {"to": "customers.id"}}},
+    }  # fmt: skip
+    catalog = {"version": 1, "stores": {"shop": {
+        "adapter": "sql", "connection": {"url": "sqlite:///db.sqlite"},
+        "collections": collections}}}  # fmt: skip
+    (db.parent / "dsrflow.yaml").write_text(yaml.safe_dump(catalog))
+    env = {**os.environ, "DSRFLOW_STATE_DIR": str(db.parent),
+           "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}  # fmt: skip
+    r = subprocess.run([sys.executable, "-m", "dsrflow.cli.main", "stores", "test", "shop"],
+                       capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "WARN shop: reference addresses.id: addresses.id = orders.shipping_address_id" in (
+        r.stdout
+    )
+    assert "FAIL" not in r.stdout
