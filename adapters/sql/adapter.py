@@ -99,7 +99,12 @@ class SqlAdapter:
         with self._lock:
             if self._plan is not None:
                 return self._plan
-        tables, problems = self.reflect_all()
+        try:
+            tables, problems = self.reflect_all()
+        except AdapterError:
+            raise
+        except Exception as exc:
+            raise map_error(self.store, exc, "reading the schema") from None
         if problems:
             _, first = problems[0]
             more = f" (and {len(problems) - 1} more: run `dsrflow stores test`)"
@@ -126,8 +131,10 @@ class SqlAdapter:
             try:
                 tables[name] = Table(coll.table or name, meta, autoload_with=self.engine)
             except Exception as exc:
-                where = self.where("collections", name, *(("table",) if coll.table else ()))
                 error = map_error(self.store, exc, f"reading collection {name}")
+                if error.retryable:
+                    raise error from None  # an outage, not a catalog problem: retry later
+                where = self.where("collections", name, *(("table",) if coll.table else ()))
                 problems.append((name, f"{where}{error}"))
                 continue
             for col, path in _declared_columns(coll).items():

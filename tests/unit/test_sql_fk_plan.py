@@ -343,3 +343,18 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
         r.stdout
     )
     assert "FAIL" not in r.stdout
+
+
+def test_an_outage_while_reading_the_schema_stays_retryable(tmp_path: Path) -> None:
+    """Schema problems are permanent; a store that is down is not (its erasure is retried)."""
+    from adapters.base import RetryableAdapterError
+
+    cfg = SqlConfig.model_validate(
+        {
+            "connection": {"url": "postgresql://u@127.0.0.1:1/db"},
+            "collections": {"t": {"identities": {"email": "email"}}},
+        }
+    )
+    adapter = SqlAdapter.create(cfg, AdapterContext("shop", tmp_path, {}))
+    with pytest.raises(RetryableAdapterError, match="store 'shop'"):
+        adapter.erase(MIA)
