@@ -249,18 +249,23 @@ def refuse_blocked(
     """Raise before any change if an uncovered foreign key would stop (or widen) this erasure.
 
     Counts only this subject's rows: an undeclared key that no row of hers is pointed at
-    through does not stop her erasure (``stores test`` still reports it).
+    through does not stop her erasure (``stores test`` still reports it). Every blocking key is
+    named in the one line, so one fix-and-retry round is enough.
     """
+    blocked = []
     for problem in fk_problems(plan):
         n = blocking_rows(conn, plan, problem, clauses)
         if n:
             rows = f"{n} row{'' if n == 1 else 's'} of {problem.fk.table}"
             verb = "points" if n == 1 else "point"
-            raise PermanentAdapterError(
-                f"store {plan.store!r}: erasure refused, nothing was changed: FOREIGN KEY "
-                f"{problem.fk.name or '(unnamed)'}: {problem.detail()}; {rows} {verb} at the "
-                f"subject's {problem.parent} rows"
+            blocked.append(
+                f"FOREIGN KEY {problem.fk.name or '(unnamed)'}: {problem.detail()}; {rows} "
+                f"{verb} at the subject's {problem.parent} rows"
             )
+    if blocked:
+        raise PermanentAdapterError(
+            f"store {plan.store!r}: erasure refused, nothing was changed: " + "; ".join(blocked)
+        )
 
 
 def count(conn: Connection, plan: SqlPlan, name: str, clause: Any) -> int:

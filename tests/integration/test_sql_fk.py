@@ -154,6 +154,22 @@ def test_undeclared_foreign_key_is_named_and_erasure_changes_nothing(shop: Shop)
     adapter.close()
 
 
+def test_every_blocking_key_is_named_in_one_line(shop: Shop) -> None:
+    """Without the pointer rule, Noah's referrer_id blocks too: both constraints, one line."""
+    without_pointer = {k: v for k, v in CUSTOMERS.items() if k != "pointers"}
+    adapter = shop.adapter({"customers": without_pointer, "addresses": ADDRESSES})
+    before = shop.dump()
+    with pytest.raises(PermanentAdapterError) as exc:
+        adapter.erase(MIA)
+    message = str(exc.value)
+    assert "\n" not in message and message.count("FOREIGN KEY") == 2
+    assert "fk_customers_referrer: customers.referrer_id -> customers.id blocks" in message
+    assert "1 row of customers points at the subject's customers rows" in message
+    assert "fk_orders_customer" in message
+    assert shop.dump() == before
+    adapter.close()
+
+
 def test_declared_foreign_keys_order_the_erasure(shop: Shop) -> None:
     adapter = shop.adapter(DECLARED)
     report = adapter.check_connection()
