@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.base import PermanentAdapterError, Progress, Subject
-from adapters.sql.config import HmacValue
+from adapters.sql.config import HmacValue, PointerSpec
 from adapters.sql.fk import blocking_rows, fk_problems
 from adapters.sql.plan import Edge, SqlPlan
 from dsrflow.domain import CollectionCount
@@ -81,6 +81,7 @@ class Eraser:
             run.counts.append(
                 CollectionCount(f"{holder}.{column}", "unlink", matched, affected, left)
             )
+            self._unlink_own(conn, holder, column, rule, values, clauses[holder], run)
         for name in order:
             if plan.coll(name).pointer_only:
                 continue  # its rows are never the subject's (unlinked above)
@@ -107,6 +108,33 @@ class Eraser:
                 )
             )
         return run
+
+    def _unlink_own(
+        self,
+        conn: Connection,
+        holder: str,
+        column: str,
+        rule: PointerSpec,
+        values: dict[Edge, list[Any]],
+        mine: ColumnElement[bool] | None,
+        run: EraseRun,
+    ) -> None:
+        """Clear the pointers between the subject's own rows of a table she is deleted from.
+
+        Her rows go anyway; without this, one of her rows pointing at another (two accounts,
+        one referred by the other) makes InnoDB, which checks a self-reference row by row,
+        refuse the single DELETE. Not counted: these rows are deleted next.
+        """
+        if mine is None or self.plan.coll(holder).erase.strategy != "delete":
+            return
+        target, tcol = rule.target()
+        if self.plan.tables[target].name != self.plan.tables[holder].name:
+            return
+        col = self.plan.tables[holder].c[column]
+        vals = [v for v in values.get((target, tcol), []) if v is not None]
+        if vals:
+            clause = and_(col.in_(vals), mine)
+            self._execute(conn, self.plan.unlink_statement(holder, column, rule, clause), run, None)
 
     def _erase_collection(
         self,

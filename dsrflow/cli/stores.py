@@ -160,10 +160,7 @@ def _print_dry_run(d: Any, erase: bool) -> None:
                          f"affected {c.affected}{left}"), soft_wrap=True)  # fmt: skip
     if d.refused:
         out.print(f"[red]FAIL[/] {escape('erase: ' + d.refused)}", soft_wrap=True)
-    for line in d.fk_problems:
-        out.print(f"[red]FAIL[/] {escape(line)}", soft_wrap=True)
-    for line in d.warnings:
-        out.print(f"[yellow]WARN[/] {escape(line)}", soft_wrap=True)
+    # Foreign-key problems and widening references are the FAIL/WARN lines of the checks above.
     if d.sweep is None:
         out.print(escape(f"  {d.sweep_note or 'sweep: not run'}"))
     elif d.sweep.hit_count:

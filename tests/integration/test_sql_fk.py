@@ -206,6 +206,23 @@ def test_declared_foreign_keys_order_the_erasure(shop: Shop) -> None:
     adapter.close()
 
 
+def test_her_own_rows_pointing_at_each_other_are_deleted_together(shop: Shop) -> None:
+    """Mia's second account was referred by her first. Both go; only Noah's row is unlinked
+    (InnoDB checks a self-reference row by row: the pointer between her rows is cleared first)."""
+    with shop.engine.begin() as conn:
+        conn.execute(insert(shop.table("customers")).values(
+            id=4, email="mia@example.org", name="Mia 2", referrer_id=1))  # fmt: skip
+    adapter = shop.adapter(DECLARED)
+    receipt = adapter.erase(MIA)
+    counts = {c.collection: (c.matched, c.affected) for c in receipt.collections}
+    assert counts["customers.referrer_id"] == (1, 1) and counts["customers"] == (2, 2)
+    assert shop.dump()[_name(shop, "customers")] == [
+        (2, "noah@example.net", "Noah", None),
+        (3, "ola@example.com", "Ola", None),
+    ]
+    adapter.close()
+
+
 def test_pointer_rows_are_never_in_access(shop: Shop) -> None:
     adapter = shop.adapter(DECLARED)
     records = list(adapter.access(MIA))
