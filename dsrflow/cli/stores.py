@@ -130,7 +130,7 @@ def _dry_run(
     pool: Any, store: str, report: Any, identities: list[tuple[str, str]], erase: bool
 ) -> bool:
     """Print the store-level dry run; True when it found no problem."""
-    from adapters.base import Subject
+    from adapters.base import AdapterError, Subject
     from dsrflow.domain import Identity
 
     adapter = pool.get(store)
@@ -141,7 +141,11 @@ def _dry_run(
         out.print(escape(f"dry run: {store}: skipped until connect and schema pass"))
         return False
     subject = Subject.of([Identity(k, v) for k, v in identities])
-    dry = adapter.dry_run_store(subject, erase=erase)
+    try:
+        dry = adapter.dry_run_store(subject, erase=erase)
+    except AdapterError as exc:  # the store went away, or its schema changed meanwhile
+        out.print(f"[red]FAIL[/] {escape(f'{store}: dry run: {exc}')}", soft_wrap=True)
+        return False
     _print_dry_run(dry, erase)
     return bool(dry.ok)
 
