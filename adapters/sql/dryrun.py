@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from adapters.base import AdapterError, Subject, SweepBudget
 from adapters.sql.engine import map_error
 from adapters.sql.erase import Eraser
-from adapters.sql.fk import fk_problems, widening_references
+from adapters.sql.fk import fk_problems, shared_rows, widening_edges, widening_references
 from dsrflow.domain import CollectionCount
 from dsrflow.sweeps import SweepReport
 
@@ -38,6 +38,8 @@ class DryRunReport:
         refused: Why the erasure stopped (a foreign key, a driver error), if it did.
         fk_problems: Uncovered foreign keys, one line each, naming the constraint.
         warnings: References that widen matching.
+        shared: For this subject, rows a widening reference makes hers that other people's
+            rows point at too (erasing her would take them from those people).
         sweep: The residual sweep's report, when the sweep ran.
         sweep_note: Why there is no sweep report.
         statements: The statement templates that ran (placeholders, no values).
@@ -51,6 +53,7 @@ class DryRunReport:
     refused: str | None = None
     fk_problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
     sweep: SweepReport | None = None
     sweep_note: str | None = None
     statements: list[str] = field(default_factory=list)
@@ -80,6 +83,15 @@ def dry_run(
             try:
                 subject = _resolved(adapter, conn, plan, subject, report)
                 _access(adapter, conn, plan, subject, report)
+                for edge in widening_edges(plan):
+                    n = shared_rows(conn, plan, subject, edge)
+                    if n:
+                        name, col, parent, _ = edge
+                        report.shared.append(
+                            f"reference {name}.{col}: {n} {name} "
+                            f"{'row' if n == 1 else 'rows'} of the subject's also pointed at "
+                            f"by other people's {parent} rows"
+                        )
                 if erase:
                     _erase(adapter, conn, plan, subject, report)
                 _sweep(adapter, conn, plan, subject, report, erase, budget or SweepBudget())

@@ -297,6 +297,25 @@ def is_unique(plan: SqlPlan, name: str, col: str) -> bool:
     )
 
 
+def widening_edges(plan: SqlPlan) -> list[tuple[str, str, str, str]]:
+    """``(collection, column, parent, parent column)`` of references others' rows can share.
+
+    A reference matched through a parent column that is neither unique nor one of the parent's
+    identity or ``provides`` columns.
+    """
+    identity_cols = {
+        (n, c)
+        for n, coll in plan.config.collections.items()
+        for c in [*coll.identities, *coll.provides]
+    }
+    return [
+        (name, col, parent, pcol)
+        for name, coll in plan.config.collections.items()
+        for col, parent, pcol in coll.referenced()
+        if (parent, pcol) not in identity_cols and not is_unique(plan, parent, pcol)
+    ]
+
+
 def widening_references(plan: SqlPlan) -> list[tuple[str, str]]:
     """``(check name, detail)`` for every reference matched through a column others can share.
 
@@ -304,23 +323,33 @@ def widening_references(plan: SqlPlan) -> list[tuple[str, str]]:
     when one of her orders points at it; if other people's orders may point at the same address
     (the column is not unique), erasing her takes it from them too.
     """
-    identity_cols = {
-        (n, c)
-        for n, coll in plan.config.collections.items()
-        for c in [*coll.identities, *coll.provides]
-    }
     out = []
-    for name, coll in plan.config.collections.items():
-        for col, parent, pcol in coll.referenced():
-            if (parent, pcol) in identity_cols or is_unique(plan, parent, pcol):
-                continue
-            out.append(
-                (
-                    f"reference {name}.{col}",
-                    f"{name}.{col} = {parent}.{pcol} widens matching: {parent}.{pcol} is not "
-                    f"unique, so other people's {parent} rows can point at the same {name} row "
-                    f"and erasing the subject ({coll.erase.strategy}) would take it from them "
-                    f"too; key {name} by its owner, or make sure its rows are never shared",
-                )
+    for name, col, parent, pcol in widening_edges(plan):
+        strategy = plan.coll(name).erase.strategy
+        out.append(
+            (
+                f"reference {name}.{col}",
+                f"{name}.{col} = {parent}.{pcol} widens matching: {parent}.{pcol} is not "
+                f"unique, so other people's {parent} rows can point at the same {name} row "
+                f"and erasing the subject ({strategy}) would take it from them "
+                f"too; key {name} by its owner, or make sure its rows are never shared",
             )
+        )
     return out
+
+
+def shared_rows(
+    conn: Connection, plan: SqlPlan, subject: Any, edge: tuple[str, str, str, str]
+) -> int:
+    """Rows a widening reference gives the subject that other people's rows point at too."""
+    name, col, parent, pcol = edge
+    mine = plan.match(parent, subject)
+    if mine is None:
+        return 0
+    ptable, tbl = plan.tables[parent], plan.tables[name]
+    hers = select(ptable.c[pcol]).where(mine)
+    theirs = select(ptable.c[pcol]).where(
+        not_(func.coalesce(mine, false(), type_=Boolean)), ptable.c[pcol].is_not(None)
+    )
+    stmt = select(func.count()).select_from(tbl).where(tbl.c[col].in_(hers), tbl.c[col].in_(theirs))
+    return int(conn.execute(stmt).scalar_one())

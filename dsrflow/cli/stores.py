@@ -164,7 +164,10 @@ def _print_dry_run(d: Any, erase: bool) -> None:
                          f"affected {c.affected}{left}"), soft_wrap=True)  # fmt: skip
     if d.refused:
         out.print(f"[red]FAIL[/] {escape('erase: ' + d.refused)}", soft_wrap=True)
-    # Foreign-key problems and widening references are the FAIL/WARN lines of the checks above.
+    # Foreign-key problems and widening references are the FAIL/WARN lines of the checks above;
+    # here, what the widening means for this subject.
+    for line in d.shared:
+        out.print(f"[yellow]WARN[/] {escape(line)}", soft_wrap=True)
     if d.sweep is None:
         out.print(escape(f"  {d.sweep_note or 'sweep: not run'}"))
     elif d.sweep.hit_count:

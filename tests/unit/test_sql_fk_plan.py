@@ -298,6 +298,14 @@ def test_reference_through_a_shared_pointer_is_flagged(db: Path) -> None:
         "addresses.id = orders.shipping_address_id widens matching: orders.shipping_address_id "
         "is not unique, so other people's orders rows can point at the same addresses row"
     )
+    # For Mia: her order's address 100 is Ola's delivery address too.
+    before = dump(db)
+    dry = adapter.dry_run_store(MIA, erase=False)
+    assert dry.shared == [
+        "reference addresses.id: 1 addresses row of the subject's also pointed at by other "
+        "people's orders rows"
+    ]
+    assert dump(db) == before
 
 
 def test_foreign_key_cycle_is_reported(tmp_path: Path) -> None:
@@ -336,13 +344,19 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
     (db.parent / "dsrflow.yaml").write_text(yaml.safe_dump(catalog))
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(db.parent),
            "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}  # fmt: skip
-    r = subprocess.run([sys.executable, "-m", "dsrflow.cli.main", "stores", "test", "shop"],
+    before = dump(db)
+    r = subprocess.run([sys.executable, "-m", "dsrflow.cli.main", "stores", "test", "shop",
+                        "--subject", "email=mia@example.org"],
                        capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "WARN shop: reference addresses.id: addresses.id = orders.shipping_address_id" in (
         r.stdout
     )
-    assert "FAIL" not in r.stdout
+    assert "WARN reference addresses.id: 1 addresses row of the subject's also pointed at" in (
+        r.stdout
+    )
+    assert "FAIL" not in r.stdout and "mia@" not in r.stdout
+    assert dump(db) == before
 
 
 def test_an_outage_while_reading_the_schema_stays_retryable(tmp_path: Path) -> None:
