@@ -245,9 +245,10 @@ def _reason(plan: SqlPlan, fk: ForeignKey, parent: str) -> str:
     if fk.table == plan.tables[parent].name and len(fk.columns) == 1:
         example = f"{{{fk.columns[0]}: {{to: {parent}.{fk.referred_columns[0]}, set: null}}}}"
         return f"other rows of {fk.table} may point at the subject's: add pointers: {example}"
+    verb = "is" if len(children) == 1 else "are"
     return (
-        f"{', '.join(children)} is not found through {link}: rows of other people pointing at "
-        "the subject's would stay"
+        f"{', '.join(children)} {verb} not found through {link}: rows that point at the "
+        f"subject's {parent} rows without matching her otherwise would be left pointing"
     )
 
 

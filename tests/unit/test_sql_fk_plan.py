@@ -281,6 +281,25 @@ def test_kept_child_without_clearing_its_key_blocks(db: Path) -> None:
                        "customers (orders keeps its rows and their customer_id)")]  # fmt: skip
 
 
+def test_child_found_otherwise_than_through_the_key_is_a_failure(db: Path) -> None:
+    adapter = make(db.parent, {
+        "customers": CUSTOMERS,
+        "visits": {"references": {"customer_id": "customers.id"}},
+        "orders": {"identities": {"note": "email"}},
+        "gifts": {"table": "gift_cards", "pointers": {"recipient_id": {"to": "customers.id"}}},
+    })  # fmt: skip
+    failed = [c.detail for c in adapter.check_connection().checks if not c.ok]
+    assert failed == [
+        "orders.customer_id -> customers.id blocks delete of customers (orders is not found "
+        "through customer_id -> customers.id: rows that point at the subject's customers rows "
+        "without matching her otherwise would be left pointing)"
+    ]
+    before = dump(db)
+    with pytest.raises(PermanentAdapterError, match="1 row of orders points at the subject's"):
+        adapter.erase(MIA)  # order 10 is hers by customer_id, but its note is no e-mail of hers
+    assert dump(db) == before
+
+
 def test_reference_through_a_shared_pointer_is_flagged(db: Path) -> None:
     adapter = make(db.parent, {
         "customers": CUSTOMERS,
