@@ -141,12 +141,14 @@ class SqlAdapter:
                 if col not in tables[name].c:
                     problems.append((name, self._missing(name, path, tables[name].name, col)))
         for name, coll in self.config.collections.items():
-            targets = [(("references", c), p, pc) for c, p, pc in coll.referenced()]
-            targets += [(("pointers", c, "to"), *r.target()) for c, r in coll.pointers.items()]
-            for path, parent, pcol in targets:
+            targets = [("reference", c, ("references", c), p, pc) for c, p, pc in coll.referenced()]
+            targets += [
+                ("pointer", c, ("pointers", c, "to"), *r.target()) for c, r in coll.pointers.items()
+            ]
+            for label, col, path, parent, pcol in targets:
                 ptable = tables.get(parent)
                 if ptable is not None and pcol not in ptable.c:
-                    what = f"{path[0][:-1]} {path[1]} -> {parent}.{pcol}: table {ptable.name}"
+                    what = f"{label} {col} -> {parent}.{pcol}: table {ptable.name}"
                     problems.append((name, self._missing(name, path, ptable.name, pcol, what)))
         return tables, problems
 
@@ -159,8 +161,7 @@ class SqlAdapter:
 
     def where(self, *path: str) -> str:
         """``FILE:LINE: `` of a field of this store's catalog entry (empty when unknown)."""
-        locate = getattr(self.ctx, "where", None)
-        return locate(*path) if callable(locate) else ""
+        return self.ctx.where(*path)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
