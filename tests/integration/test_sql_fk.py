@@ -170,6 +170,31 @@ def test_every_blocking_key_is_named_in_one_line(shop: Shop) -> None:
     adapter.close()
 
 
+def test_cascade_into_an_uncovered_table_is_named_and_refused(shop: Shop) -> None:
+    """visits cascades on delete of customers and is not in the catalog: a FAIL, and Mia's
+    erasure (she has a visit) is refused rather than silently deleting uncounted rows."""
+    prefix = f"{shop.schema}." if shop.schema else ""
+    Table("visits", shop.meta, Column("id", Integer, primary_key=True, autoincrement=False),
+          Column("customer_id", Integer),
+          ForeignKeyConstraint(["customer_id"], [f"{prefix}customers.id"],
+                               name="fk_visits_customer", ondelete="CASCADE"))  # fmt: skip
+    shop.meta.create_all(shop.engine)
+    with shop.engine.begin() as conn:
+        conn.execute(insert(shop.table("visits")).values(id=1, customer_id=1))
+    adapter = shop.adapter(DECLARED)
+    failed = [(c.name, c.detail) for c in adapter.check_connection().checks if not c.ok]
+    assert failed == [(
+        "fk fk_visits_customer",
+        "visits.customer_id -> customers.id cascades (ON DELETE CASCADE) from customers into "
+        "visits (visits is not in the catalog)",
+    )]  # fmt: skip
+    before = shop.dump()
+    with pytest.raises(PermanentAdapterError, match="1 row of visits points at the subject's"):
+        adapter.erase(MIA)
+    assert shop.dump() == before
+    adapter.close()
+
+
 def test_declared_foreign_keys_order_the_erasure(shop: Shop) -> None:
     adapter = shop.adapter(DECLARED)
     report = adapter.check_connection()
