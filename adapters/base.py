@@ -137,6 +137,8 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    warning: bool = False
+    """Passed, but a person should look (``stores test`` prints WARN)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,17 @@ class AdapterContext:
     base_dir: Path
     env: Mapping[str, str]
     identity_kinds: IdentityKinds = DEFAULT_KINDS
+    locate: Callable[[tuple[str | int, ...]], str | None] | None = None
+    """``FILE:LINE`` of a field of this store's catalog entry (path under the entry), if known."""
+
+    def where(self, *path: str | int) -> str:
+        """``"FILE:LINE: "`` of a field of this store's catalog entry, or ``""`` when unknown.
+
+        Errors found online (a column the table lacks) name the catalog line to fix, as
+        ``catalog validate`` does for what it can check offline.
+        """
+        found = self.locate(path) if self.locate is not None else None
+        return f"{found}: " if found else ""
 
     def secret(self, var: str, what: str) -> str:
         """Resolve a secret by env-var name.

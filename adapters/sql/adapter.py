@@ -5,17 +5,16 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, MetaData, Table, and_, false, func, or_, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, MetaData, Table, and_, func, or_, select, update
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.sql.dml import Update
 
 from adapters.base import (
     AdapterContext,
     AdapterError,
     Capability,
-    Check,
     CheckReport,
     OperationReceipt,
     PermanentAdapterError,
@@ -27,9 +26,13 @@ from adapters.base import (
 from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
-from adapters.sql.indexes import ci_columns, index_checks
+from adapters.sql.fk import reflect_foreign_keys
+from adapters.sql.indexes import ci_columns
 from adapters.sql.plan import SqlPlan
 from dsrflow.domain import CollectionCount, Identity
+
+if TYPE_CHECKING:
+    from adapters.sql.dryrun import DryRunReport
 
 
 class SqlAdapter:
@@ -48,6 +51,7 @@ class SqlAdapter:
         }
     )
     config_model = SqlConfig
+    supports_dry_run = True
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
@@ -104,15 +108,28 @@ class SqlAdapter:
             return self._engine
 
     def plan(self) -> SqlPlan:
-        """Reflect the declared tables once and build the statement planner."""
+        """Reflect the declared tables and the schema's foreign keys once; build the planner."""
         with self._lock:
             if self._plan is not None:
                 return self._plan
         try:
-            tables = self._reflect()
-            ci = ci_columns(self.engine, self.config, self.ctx.identity_kinds, tables)
+            tables, problems = self.reflect_all()
+        except AdapterError:
+            raise
         except Exception as exc:
             raise map_error(self.store, exc, "reading the schema") from None
+        if problems:
+            _, first = problems[0]
+            more = f" (and {len(problems) - 1} more: run `dsrflow stores test`)"
+            raise PermanentAdapterError(first + (more if len(problems) > 1 else ""))
+        try:
+            fks = reflect_foreign_keys(self.engine, self.config.connection.schema_)
+        except Exception as exc:
+            raise map_error(self.store, exc, "reading the foreign keys") from None
+        try:
+            ci = ci_columns(self.engine, self.config, self.ctx.identity_kinds, tables)
+        except Exception as exc:
+            raise map_error(self.store, exc, "reading the collations") from None
         plan = SqlPlan(
             self.store,
             self.config,
@@ -120,33 +137,62 @@ class SqlAdapter:
             self.engine.dialect.name,
             kinds=self.ctx.identity_kinds,
             ci_columns=frozenset(ci),
+            fks=fks,
         )
         with self._lock:
             self._plan = plan
         return plan
 
-    def _reflect(self) -> dict[str, Table]:
-        meta = MetaData(schema=self.config.connection.schema_)
-        return {name: self._reflect_one(meta, name) for name in self.config.collections}
+    def reflect_all(self) -> tuple[dict[str, Table], list[tuple[str, str]]]:
+        """Every collection's table, and ``(collection, message)`` for each thing missing.
 
-    def _reflect_one(self, meta: MetaData, name: str) -> Table:
-        """One collection's table, with every column the catalog names checked."""
-        coll = self.config.collections[name]
-        try:
-            with warnings.catch_warnings():
-                # The expression indexes docs/catalog.md recommends (lower(trim(email))) are
-                # not reflected by SQLAlchemy; that is expected, not news for the person.
-                warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression")
-                table = Table(coll.table or name, meta, autoload_with=self.engine)
-        except Exception as exc:
-            raise map_error(self.store, exc, f"reading collection {name}") from None
-        missing = [c for c in _declared_columns(self.config, name) if c not in table.c]
-        if missing:
-            cols = ", ".join(repr(c) for c in missing)
-            raise PermanentAdapterError(
-                f"store {self.store!r}: collection {name}: table {table.name} has no column {cols}"
-            )
-        return table
+        A column is blamed on the collection (and catalog line) that names it: a reference to
+        ``customers.idd`` is a problem of the referencing collection, not of ``customers``.
+        """
+        meta = MetaData(schema=self.config.connection.schema_)
+        tables: dict[str, Table] = {}
+        problems: list[tuple[str, str]] = []
+        for name, coll in self.config.collections.items():
+            try:
+                with warnings.catch_warnings():
+                    # The expression indexes docs/catalog.md recommends (lower(trim(email)))
+                    # are not reflected by SQLAlchemy; expected, not news for the person.
+                    warnings.filterwarnings(
+                        "ignore", "Skipped unsupported reflection of expression"
+                    )
+                    tables[name] = Table(coll.table or name, meta, autoload_with=self.engine)
+            except Exception as exc:
+                error = map_error(self.store, exc, f"reading collection {name}")
+                if error.retryable:
+                    raise error from None  # an outage, not a catalog problem: retry later
+                where = self.where("collections", name, *(("table",) if coll.table else ()))
+                problems.append((name, f"{where}{error}"))
+                continue
+            for col, path in _declared_columns(coll).items():
+                if col not in tables[name].c:
+                    problems.append((name, self._missing(name, path, tables[name].name, col)))
+        for name, coll in self.config.collections.items():
+            targets = [("reference", c, ("references", c), p, pc) for c, p, pc in coll.referenced()]
+            targets += [
+                ("pointer", c, ("pointers", c, "to"), *r.target()) for c, r in coll.pointers.items()
+            ]
+            for label, col, path, parent, pcol in targets:
+                ptable = tables.get(parent)
+                if ptable is not None and pcol not in ptable.c:
+                    what = f"{label} {col} -> {parent}.{pcol}: table {ptable.name}"
+                    problems.append((name, self._missing(name, path, ptable.name, pcol, what)))
+        return tables, problems
+
+    def _missing(
+        self, name: str, path: tuple[str, ...], table: str, col: str, what: str | None = None
+    ) -> str:
+        where = self.where("collections", name, *path)
+        what = what or f"table {table}"
+        return f"{where}store {self.store!r}: collection {name}: {what} has no column {col!r}"
+
+    def where(self, *path: str) -> str:
+        """``FILE:LINE: `` of a field of this store's catalog entry (empty when unknown)."""
+        return self.ctx.where(*path)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -159,80 +205,43 @@ class SqlAdapter:
     # -- verbs -------------------------------------------------------------------------
 
     def check_connection(self) -> CheckReport:
-        """Connect, check every declared table and column, and dry-run each statement."""
-        checks: list[Check] = []
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(select(1))
-            checks.append(Check("connect", True, self.engine.url.render_as_string(True)))
-        except Exception as exc:
-            checks.append(Check("connect", False, str(map_error(self.store, exc, "connecting"))))
-            return CheckReport(self.store, checks)
-        try:
-            plan = self.plan()
-            checks.append(
-                Check("schema", True, f"{len(plan.tables)} tables, declared columns exist")
-            )
-        except AdapterError:
-            # Say what is wrong with every collection, not just the first one.
-            meta = MetaData(schema=self.config.connection.schema_)
-            for name in self.config.collections:
-                try:
-                    table = self._reflect_one(meta, name)
-                    checks.append(Check(f"schema:{name}", True, f"table {table.name} as declared"))
-                except AdapterError as exc:
-                    checks.append(Check(f"schema:{name}", False, str(exc)))
-            return CheckReport(self.store, checks)
-        try:
-            if self._hmac_keys():
-                checks.append(Check("secrets", True, "every HMAC key_env is set"))
-        except AdapterError as exc:
-            checks.append(Check("secrets", False, str(exc)))
-        for name, coll in self.config.collections.items():
-            table = plan.tables[name]
-            stmts: list[Any] = [plan.erase_statement(name, false())]
-            what = [f"{coll.erase.strategy} on {table.name}"]
-            if coll.rectify:
-                cols = sorted(set(coll.rectify.values()))
-                stmts.append(update(table).where(false()).values({c: table.c[c] for c in cols}))
-                what.append("rectify")
-            if coll.restrict:
-                col = coll.restrict.column
-                stmts.append(update(table).where(false()).values({col: coll.restrict.value}))
-                what.append("restrict")
-            try:
-                # Run the real statement shapes with a false predicate, then roll back: proves
-                # the credentials may do it without touching a row.
-                with self.engine.connect() as conn, conn.begin() as tx:
-                    conn.execute(select(table).where(false()))
-                    for stmt in stmts:
-                        if stmt is not None:
-                            conn.execute(stmt)
-                    tx.rollback()
-                checks.append(Check(f"privileges:{name}", True, ", ".join(what)))
-            except Exception as exc:
-                detail = str(map_error(self.store, exc, ", ".join(what)))
-                checks.append(Check(f"privileges:{name}", False, detail))
-        checks += index_checks(self.engine, plan)
-        return CheckReport(self.store, checks)
+        """Connect; check tables, columns, foreign keys and privileges (see ``checks.py``)."""
+        from adapters.sql.checks import check_store
+
+        return check_store(self)
+
+    def dry_run_store(self, subject: Subject, *, erase: bool) -> DryRunReport:
+        """Access (and erasure), then the sweep, in one transaction rolled back (``dryrun.py``)."""
+        from adapters.sql.dryrun import dry_run
+
+        return dry_run(self, subject, erase=erase)
 
     def access(self, subject: Subject) -> Iterator[Record]:
         """Stream every matching row of every collection, in declaration order."""
         plan = self.plan()
         try:
             with self.engine.connect() as conn:
-                for name in self.config.collections:
-                    clause = plan.match(name, subject)
-                    if clause is None:
-                        continue
-                    stmt = select(plan.tables[name]).where(clause)
-                    result = conn.execution_options(yield_per=self.config.batch_size).execute(stmt)
-                    for row in result:
-                        yield Record(name, dict(row._mapping))
+                yield from self.access_rows(conn, plan, subject)
         except AdapterError:
             raise
         except Exception as exc:
             raise map_error(self.store, exc, "reading the subject's rows") from None
+
+    def access_rows(self, conn: Connection, plan: SqlPlan, subject: Subject) -> Iterator[Record]:
+        """The subject's rows over an open connection (the store-level dry run shares it).
+
+        Rows that only point at the subject (pointer rules) are someone else's: never returned.
+        """
+        for name in self.config.collections:
+            clause = plan.match(name, subject)
+            if clause is None:
+                continue
+            # Per statement: Connection.execution_options would switch the whole connection
+            # (and the dry run's later statements) to server-side cursors.
+            stmt = select(plan.tables[name]).where(clause)
+            result = conn.execute(stmt.execution_options(yield_per=self.config.batch_size))
+            for row in result:
+                yield Record(name, dict(row._mapping))
 
     def access_digest(self, subject: Subject) -> str:
         """Digest of the SELECT templates ``access`` runs."""
@@ -247,20 +256,24 @@ class SqlAdapter:
     def resolve_identities(self, subject: Subject) -> list[Identity]:
         """Values of ``provides`` columns on the subject's rows, as new identities."""
         plan = self.plan()
-        found: set[tuple[str, str]] = set()
         try:
             with self.engine.connect() as conn:
-                for name, coll in self.config.collections.items():
-                    clause = plan.match(name, subject) if coll.provides else None
-                    if clause is None:
-                        continue
-                    table = plan.tables[name]
-                    for column, kind in coll.provides.items():
-                        stmt = select(table.c[column]).where(clause).distinct()
-                        values = (self._resolved(kind, v) for (v,) in conn.execute(stmt))
-                        found.update((kind, v) for v in values if v)
+                return self.resolve_on(conn, plan, subject)
         except Exception as exc:
             raise map_error(self.store, exc, "resolving identities") from None
+
+    def resolve_on(self, conn: Connection, plan: SqlPlan, subject: Subject) -> list[Identity]:
+        """``resolve_identities`` over an open connection (the store-level dry run shares it)."""
+        found: set[tuple[str, str]] = set()
+        for name, coll in self.config.collections.items():
+            clause = plan.match(name, subject) if coll.provides else None
+            if clause is None:
+                continue
+            table = plan.tables[name]
+            for column, kind in coll.provides.items():
+                stmt = select(table.c[column]).where(clause).distinct()
+                values = (self._resolved(kind, v) for (v,) in conn.execute(stmt))
+                found.update((kind, v) for v in values if v)
         return [Identity(kind, value) for kind, value in sorted(found)]
 
     def _resolved(self, kind: str, value: Any) -> str:
@@ -273,18 +286,32 @@ class SqlAdapter:
         kinds = self.ctx.identity_kinds
         return str(value) if kinds.mode(kind) == "exact" else kinds.normalize(kind, str(value))
 
-    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Erase per each collection's strategy, in one transaction, set-based and batched."""
+    def erase(
+        self, subject: Subject, progress: Progress | None = None, *, dry_run: bool = False
+    ) -> OperationReceipt:
+        """Erase per each collection's strategy, in one transaction, set-based and batched.
+
+        Args:
+            subject: Whose rows.
+            progress: Called with the running count of changed rows (heartbeats).
+            dry_run: Run everything (statements, pointer rules, foreign-key checks, the
+                in-transaction residual counts), then roll back: the receipt says what would
+                have happened and nothing changed.
+
+        """
         plan = self.plan()
         eraser = Eraser(plan, self._hmac_keys(), self.config.batch_size)
         try:
-            with self.engine.begin() as conn:
+            with self.engine.connect() as conn, conn.begin() as tx:
                 run = eraser.run(conn, subject, progress)
+                receipt = _receipt("erase", run.counts, run.templates)
+                if dry_run:
+                    tx.rollback()
         except AdapterError:
             raise
         except Exception as exc:
             raise map_error(self.store, exc, "erasing") from None
-        return _receipt("erase", run.counts, run.templates)
+        return receipt
 
     def verify(self, subject: Subject) -> OperationReceipt:
         """Count rows that still hold the subject's data (kept collections are not counted)."""
@@ -358,6 +385,10 @@ class SqlAdapter:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def hmac_keys(self) -> dict[str, bytes]:
+        """Every HMAC key the catalog names, from its env var (raises if one is not set)."""
+        return self._hmac_keys()
+
     def _hmac_keys(self) -> dict[str, bytes]:
         keys = {}
         for coll in self.config.collections.values():
@@ -372,19 +403,27 @@ class SqlAdapter:
 
 
 def _receipt(action: str, counts: list[CollectionCount], templates: list[str]) -> OperationReceipt:
+    # Pointer rows are other people's: listed (counts only) but never the subject's totals.
+    own = [c for c in counts if c.action != "unlink"]
     return OperationReceipt(
         action=action,
-        matched=sum(c.matched for c in counts),
-        affected=sum(c.affected for c in counts),
+        matched=sum(c.matched for c in own),
+        affected=sum(c.affected for c in own),
         operation_digest=operation_digest(templates),
         collections=counts,
     )
 
 
-def _declared_columns(config: SqlConfig, name: str) -> list[str]:
-    coll = config.collections[name]
-    cols = [*coll.identities, *coll.provides, *coll.references, *coll.erase.fields]
-    cols += list(coll.rectify.values()) + ([coll.restrict.column] if coll.restrict else [])
-    for other in config.collections.values():
-        cols += [pcol for _, parent, pcol in other.referenced() if parent == name]
-    return list(dict.fromkeys(cols))
+def _declared_columns(coll: CollectionConfig) -> dict[str, tuple[str, ...]]:
+    """Every column of its own table a collection names -> where the catalog names it first."""
+    cols: dict[str, tuple[str, ...]] = {}
+    named = [(c, ("identities", c)) for c in coll.identities]
+    named += [(c, ("provides", c)) for c in coll.provides]
+    named += [(c, ("references", c)) for c in coll.references]
+    named += [(c, ("erase", "fields", c)) for c in coll.erase.fields]
+    named += [(c, ("rectify", f)) for f, c in coll.rectify.items()]
+    named += [(coll.restrict.column, ("restrict", "column"))] if coll.restrict else []
+    named += [(c, ("pointers", c)) for c in coll.pointers]
+    for col, path in named:
+        cols.setdefault(col, path)
+    return cols

@@ -21,6 +21,8 @@ Example::
                                                  email: {hmac: {key_env: SHOP_HMAC_KEY}}}}
           rectify: {full_name: shipping_name}      # logical field -> column (Art. 16)
           restrict: {column: processing_restricted, value: true}   # Art. 18 marker
+          pointers: {referrer_id: {to: customers.id, set: null}}   # other customers' rows
+                                                   # pointing at the subject's: unlinked
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class Connection(BaseModel):
                 parsed = make_url(self.url)
             except ArgumentError:
                 raise ValueError("'url' is not a valid SQLAlchemy URL") from None
+            if parsed.drivername.split("+")[0] == "postgres":
+                raise ValueError(
+                    "'url': use postgresql:// (SQLAlchemy does not accept postgres://)"
+                )
             if parsed.password:
                 raise ValueError(
                     "'url' must not contain a password; put it in an env var and name it "
@@ -122,7 +128,44 @@ class EraseSpec(BaseModel):
             raise ValueError("'fields' only applies to strategy 'anonymize'")
         if self.strategy == "keep" and not self.basis:
             raise ValueError("strategy 'keep' needs a legal 'basis'")
+        if self.strategy == "delete" and (self.basis or self.until):
+            # Nothing is retained, so a basis or date would be recorded for nothing.
+            raise ValueError("'basis' and 'until' apply to strategies 'keep' and 'anonymize'")
         return self
+
+
+ERASE_FORMS = (
+    "'delete', or a mapping {strategy: delete | anonymize | keep, fields: ..., basis: ..., "
+    "until: ...}"
+)
+
+
+class PointerSpec(BaseModel):
+    """A column of *other people's* rows that points at the subject's rows (a referrer, a manager).
+
+    Rows whose column equals ``to`` of one of the subject's rows are not the subject's: they are
+    never returned by access; erasure sets the column to ``set`` (NULL by default, or a fixed
+    value such as the id of a placeholder row), before the rows pointed at go, and records counts
+    only.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    to: str = Field(description="'collection.column' the pointer holds a value of.")
+    set: str | int | float | bool | None = Field(None, description="Value written (default NULL).")
+
+    @field_validator("to")
+    @classmethod
+    def _to_format(cls, value: str) -> str:
+        if not _REF.match(value):
+            raise ValueError(f"'to': {value!r} must be 'collection.column'")
+        return value
+
+    def target(self) -> tuple[str, str]:
+        """``(collection, column)`` pointed at."""
+        m = _REF.match(self.to)
+        assert m is not None  # validated above
+        return m.group(1), m.group(2)
 
 
 class RestrictSpec(BaseModel):
@@ -174,13 +217,52 @@ class CollectionConfig(BaseModel):
         default_factory=dict, description="Logical field -> column that rectification sets."
     )
     restrict: RestrictSpec | None = None
+    pointers: dict[str, PointerSpec] = Field(
+        default_factory=dict,
+        description="Column -> pointer rule for other people's rows pointing at the subject's.",
+    )
 
     @field_validator("erase", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if value == "delete":
             return {"strategy": "delete"}
+        if value == "keep":
+            raise ValueError("'keep' needs a legal basis: write {strategy: keep, basis: ...}")
+        if value == "anonymize":
+            raise ValueError("'anonymize' needs fields: write {strategy: anonymize, fields: ...}")
+        if not isinstance(value, dict | EraseSpec):
+            raise ValueError(f"erase must be {ERASE_FORMS}; got {value!r}")
         return value
+
+    @property
+    def pointer_only(self) -> bool:
+        """A collection with pointer rules and no way to match the subject: never hers."""
+        return bool(self.pointers) and not (self.identities or self.references)
+
+    def own_columns(self) -> list[str]:
+        """Every column of its own table this collection names (checked online, by reflection)."""
+        cols = [*self.identities, *self.provides, *self.references, *self.erase.fields]
+        cols += [*self.rectify.values(), *self.pointers]
+        return cols + ([self.restrict.column] if self.restrict else [])
+
+    @model_validator(mode="after")
+    def _names_without_padding(self) -> CollectionConfig:
+        # Offline, a name cannot be checked against the table, but padding is always a typo.
+        for name in [*self.own_columns(), *([self.table] if self.table else [])]:
+            if name != name.strip() or not name:
+                raise ValueError(f"{name!r}: a table or column name with spaces at its ends")
+        return self
+
+    @model_validator(mode="after")
+    def _pointers_are_not_references(self) -> CollectionConfig:
+        both = sorted(set(self.pointers) & set(self.references))
+        if both:
+            raise ValueError(
+                f"column {both[0]} is both a reference (rows found through it are the "
+                "subject's) and a pointer (rows pointing through it are someone else's)"
+            )
+        return self
 
     @field_validator("references")
     @classmethod
@@ -232,9 +314,19 @@ class SqlConfig(BaseModel):
                 if parent not in names:
                     raise ValueError(f"collection {name}: reference {column} -> unknown {parent!r}")
                 if parent == name:
-                    raise ValueError(f"collection {name}: reference {column} points at itself")
+                    raise ValueError(
+                        f"collection {name}: reference {column} points at itself (rows of the "
+                        f"same table pointing at the subject's are someone else's: use pointers)"
+                    )
+            for column, rule in coll.pointers.items():
+                if rule.target()[0] not in names:
+                    raise ValueError(
+                        f"collection {name}: pointer {column} -> unknown {rule.target()[0]!r}"
+                    )
         # Every collection must be reachable from an identity, else it can never match anything.
+        # A collection with only pointers holds no rows of the subject's, only links to them.
         reach = {n for n, c in collections.items() if c.identities}
+        reach |= {n for n, c in collections.items() if c.pointer_only}
         changed = True
         while changed:
             changed = False
@@ -247,7 +339,32 @@ class SqlConfig(BaseModel):
             raise ValueError(
                 "collections not reachable from any identity column: " + ", ".join(orphans)
             )
+        _same_spelling(collections)
         cycle = find_cycle({n: [p for _, p, _ in c.referenced()] for n, c in collections.items()})
         if cycle:
             raise ValueError("reference cycle: " + " -> ".join(cycle))
         return collections
+
+
+def _same_spelling(collections: dict[str, CollectionConfig]) -> None:
+    """Refuse one table's column spelled two ways (``email`` and ``Email``): one is a typo.
+
+    Column names are matched exactly against the reflected table, so this is the part of a
+    column check that needs no database.
+    """
+    seen: dict[tuple[str, str], tuple[str, str]] = {}  # (table, folded) -> (spelling, collection)
+    for name, coll in collections.items():
+        table = coll.table or name
+        named = [(table, c) for c in coll.own_columns()]
+        for _, parent, pcol in coll.referenced():
+            named.append((collections[parent].table or parent, pcol))
+        for rule in coll.pointers.values():
+            parent, pcol = rule.target()
+            named.append((collections[parent].table or parent, pcol))
+        for tbl, col in named:
+            spelling, where = seen.setdefault((tbl, col.casefold()), (col, name))
+            if spelling != col:
+                raise ValueError(
+                    f"collection {name}: column {col!r} of table {tbl} is spelled {spelling!r} "
+                    f"in collection {where}; names must match the table's exactly"
+                )

@@ -49,6 +49,11 @@ def build_url(conn: Connection, ctx: AdapterContext) -> URL:
         url = make_url(raw)
     except Exception:  # the env var may hold anything
         raise PermanentAdapterError(f"store {ctx.store!r}: connection URL is not valid") from None
+    if url.drivername.split("+")[0] == "postgres":  # url_env: not seen by catalog validation
+        raise PermanentAdapterError(
+            f"store {ctx.store!r}: connection URL: use postgresql:// (SQLAlchemy does not "
+            "accept postgres://)"
+        )
     url = url.set(drivername=_DRIVERS.get(url.drivername, url.drivername))
     if conn.password_env:
         url = url.set(password=ctx.secret(conn.password_env, "password"))

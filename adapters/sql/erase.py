@@ -19,8 +19,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.base import Progress, Subject
-from adapters.sql.config import HmacValue
+from adapters.base import PermanentAdapterError, Progress, Subject
+from adapters.sql.config import HmacValue, PointerSpec
+from adapters.sql.fk import blocking_rows, fk_problems
 from adapters.sql.plan import Edge, SqlPlan
 from dsrflow.domain import CollectionCount
 
@@ -48,10 +49,18 @@ class Eraser:
         self.batch_size = batch_size
 
     def run(self, conn: Connection, subject: Subject, progress: Progress | None) -> EraseRun:
-        """Erase every collection in dependency order; returns counts and templates."""
+        """Erase every collection in dependency order; returns counts and templates.
+
+        Raises:
+            PermanentAdapterError: A foreign key the catalog does not cover would block (or
+                cascade from) a change, for this subject's rows; raised before anything changed.
+
+        """
         plan, run = self.plan, EraseRun()
+        order = plan.erase_order()
         values = read_edge_values(conn, plan, subject, plan.value_edges())
         clauses = {n: plan.match(n, subject, values) for n in plan.config.collections}
+        refuse_blocked(conn, plan, clauses)
         # Anonymised and kept collections are counted before anything changes (the count also
         # says whether to batch); a delete counts what it finds itself: deleted + still there.
         before = {
@@ -59,7 +68,23 @@ class Eraser:
             for n, c in clauses.items()
             if plan.coll(n).erase.strategy != "delete"
         }
-        for name in plan.erase_order():
+        # Other people's pointers to the subject's rows go first: before the rows they point at
+        # (foreign keys) and before the holder's own erasure (which tells her rows from theirs).
+        for holder, column, rule in plan.pointer_rules():
+            clause = plan.pointing(holder, column, rule, values, clauses[holder])
+            matched = count(conn, plan, holder, clause)
+            affected = 0
+            if matched:
+                stmt = plan.unlink_statement(holder, column, rule, clause)
+                affected = self._execute(conn, stmt, run, progress)
+            left = count(conn, plan, holder, clause)
+            run.counts.append(
+                CollectionCount(f"{holder}.{column}", "unlink", matched, affected, left)
+            )
+            self._unlink_own(conn, holder, column, rule, values, clauses[holder], run)
+        for name in order:
+            if plan.coll(name).pointer_only:
+                continue  # its rows are never the subject's (unlinked above)
             clause, spec = clauses[name], plan.coll(name).erase
             affected, left = 0, None
             if clause is not None and spec.strategy == "delete":
@@ -69,11 +94,47 @@ class Eraser:
                     conn, name, clause, before[name], run, progress
                 )
             matched = affected + (left or 0) if spec.strategy == "delete" else before[name]
-            basis = spec.basis if spec.strategy == "keep" else None
+            # What is retained (kept, or anonymised rows) carries the catalog's basis and date.
+            retained = spec.strategy != "delete"
             run.counts.append(
-                CollectionCount(name, spec.strategy, matched, affected, left, basis=basis)
+                CollectionCount(
+                    name,
+                    spec.strategy,
+                    matched,
+                    affected,
+                    left,
+                    basis=spec.basis if retained else None,
+                    until=spec.until.isoformat() if retained and spec.until else None,
+                )
             )
         return run
+
+    def _unlink_own(
+        self,
+        conn: Connection,
+        holder: str,
+        column: str,
+        rule: PointerSpec,
+        values: dict[Edge, list[Any]],
+        mine: ColumnElement[bool] | None,
+        run: EraseRun,
+    ) -> None:
+        """Clear the pointers between the subject's own rows of a table she is deleted from.
+
+        Her rows go anyway; without this, one of her rows pointing at another (two accounts,
+        one referred by the other) makes InnoDB, which checks a self-reference row by row,
+        refuse the single DELETE. Not counted: these rows are deleted next.
+        """
+        if mine is None or self.plan.coll(holder).erase.strategy != "delete":
+            return
+        target, tcol = rule.target()
+        if self.plan.tables[target].name != self.plan.tables[holder].name:
+            return
+        col = self.plan.tables[holder].c[column]
+        vals = [v for v in values.get((target, tcol), []) if v is not None]
+        if vals:
+            clause = and_(col.in_(vals), mine)
+            self._execute(conn, self.plan.unlink_statement(holder, column, rule, clause), run, None)
 
     def _erase_collection(
         self,
@@ -208,6 +269,31 @@ def read_edge_values(
         stmt = select(col).where(clause, col.is_not(None)).distinct()
         values[(parent, pcol)] = [v for (v,) in conn.execute(stmt)]
     return values
+
+
+def refuse_blocked(
+    conn: Connection, plan: SqlPlan, clauses: dict[str, ColumnElement[bool] | None]
+) -> None:
+    """Raise before any change if an uncovered foreign key would stop (or widen) this erasure.
+
+    Counts only this subject's rows: an undeclared key that no row of hers is pointed at
+    through does not stop her erasure (``stores test`` still reports it). Every blocking key is
+    named in the one line, so one fix-and-retry round is enough.
+    """
+    blocked = []
+    for problem in fk_problems(plan):
+        n = blocking_rows(conn, plan, problem, clauses)
+        if n:
+            rows = f"{n} row{'' if n == 1 else 's'} of {problem.fk.table}"
+            verb = "points" if n == 1 else "point"
+            blocked.append(
+                f"FOREIGN KEY {problem.fk.name or '(unnamed)'}: {problem.detail()}; {rows} "
+                f"{verb} at the subject's {problem.parent} rows"
+            )
+    if blocked:
+        raise PermanentAdapterError(
+            f"store {plan.store!r}: erasure refused, nothing was changed: " + "; ".join(blocked)
+        )
 
 
 def count(conn: Connection, plan: SqlPlan, name: str, clause: Any) -> int:

@@ -9,9 +9,11 @@ a real table or column never reaches SQL.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     String,
     Table,
     and_,
@@ -33,11 +35,13 @@ from adapters.sql.config import (
     CollectionConfig,
     FixedValue,
     HmacValue,
+    PointerSpec,
     RandomValue,
     SqlConfig,
 )
+from adapters.sql.fk import ForeignKey, order_constraints
 from adapters.sql.normalize import is_mysql, normalized
-from dsrflow.graph import topo_levels
+from dsrflow.graph import find_cycle, topo_levels
 from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
 Edge = tuple[str, str]  # (parent collection, parent column)
@@ -55,6 +59,7 @@ class SqlPlan:
         *,
         kinds: IdentityKinds | None = None,
         ci_columns: frozenset[tuple[str, str]] = frozenset(),
+        fks: Sequence[ForeignKey] = (),
     ) -> None:
         self.store = store
         self.config = config
@@ -63,6 +68,8 @@ class SqlPlan:
         self.kinds = kinds or DEFAULT_KINDS
         # MariaDB/MySQL (collection, column) pairs with a case-insensitive pad-space collation.
         self.ci_columns = ci_columns
+        self.fks = list(fks)  # every foreign key of the schema (see fk.py)
+        self._order: list[str] | None = None
         self._provided = {
             (name, col): kind
             for name, coll in config.collections.items()
@@ -79,17 +86,20 @@ class SqlPlan:
         return pk == {parent_col}
 
     def value_edges(self) -> list[Edge]:
-        """References whose parent values must be read before anything changes.
+        """Parent columns whose values must be read before anything changes.
 
-        When the reference does not target the parent's key, the parent holds the foreign key
-        and must be erased first, so the child can no longer be found through it afterwards.
+        A reference whose parent is erased before its child (the parent holds the foreign key,
+        or the database's keys demand it) can no longer find the child through a subquery
+        afterwards; neither can a pointer rule once the rows pointed at are gone.
         """
+        pos = {name: i for i, name in enumerate(self.erase_order())}
         edges = {
             (parent, pcol)
-            for coll in self.config.collections.values()
+            for name, coll in self.config.collections.items()
             for _, parent, pcol in coll.referenced()
-            if not self.is_key_edge(parent, pcol)
+            if pos[parent] < pos[name]
         }
+        edges |= {rule.target() for _, _, rule in self.pointer_rules()}
         return sorted(edges)
 
     def match(
@@ -164,24 +174,73 @@ class SqlPlan:
     def erase_order(self) -> list[str]:
         """Collections in the order erasure must touch them.
 
-        A child that holds the foreign key goes before its parent (the parent's rows still
-        match while the child is processed); a parent that holds the foreign key goes first
-        (the child is then found through values read up front).
+        The database's foreign keys come first: a collection that clears a link (deletes its
+        rows, or rewrites the key) goes before the collection it points at. Then, where the
+        keys leave a choice, the declared references: a child holding the foreign key before
+        its parent (the parent's rows still match while the child is processed), a parent that
+        holds it first. A reference the keys order the other way round is followed through
+        values read up front instead (``value_edges``).
         """
+        if self._order is not None:
+            return self._order
         deps: dict[str, list[str]] = {name: [] for name in self.config.collections}
+        for first, then in order_constraints(self):
+            if first not in deps[then]:
+                deps[then].append(first)
+        cycle = find_cycle(deps)
+        if cycle:
+            raise PermanentAdapterError(
+                f"store {self.store!r}: no erasure order satisfies the foreign keys "
+                f"({' -> '.join(reversed(cycle))}): each must go before the next; null one "
+                "link with an anonymize rule or a pointer rule"
+            )
         for name, coll in self.config.collections.items():
             for _, parent, pcol in coll.referenced():
-                if self.is_key_edge(parent, pcol):
-                    deps[parent].append(name)
-                else:
-                    deps[name].append(parent)
-        try:
-            levels = topo_levels(deps)
-        except ValueError as exc:
-            raise PermanentAdapterError(
-                f"store {self.store!r}: no erasure order satisfies the references ({exc})"
-            ) from None
-        return [name for level in levels for name in level]
+                first, then = (name, parent) if self.is_key_edge(parent, pcol) else (parent, name)
+                if first in deps[then]:
+                    continue
+                deps[then].append(first)
+                if find_cycle(deps):
+                    deps[then].remove(first)  # the keys decide; values are read up front
+        self._order = [name for level in topo_levels(deps) for name in level]
+        return self._order
+
+    def pointer_rules(self) -> list[tuple[str, str, PointerSpec]]:
+        """``(holder collection, column, rule)`` for every pointer rule."""
+        return [
+            (name, col, rule)
+            for name, coll in self.config.collections.items()
+            for col, rule in coll.pointers.items()
+        ]
+
+    def pointing(
+        self,
+        holder: str,
+        column: str,
+        rule: PointerSpec,
+        values: dict[Edge, list[Any]],
+        holder_clause: ColumnElement[bool] | None,
+    ) -> ColumnElement[bool]:
+        """Rows of other people that point at the subject's rows through a pointer column.
+
+        The pointed-at values are read up front (MariaDB cannot update a table while reading
+        it in a subquery, as a self-reference would); the holder's own matches (the subject's
+        rows) are left to the holder's erasure. ``coalesce`` keeps rows whose identity columns
+        are NULL: ``NOT (NULL IN ...)`` would drop them.
+        """
+        col = self.tables[holder].c[column]
+        vals = [v for v in values.get(rule.target(), []) if v is not None]
+        clause: ColumnElement[bool] = col.in_(vals) if vals else false()
+        if holder_clause is not None:
+            mine = func.coalesce(holder_clause, false(), type_=Boolean)
+            clause = and_(clause, not_(mine))
+        return clause
+
+    def unlink_statement(
+        self, holder: str, column: str, rule: PointerSpec, clause: ColumnElement[bool]
+    ) -> Update:
+        """``UPDATE holder SET column = <set> WHERE <pointing>`` (``set`` is a bound parameter)."""
+        return update(self.tables[holder]).where(clause).values({column: rule.set})
 
     def rewritten_fields(self, name: str) -> list[str]:
         """Fields whose new value depends on the old one or on chance (hmac, random).

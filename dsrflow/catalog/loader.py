@@ -107,7 +107,12 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     kinds = _identity_kinds(data.get("identity_kinds"), stores, registry, problems)
     problems.raise_if_any()
     return Catalog(
-        path=path.resolve(), stores=stores, raw=data, policies=policies, identity_kinds=kinds
+        path=path.resolve(),
+        stores=stores,
+        raw=data,
+        policies=policies,
+        identity_kinds=kinds,
+        positions=positions,
     )
 
 

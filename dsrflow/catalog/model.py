@@ -17,6 +17,7 @@ import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 from dsrflow.catalog.policies import PoliciesConfig
+from dsrflow.catalog.yamlpos import Path_, line_for
 from dsrflow.domain import Exemption, RetrySpec, StorePlan
 from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
@@ -118,6 +119,13 @@ class Catalog:
     identity_kinds: IdentityKinds = DEFAULT_KINDS
     """Known identity kinds: ``strong_kinds()``, ``mode(kind)``, ``normalize(kind, value)``,
     ``default_country_code`` (see ``dsrflow.identity``)."""
+    positions: dict[Path_, int] = field(default_factory=dict, repr=False, compare=False)
+    """Line of every field of the file, for errors found once a store is used."""
+
+    def locate(self, store: str, path: Path_) -> str | None:
+        """``FILE:LINE`` of a field of a store's entry (nearest enclosing field with a line)."""
+        line = line_for(self.positions, ("stores", store, *path))
+        return f"{self.path}:{line}" if line else None
 
     @property
     def base_dir(self) -> Path:

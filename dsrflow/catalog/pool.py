@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 
@@ -45,6 +46,7 @@ class AdapterPool:
                     base_dir=self.catalog.base_dir,
                     env=self._env,
                     identity_kinds=self.catalog.identity_kinds,
+                    locate=functools.partial(self.catalog.locate, store),
                 )
                 adapter = cls.create(entry.config, ctx)
                 self._adapters[store] = adapter

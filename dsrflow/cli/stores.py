@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -62,10 +62,31 @@ def show_store(ctx: typer.Context, name: str) -> None:
 def test_store(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Store to test (default: all).")] = None,
+    subject: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--subject",
+            help="KIND=VALUE of a test subject (repeatable): also run the real access in a "
+            "transaction that is rolled back, and print what it finds.",
+        ),
+    ] = None,
+    erase: Annotated[
+        bool, typer.Option("--erase", help="With --subject: also run the real erasure.")
+    ] = False,
 ) -> None:
-    """Connect to a store and check every declared table, column and privilege."""
+    """Connect to a store and check every table, column, foreign key and privilege.
+
+    With ``--subject``, a dry run follows: the real access (and with ``--erase`` the real
+    erasure), then the residual sweep, all in one transaction that is rolled back. It prints
+    counts, foreign-key problems, sweep hits and statement templates, never a value.
+    """
     from dsrflow.catalog.pool import AdapterPool
 
+    if erase and not subject:
+        raise UserError("--erase needs --subject KIND=VALUE")
+    if subject and not name:
+        raise UserError("--subject needs a STORE: the dry run tests one store")
+    identities = _parse_subject(subject or [])
     rt = state(ctx).runtime()
     pool = AdapterPool(rt.catalog, rt.registry, rt.env)
     names = [name] if name else list(rt.catalog.stores)
@@ -76,15 +97,90 @@ def test_store(
             report = pool.get(store).check_connection()
             for check in report.checks:
                 mark = "[green]PASS[/]" if check.ok else "[red]FAIL[/]"
+                if check.ok and getattr(check, "warning", False):
+                    mark = "[yellow]WARN[/]"
                 # Details come from drivers and name things in brackets ([redacted]): no markup.
                 line = escape(f"{store}: {check.name}: {check.detail}")
                 out.print(f"{mark} {line}", soft_wrap=True)
-            failed += 0 if report.ok else 1
+            ok = report.ok
+            if identities:
+                ok = _dry_run(pool, store, report, identities, erase) and ok
+            failed += 0 if ok else 1
     finally:
         pool.close()
     if failed:
         out.print(f"[red]{failed} store(s) failed[/]")
         raise typer.Exit(1)
+
+
+def _parse_subject(pairs: list[str]) -> list[tuple[str, str]]:
+    """``KIND=VALUE`` options as (kind, normalised value); errors never echo the value."""
+    from dsrflow.identity import normalize_value, valid_kind
+
+    out = []
+    for i, pair in enumerate(pairs, 1):
+        kind, sep, value = pair.partition("=")
+        if not sep or not value.strip() or not valid_kind(kind):
+            raise UserError(f"--subject #{i}: expected KIND=VALUE with a lower-case kind")
+        out.append((kind, normalize_value(kind, value)))
+    return out
+
+
+def _dry_run(
+    pool: Any, store: str, report: Any, identities: list[tuple[str, str]], erase: bool
+) -> bool:
+    """Print the store-level dry run; True when it found no problem."""
+    from adapters.base import AdapterError, Subject
+    from dsrflow.domain import Identity
+
+    adapter = pool.get(store)
+    if not getattr(adapter, "supports_dry_run", False) or not hasattr(adapter, "dry_run_store"):
+        out.print(escape(f"dry run: store {store} (adapter {adapter.name}) has none"))
+        return False
+    if any(not c.ok and c.name.startswith(("connect", "schema")) for c in report.checks):
+        out.print(escape(f"dry run: {store}: skipped until connect and schema pass"))
+        return False
+    subject = Subject.of([Identity(k, v) for k, v in identities])
+    try:
+        dry = adapter.dry_run_store(subject, erase=erase)
+    except AdapterError as exc:  # the store went away, or its schema changed meanwhile
+        out.print(f"[red]FAIL[/] {escape(f'{store}: dry run: {exc}')}", soft_wrap=True)
+        return False
+    _print_dry_run(dry, erase)
+    return bool(dry.ok)
+
+
+def _print_dry_run(d: Any, erase: bool) -> None:
+    """Counts, problems and statement shapes of a dry run (no values)."""
+    what = "access, erasure and sweep" if erase else "access and sweep"
+    out.print(escape(f"dry run {d.store}: {what} in one transaction, rolled back"))
+    for line in d.resolved:
+        out.print(escape(f"  resolved   {line}"))
+    for coll, rows in d.access:
+        out.print(escape(f"  access     {coll}: {rows} {'row' if rows == 1 else 'rows'}"))
+    for c in d.erase or []:
+        left = "" if c.residual is None else f", residual {c.residual}"
+        out.print(escape(f"  erase      {c.collection}: {c.action} matched {c.matched}, "
+                         f"affected {c.affected}{left}"), soft_wrap=True)  # fmt: skip
+    if d.refused:
+        out.print(f"[red]FAIL[/] {escape('erase: ' + d.refused)}", soft_wrap=True)
+    # Foreign-key problems and widening references are the FAIL/WARN lines of the checks above;
+    # here, what the widening means for this subject.
+    for line in d.shared:
+        out.print(f"[yellow]WARN[/] {escape(line)}", soft_wrap=True)
+    if d.sweep is None:
+        out.print(escape(f"  {d.sweep_note or 'sweep: not run'}"))
+    elif d.sweep.hit_count:
+        out.print(f"[red]FAIL[/] {escape('sweep: ' + d.sweep.reason())}", soft_wrap=True)
+    else:
+        n = len(d.sweep.searched)
+        out.print(escape(f"  sweep      no hits in {n} column(s) searched"))
+    if d.sweep is not None:
+        for gap in d.sweep.not_swept:
+            out.print(f"[yellow]WARN[/] {escape('sweep: not swept: ' + gap)}", soft_wrap=True)
+    out.print("  statements (templates, no values):")
+    for stmt in d.statements:
+        out.print(escape("    " + " ".join(stmt.split())), soft_wrap=True)
 
 
 @catalog_app.command("import-fides")

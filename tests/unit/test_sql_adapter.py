@@ -139,11 +139,18 @@ def test_names_come_from_reflection_not_from_sql(tmp_path: Path) -> None:
 def test_check_connection_reports_each_check(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         conn.executescript(FK_SCHEMA)
-    ok = make(tmp_path, {"customer": {"identities": {"email": "email"}}}).check_connection()
+    ok = make(tmp_path, {"customer": {"identities": {"email": "email"}},
+                         "orders": {"references": {"customer_id": "customer.id"}}}
+              ).check_connection()  # fmt: skip
     assert ok.ok and [c.name for c in ok.checks] == [
-        "connect", "schema", "privileges:customer", "index:customer.email"
+        "connect", "schema", "foreign keys", "privileges:customer", "privileges:orders",
+        "index:customer.email",
     ]  # fmt: skip
-    assert "full scan; CREATE INDEX ... ON customer (lower(trim(email)))" in ok.checks[-1].detail
+    # Without orders, its (unnamed) foreign key blocks the delete of customer rows.
+    partial = make(tmp_path, {"customer": {"identities": {"email": "email"}}}).check_connection()
+    assert not partial.ok and [(c.name, c.ok) for c in partial.checks if not c.ok] == [
+        ("fk (unnamed)", False)
+    ]
     missing = make(tmp_path, {"customers": {"identities": {"email": "email"}}}).check_connection()
     assert not missing.ok and "customers" in missing.checks[-1].detail
 
