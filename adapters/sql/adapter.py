@@ -21,13 +21,16 @@ from adapters.base import (
     Progress,
     Record,
     Subject,
+    SweepBudget,
     operation_digest,
 )
 from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
 from adapters.sql.plan import SqlPlan
+from adapters.sql.sweep import read_only, sweep_connection
 from dsrflow.domain import CollectionCount, Identity
+from dsrflow.sweeps import SweepReport
 
 
 class SqlAdapter:
@@ -43,6 +46,7 @@ class SqlAdapter:
             Capability.RECTIFY,
             Capability.RESTRICT,
             Capability.RESOLVE_IDENTITIES,
+            Capability.SWEEP,
         }
     )
     config_model = SqlConfig
@@ -318,6 +322,31 @@ class SqlAdapter:
         except Exception as exc:
             raise map_error(self.store, exc, doing) from None
         return _receipt(action, counts, templates)
+
+    def sweep(
+        self,
+        subject: Subject,
+        budget: SweepBudget,
+        *,
+        after: str = "erasure",
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """The independent residual sweep of every table of the schema (``sweep.py``)."""
+        plan = self.plan()
+        try:
+            with self.engine.connect() as conn, read_only(conn):
+                return sweep_connection(
+                    conn,
+                    store=self.store,
+                    plan=plan,
+                    schema=self.config.connection.schema_,
+                    subject=subject,
+                    budget=budget,
+                    after=after,
+                    progress=progress,
+                )
+        except Exception as exc:
+            raise map_error(self.store, exc, "sweeping the schema") from None
 
     # -- helpers -----------------------------------------------------------------------
 
