@@ -39,9 +39,9 @@ class Finder:
         low = text.lower()
         out = {k for k, vals in self.lowered.items() if any(v in low for v in vals)}
         for kind, (mode, vals) in self.found.items():
-            if mode == "phone" and kind not in out and len(text) <= _PHONE_MAX:
-                if normalize("phone", text, self.country) in vals:
-                    out.add(kind)
+            short = mode == "phone" and kind not in out and len(text) <= _PHONE_MAX
+            if short and normalize("phone", text, self.country) in vals:
+                out.add(kind)
         return out
 
     def rules(self) -> list[str]:
@@ -86,12 +86,10 @@ def sweep_redis(
     counts: dict[tuple[str, str], int] = {}
     kept: dict[tuple[str, str], int] = {}
     not_swept: dict[str, int] = {}
-    scanned = 0
-    for key in client.scan_iter(match=pattern, count=_CHUNK):
-        if scanned >= budget.max_keys:
+    for scanned, key in enumerate(client.scan_iter(match=pattern, count=_CHUNK), 1):
+        if scanned > budget.max_keys:
             not_swept[f"keys:{prefix}*: more than max_keys ({budget.max_keys}) keys"] = 0
             break
-        scanned += 1
         where = _hits_of_key(client, key, finder, budget, not_swept)
         target = kept if accounted and key in accounted else counts
         for loc, kind in where:
