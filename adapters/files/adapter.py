@@ -91,6 +91,8 @@ class FilesAdapter:
         {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.SWEEP}
     )
     config_model = FilesConfig
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     def __init__(self, config: FilesConfig, ctx: AdapterContext) -> None:
         self.config = config

@@ -63,6 +63,8 @@ class RedisAdapter:
         {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.SWEEP}
     )
     config_model = RedisConfig
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     def __init__(self, config: RedisConfig, ctx: AdapterContext) -> None:
         self.config = config

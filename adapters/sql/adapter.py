@@ -50,6 +50,8 @@ class SqlAdapter:
         }
     )
     config_model = SqlConfig
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
