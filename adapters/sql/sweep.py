@@ -55,7 +55,7 @@ from adapters.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, search
 from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "sql-sweep"
-COUNT_EXACTLY_BELOW = 1_000_000  # smaller tables are counted (bounded) instead of estimated
+COUNT_EXACTLY_BELOW = 100_000  # smaller tables are counted (bounded); larger: statistics
 _ESC = "!"
 _RULES = {
     "casefold": "{kind}: lower(trim(column)) = value",
