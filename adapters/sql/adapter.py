@@ -24,11 +24,12 @@ from adapters.base import (
     SweepBudget,
     operation_digest,
 )
+from adapters.sql.bounded import read_only
 from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
 from adapters.sql.plan import SqlPlan
-from adapters.sql.sweep import read_only, sweep_connection
+from adapters.sql.sweep import sweep_connection
 from dsrflow.domain import CollectionCount, Identity
 from dsrflow.sweeps import SweepReport
 

@@ -20,10 +20,7 @@ exclusions, recorded with their count: after an erasure, rows of ``erase: keep``
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +46,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import NullType
 
 from adapters.base import Subject, SweepBudget
+from adapters.sql.bounded import (
+    StatementTimeout,
+    error_kind,
+    over_budget,
+    run_one,
+    timeout_scope,
+)
 from adapters.sql.normalize import normalized
 from adapters.sql.plan import SqlPlan
 from adapters.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, searchable
 from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "sql-sweep"
-COUNT_EXACTLY_BELOW = 100_000  # smaller tables are counted (bounded); larger: statistics
 _ESC = "!"
 _RULES = {
     "casefold": "{kind}: lower(trim(column)) = value",
@@ -76,10 +79,6 @@ class _Target:
     kind: str
     mode: str  # equality | substring
     cond: ColumnElement[bool]
-
-
-class _Timeout(Exception):
-    """A sweep statement ran past the budget's statement timeout."""
 
 
 def sweep_connection(
@@ -126,11 +125,11 @@ def sweep_connection(
     tables, not_swept = _reflect_all(conn, plan, schema)
     excl = exclusions(plan, subject, after)
     extra_free = set(budget.free_text)
-    with _timeout_scope(conn, dialect, budget.statement_timeout_s):
+    with timeout_scope(conn, dialect, budget.statement_timeout_s):
         for done, (name, table) in enumerate(sorted(tables.items()), 1):
             targets = _targets(table, found, dialect, country, budget, extra_free)
             if targets:
-                why = _over_budget(conn, table, budget, dialect)
+                why = over_budget(conn, table, budget, dialect)
                 if why:
                     not_swept.append(f"{name}: {why}")
                 else:
@@ -190,6 +189,9 @@ def _reflect_all(
     insp = inspect(conn)
     names = list(insp.get_table_names(schema=schema))
     if conn.dialect.name == "postgresql":
+        # A partition is read through its partitioned table: counting both would double it.
+        partitions = set(_pg_partitions(conn, schema))
+        names = [n for n in names if n not in partitions]
         names += insp.get_materialized_view_names(schema=schema)
     known = {t.name: t for t in (plan.tables.values() if plan else [])}
     meta = MetaData(schema=schema)
@@ -204,6 +206,14 @@ def _reflect_all(
         except Exception as exc:  # a table dropped meanwhile, a type the driver cannot read
             failed.append(f"{name}: cannot be reflected ({type(exc).__name__})")
     return tables, failed
+
+
+def _pg_partitions(conn: Connection, schema: str | None) -> list[str]:
+    sql = (
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relispartition AND n.nspname = COALESCE(:s, current_schema())"
+    )
+    return [row[0] for row in conn.execute(text(sql), {"s": schema})]
 
 
 def _targets(
@@ -273,42 +283,7 @@ def _rules(
     return rules
 
 
-# -- budget and timeouts -----------------------------------------------------------------------
-
-
-def _over_budget(conn: Connection, table: Table, budget: SweepBudget, dialect: str) -> str | None:
-    """Why the table is over the row budget, or None (statistics, else a bounded count)."""
-    try:
-        estimate = _row_estimate(conn, table, dialect)
-        if estimate is not None and estimate > budget.max_rows:
-            return f"over max_rows (about {estimate} rows > {budget.max_rows})"
-        if estimate is None or estimate < COUNT_EXACTLY_BELOW:
-            probe = select(_ONE).select_from(table).limit(budget.max_rows + 1).subquery()
-            rows = _run(conn, select(func.count()).select_from(probe), budget)[0]
-            if rows > budget.max_rows:
-                return f"over max_rows (more than {budget.max_rows} rows)"
-    except _Timeout:
-        return f"statement timeout ({budget.statement_timeout_s:g} s) counting rows"
-    except DBAPIError as exc:
-        return f"cannot count rows ({_error_kind(exc)})"
-    return None
-
-
-def _row_estimate(conn: Connection, table: Table, dialect: str) -> int | None:
-    """The planner's row count, when the database keeps one (None: unknown)."""
-    if dialect == "postgresql":
-        qualified = conn.dialect.identifier_preparer.format_table(table)
-        sql = "SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"
-        value = conn.execute(text(sql), {"t": qualified}).scalar()
-        return int(value) if value is not None and value > 0 else None
-    if dialect in ("mysql", "mariadb"):
-        sql = (
-            "SELECT TABLE_ROWS FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = COALESCE(:s, DATABASE()) AND TABLE_NAME = :t"
-        )
-        value = conn.execute(text(sql), {"s": table.schema, "t": table.name}).scalar()
-        return int(value) if value else None
-    return None
+# -- one statement per table --------------------------------------------------------------------
 
 
 def _sweep_table(
@@ -326,11 +301,11 @@ def _sweep_table(
     where = or_(*[t.cond for t in targets])
     stmt = select(*columns).select_from(table).where(where)
     try:
-        row = _run(conn, stmt, budget)
-    except _Timeout:
+        row = run_one(conn, stmt, budget)
+    except StatementTimeout:
         return f"statement timeout ({budget.statement_timeout_s:g} s)"
     except DBAPIError as exc:  # the message may quote data: keep the class and SQLSTATE only
-        return f"not swept ({_error_kind(exc)})"
+        return f"not swept ({error_kind(exc)})"
     hits: list[SweepHit] = []
     kept: list[SweepExclusion] = []
     values = iter(row)
@@ -354,120 +329,3 @@ def _pick(cond: ColumnElement[bool], excl: list[Exclusion], index: int | None) -
     whens = [(clause, _ONE if k == index else _ZERO) for k, (clause, _) in enumerate(excl)]
     inner = case(*whens, else_=_ONE if index is None else _ZERO) if whens else _ONE
     return case((cond, inner), else_=_ZERO)
-
-
-def _run(conn: Connection, stmt: Any, budget: SweepBudget) -> Any:
-    """Execute one statement under the budget's timeout; its one row."""
-    dialect = conn.dialect.name
-    try:
-        if dialect == "postgresql":
-            with conn.begin_nested():  # a cancelled statement aborts only its savepoint
-                return conn.execute(stmt).one()
-        if dialect in ("mysql", "mariadb"):
-            return _run_mysql(conn, stmt, budget.statement_timeout_s)
-        if dialect == "sqlite":
-            with _sqlite_deadline(conn, budget.statement_timeout_s) as fired:
-                try:
-                    return conn.execute(stmt).one()
-                except DBAPIError:
-                    if fired:
-                        raise _Timeout from None
-                    raise
-        return conn.execute(stmt).one()
-    except DBAPIError as exc:
-        if _is_timeout(exc):
-            raise _Timeout from None
-        raise
-
-
-def _run_mysql(conn: Connection, stmt: Any, seconds: float) -> Any:
-    if not getattr(conn.dialect, "is_mariadb", False):
-        hint = f"/*+ MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) */"
-        return conn.execute(stmt.prefix_with(hint)).one()
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positional:
-        params = tuple(params[name] for name in compiled.positiontup or ())
-    sql = f"SET STATEMENT max_statement_time={seconds:.6f} FOR {compiled}"
-    return conn.exec_driver_sql(sql, params).one()
-
-
-@contextmanager
-def _sqlite_deadline(conn: Connection, seconds: float) -> Iterator[list[bool]]:
-    """Interrupt a SQLite statement that runs past the deadline (a progress handler)."""
-    raw: Any = conn.connection.dbapi_connection
-    deadline = time.monotonic() + seconds
-    fired: list[bool] = []
-
-    def check() -> int:
-        if time.monotonic() > deadline:
-            fired.append(True)
-            return 1
-        return 0
-
-    raw.set_progress_handler(check, 1000)
-    try:
-        yield fired
-    finally:
-        raw.set_progress_handler(None, 0)
-
-
-@contextmanager
-def _timeout_scope(conn: Connection, dialect: str, seconds: float) -> Iterator[None]:
-    """PostgreSQL: a transaction-local statement_timeout, restored afterwards."""
-    if dialect != "postgresql":
-        yield
-        return
-    before = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
-    ms = f"{max(1, int(seconds * 1000))}ms"
-    conn.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": ms})
-    try:
-        yield
-    finally:
-        conn.execute(text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
-
-
-def _is_timeout(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) == "57014":  # PostgreSQL query_canceled
-        return True
-    args = getattr(orig, "args", ())
-    if args and args[0] in (1969, 3024):  # MariaDB max_statement_time, MySQL max_execution_time
-        return True
-    return isinstance(orig, sqlite3.OperationalError) and "interrupted" in str(orig)
-
-
-def _error_kind(exc: DBAPIError) -> str:
-    """The error's class and code, never its message (it may quote a row)."""
-    orig = exc.orig
-    code = getattr(orig, "sqlstate", None)
-    args = getattr(orig, "args", ())
-    if code is None and args and isinstance(args[0], int):
-        code = args[0]
-    name = type(orig).__name__ if orig is not None else type(exc).__name__
-    return f"{name} {code}" if code else name
-
-
-@contextmanager
-def read_only(conn: Connection) -> Iterator[None]:
-    """A read-only transaction on ``conn``, rolled back at the end (the sweep changes nothing)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        _sqlite_query_only(conn, True)
-    try:
-        with conn.begin() as tx:
-            if dialect in ("postgresql", "mysql", "mariadb"):
-                conn.execute(text("SET TRANSACTION READ ONLY"))
-            try:
-                yield
-            finally:
-                tx.rollback()
-    finally:
-        if dialect == "sqlite":
-            _sqlite_query_only(conn, False)
-
-
-def _sqlite_query_only(conn: Connection, on: bool) -> None:
-    # A PRAGMA outside the sweep's transaction (it would otherwise begin one).
-    conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
-    conn.commit()

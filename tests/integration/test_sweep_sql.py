@@ -247,3 +247,25 @@ def test_sweep_changes_nothing(store: Store) -> None:
     assert dump() == before
     with store.adapter.engine.connect() as conn:  # the pooled connection is writable again
         conn.execute(text("SELECT 1"))
+
+
+def test_postgres_partitions_are_read_once_through_their_parent(
+    pg_schema: str, tmp_path: Path
+) -> None:
+    store = Store(PG_ADMIN, pg_schema, tmp_path)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(text(
+                f'CREATE TABLE "{pg_schema}".events (id int, who varchar(100))'
+                " PARTITION BY RANGE (id);"
+                f'CREATE TABLE "{pg_schema}".events_a PARTITION OF "{pg_schema}".events'
+                " FOR VALUES FROM (0) TO (10);"
+                f'CREATE TABLE "{pg_schema}".events_b PARTITION OF "{pg_schema}".events'
+                " FOR VALUES FROM (10) TO (20);"
+                f"INSERT INTO \"{pg_schema}\".events VALUES (1, '{SUBJECT}'), (11, '{SUBJECT}')"
+            ))  # fmt: skip
+        report = store.adapter.sweep(subject(), SweepBudget(), after="erasure")
+        assert hits(report)["events.who"] == (2, "email", "equality")
+        assert not any(h.location.startswith("events_") for h in report.hits)
+    finally:
+        store.close()
