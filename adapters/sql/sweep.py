@@ -15,7 +15,8 @@ expression index on ``lower(trim(col))`` is used when every searched column of t
 one). Each statement runs under a timeout; a table over the row budget or whose statement timed
 out is named in ``not_swept`` with the reason. Rows the catalog accounts for are not hits but
 exclusions, recorded with their count: after an erasure, rows of ``erase: keep`` collections
-(``kept:<basis>``); after an access, rows the access matcher returned (``accessed``).
+(``kept:<basis>``); after an access, rows the access matcher returned (``accessed``); either
+way, a pointer rule's column in other people's rows that point at the subject's (``pointer``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ _RULES = {
 _ONE, _ZERO = literal_column("1"), literal_column("0")
 
 Progress = Callable[[int], None]
-Exclusion = tuple[ColumnElement[bool], str]  # rows the catalog accounts for, and why
+# Rows the catalog accounts for, why, and the one column it applies to (None: every column).
+Exclusion = tuple[ColumnElement[bool], str, str | None]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class _Target:
     """One column searched for one kind: where, and the condition that finds the subject."""
 
     location: str
+    column: str
     kind: str
     mode: str  # equality | substring
     cond: ColumnElement[bool]
@@ -159,19 +162,30 @@ def exclusions(plan: SqlPlan | None, subject: Subject, after: str) -> dict[str, 
     """Per table name: rows the catalog accounts for, and the reason recorded for them.
 
     After an erasure, rows of ``erase: keep`` collections (``kept:<basis>``); after an access,
-    rows of every collection the access matcher returns (``accessed``).
+    rows of every collection the access matcher returns (``accessed``). Either way, a pointer
+    rule's column in other people's rows that point at the subject's (``pointer``): those rows
+    are not hers, only that column names her.
     """
     out: dict[str, list[Exclusion]] = {}
     if plan is None:
         return out
     for name, coll in plan.config.collections.items():
+        table = plan.tables[name]
+        for column, spec in getattr(coll, "pointers", {}).items():
+            target, target_col = spec.target()
+            clause = plan.match(target, subject)
+            if clause is not None:
+                held = plan.tables[target].c[target_col]
+                # correlate(None): a self-reference must not turn into a correlated subquery
+                sub = select(held).where(clause, held.is_not(None)).correlate(None)
+                out.setdefault(table.name, []).append((table.c[column].in_(sub), "pointer", column))
         if after != "access" and coll.erase.strategy != "keep":
             continue
         clause = plan.match(name, subject)
         if clause is None:
             continue
         reason = "accessed" if after == "access" else f"kept:{coll.erase.basis}"
-        out.setdefault(plan.tables[name].name, []).append((clause, reason))
+        out.setdefault(table.name, []).append((clause, reason, None))
     return out
 
 
@@ -247,7 +261,7 @@ def _targets(
                 ]
                 cond = or_(cond, *likes)
             mode_name = "substring" if shape == "free" else "equality"
-            out.append(_Target(location, kind, mode_name, cond))
+            out.append(_Target(location, col.name, kind, mode_name, cond))
     return out
 
 
@@ -280,6 +294,7 @@ def _rules(
         rules.append("rows the access matcher returns are excluded (recorded)")
     else:
         rules.append("rows of kept-by-policy collections are excluded (recorded)")
+    rules.append("pointer-rule columns of other people's rows are excluded (recorded)")
     return rules
 
 
@@ -295,9 +310,12 @@ def _sweep_table(
 ) -> tuple[list[SweepHit], list[SweepExclusion]] | str:
     """One SELECT reading the table once; hits and exclusions, or why it could not run."""
     columns = []
+    applies: list[list[Exclusion]] = []
     for target in targets:
-        columns.append(func.sum(_pick(target.cond, excl, None)))
-        columns += [func.sum(_pick(target.cond, excl, k)) for k in range(len(excl))]
+        mine = [e for e in excl if e[2] in (None, target.column)]
+        applies.append(mine)
+        columns.append(func.sum(_pick(target.cond, mine, None)))
+        columns += [func.sum(_pick(target.cond, mine, k)) for k in range(len(mine))]
     where = or_(*[t.cond for t in targets])
     stmt = select(*columns).select_from(table).where(where)
     try:
@@ -309,11 +327,11 @@ def _sweep_table(
     hits: list[SweepHit] = []
     kept: list[SweepExclusion] = []
     values = iter(row)
-    for target in targets:
+    for target, mine in zip(targets, applies, strict=True):
         count = int(next(values) or 0)
         if count:
             hits.append(SweepHit(target.location, count, target.kind, target.mode))
-        for _, reason in excl:
+        for _, reason, _ in mine:
             n = int(next(values) or 0)
             if n:
                 kept.append(SweepExclusion(target.location, n, reason))
@@ -326,6 +344,6 @@ def _pick(cond: ColumnElement[bool], excl: list[Exclusion], index: int | None) -
     ``index`` None: rows no exclusion covers (the hits). A NULL match clause counts as "not
     excluded", so an unknown never hides a hit.
     """
-    whens = [(clause, _ONE if k == index else _ZERO) for k, (clause, _) in enumerate(excl)]
+    whens = [(clause, _ONE if k == index else _ZERO) for k, (clause, _, _) in enumerate(excl)]
     inner = case(*whens, else_=_ONE if index is None else _ZERO) if whens else _ONE
     return case((cond, inner), else_=_ZERO)

@@ -47,7 +47,8 @@ class Store:
         self.engine = create_engine(url)
         meta = MetaData(schema=schema)
         Table("customers", meta, Column("id", Integer, primary_key=True, autoincrement=False),
-              Column("email", String(100)), Column("phone", String(30)))  # fmt: skip
+              Column("email", String(100)), Column("phone", String(30)),
+              Column("referred_by", String(100)))  # fmt: skip
         Table("invoices", meta, Column("id", Integer, primary_key=True, autoincrement=False),
               Column("customer_id", Integer), Column("billing_email", String(100)))  # fmt: skip
         Table("signin_log", meta, Column("id", Integer, primary_key=True, autoincrement=False),
@@ -59,7 +60,7 @@ class Store:
         meta.create_all(self.engine)
         self.meta = meta
         rows = {
-            "customers": [(1, SUBJECT, None), (2, TWIN, "+44 20 7946 0019")],
+            "customers": [(1, SUBJECT, None, None), (2, TWIN, "+44 20 7946 0019", None)],
             "invoices": [(10, 1, SUBJECT), (11, 2, TWIN)],
             "signin_log": [
                 (1, "  Mia.Park@Example.ORG ", "sso"),
@@ -269,3 +270,31 @@ def test_postgres_partitions_are_read_once_through_their_parent(
         assert not any(h.location.startswith("events_") for h in report.hits)
     finally:
         store.close()
+
+
+def test_pointer_column_in_other_peoples_rows_is_recorded_not_a_hit(
+    store: Store, tmp_path: Path
+) -> None:
+    """A colleague's row names her in a pointer column: not her row, not a hit, recorded."""
+    from adapters.sql.config import CollectionConfig
+
+    if "pointers" not in CollectionConfig.model_fields:
+        pytest.skip("pointer rules (issue 8 item 5) are not in this build")
+    t = store.table("customers")
+    with store.engine.begin() as conn:
+        conn.execute(t.insert().values(id=3, email="colleague@example.org", referred_by=SUBJECT))
+    pointing = {**COLLECTIONS, "customers": {
+        **COLLECTIONS["customers"], "pointers": {"referred_by": {"to": "customers.email"}}}}  # fmt: skip
+    conn_cfg: dict[str, Any] = {"url": store.url.replace("+psycopg", "").replace("+pymysql", "")}
+    if store.schema:
+        conn_cfg["schema"] = store.schema
+    cfg = SqlConfig.model_validate({"connection": conn_cfg, "collections": pointing})
+    adapter = SqlAdapter.create(cfg, AdapterContext("shop", tmp_path, {}))
+    try:
+        report = adapter.sweep(subject(), SweepBudget(), after="access")
+    finally:
+        adapter.close()
+    assert "customers.referred_by" not in hits(report)
+    assert ("customers.referred_by", 1, "pointer") in {
+        (e.location, e.count, e.reason) for e in report.excluded
+    }
