@@ -283,8 +283,8 @@ def test_pointer_column_in_other_peoples_rows_is_recorded_not_a_hit(
     t = store.table("customers")
     with store.engine.begin() as conn:
         conn.execute(t.insert().values(id=3, email="colleague@example.org", referred_by=SUBJECT))
-    pointing = {**COLLECTIONS, "customers": {
-        **COLLECTIONS["customers"], "pointers": {"referred_by": {"to": "customers.email"}}}}  # fmt: skip
+    pointer = {"referred_by": {"to": "customers.email"}}
+    pointing = {**COLLECTIONS, "customers": {**COLLECTIONS["customers"], "pointers": pointer}}
     conn_cfg: dict[str, Any] = {"url": store.url.replace("+psycopg", "").replace("+pymysql", "")}
     if store.schema:
         conn_cfg["schema"] = store.schema
