@@ -250,9 +250,11 @@ def test_sweep_changes_nothing(store: Store) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def test_postgres_partitions_are_read_once_through_their_parent(
+def test_postgres_partitions_read_once_and_materialized_views_swept(
     pg_schema: str, tmp_path: Path
 ) -> None:
+    """A partition is read through its parent (never counted twice); a materialized view holds
+    a copy that outlives the erasure until refreshed, so it is swept; a plain view is not."""
     store = Store(PG_ADMIN, pg_schema, tmp_path)
     try:
         with store.engine.begin() as conn:
@@ -263,11 +265,17 @@ def test_postgres_partitions_are_read_once_through_their_parent(
                 " FOR VALUES FROM (0) TO (10);"
                 f'CREATE TABLE "{pg_schema}".events_b PARTITION OF "{pg_schema}".events'
                 " FOR VALUES FROM (10) TO (20);"
-                f"INSERT INTO \"{pg_schema}\".events VALUES (1, '{SUBJECT}'), (11, '{SUBJECT}')"
+                f"INSERT INTO \"{pg_schema}\".events VALUES (1, '{SUBJECT}'), (11, '{SUBJECT}');"
+                f'CREATE MATERIALIZED VIEW "{pg_schema}".logins AS'
+                f' SELECT user_email FROM "{pg_schema}".signin_log;'
+                f'CREATE VIEW "{pg_schema}".recent AS'
+                f' SELECT user_email FROM "{pg_schema}".signin_log'
             ))  # fmt: skip
         report = store.adapter.sweep(subject(), SweepBudget(), after="erasure")
         assert hits(report)["events.who"] == (2, "email", "equality")
         assert not any(h.location.startswith("events_") for h in report.hits)
+        assert hits(report)["logins.user_email"] == (2, "email", "equality")
+        assert not any(h.location.startswith("recent.") for h in report.hits)
     finally:
         store.close()
 
