@@ -262,6 +262,8 @@ class SweepBudget:
         max_keys: Redis keys scanned at most.
         free_text_min_length: Text columns at least this long (declared length) are searched by
             substring, not only equality.
+        free_text: More ``table.column`` free-text columns (searched by substring whatever
+            their declared type), from the store's ``sweep.free_text``.
     """
 
     statement_timeout_s: float = 30.0
@@ -269,6 +271,7 @@ class SweepBudget:
     max_bytes: int = 50_000_000
     max_keys: int = 10_000_000
     free_text_min_length: int = 256
+    free_text: tuple[str, ...] = ()
 
 
 @runtime_checkable

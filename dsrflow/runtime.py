@@ -145,11 +145,13 @@ class Runtime:
         from activities.ledger import LedgerActivities
         from activities.results import ResultActivities
         from activities.stores import StoreActivities
+        from activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
         from workflows.dsr import DataSubjectRequestWorkflow
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts)
+        sweeps = SweepActivities(pool)
         results = ResultActivities(
             self.artifacts, self.evidence_issuer, self.settings.retention_days
         )
@@ -167,6 +169,7 @@ class Runtime:
                 stores.rectify_store,
                 stores.restrict_store,
                 stores.verify_store,
+                sweeps.sweep_store,
                 results.assemble_access_package,
                 results.build_evidence_bundle,
                 ledger.project,

@@ -46,10 +46,13 @@ from adapters.base import (
     Record,
     RetryableAdapterError,
     Subject,
+    SweepBudget,
     operation_digest,
 )
+from adapters.files.sweep import sweep_files
 from dsrflow.domain import CollectionCount
 from dsrflow.identity import casefold_glob
+from dsrflow.sweeps import SweepReport
 
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -88,11 +91,16 @@ class FilesAdapter:
 
     name = "files"
     version = "0.1.0"
-    capabilities = frozenset({Capability.ACCESS, Capability.ERASE, Capability.VERIFY})
+    capabilities = frozenset(
+        {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.SWEEP}
+    )
     config_model = FilesConfig
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     def __init__(self, config: FilesConfig, ctx: AdapterContext) -> None:
         self.config = config
+        self.ctx = ctx
         self.store = ctx.store
         self.kinds = ctx.identity_kinds
         root = Path(config.root)
@@ -226,6 +234,33 @@ class FilesAdapter:
             for name, coll in self.config.collections.items()
         ]
         return self._receipt("verify", counts)
+
+    def sweep(
+        self,
+        subject: Subject,
+        budget: SweepBudget,
+        *,
+        after: str = "erasure",
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """The independent residual sweep: every file name and content under the root.
+
+        After an access, files the catalog's templates return are recorded as exclusions.
+        """
+        self._require_root()
+        accounted: set[Path] = set()
+        if after == "access":
+            for coll in self.config.collections.values():
+                accounted.update(self._files(coll.paths, subject))
+        return sweep_files(
+            self.root,
+            store=self.store,
+            subject=subject,
+            budget=budget,
+            kinds=getattr(self.ctx, "identity_kinds", None),
+            accounted=accounted,
+            progress=progress,
+        )
 
     def access_digest(self, subject: Subject) -> str:
         """Digest of what ``access`` does (for the access receipt)."""

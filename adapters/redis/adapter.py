@@ -30,12 +30,15 @@ from adapters.base import (
     Record,
     RetryableAdapterError,
     Subject,
+    SweepBudget,
     operation_digest,
 )
 from adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
+from adapters.redis.sweep import sweep_redis
 from dsrflow.domain import CollectionCount
 from dsrflow.identity import casefold_glob
 from dsrflow.redact import first_line
+from dsrflow.sweeps import SweepReport
 
 _GLOB = re.compile(r"([*?\[\]\\])")
 _REMOVE = {"set": "SREM", "zset": "ZREM", "list": "LREM"}
@@ -57,8 +60,12 @@ class RedisAdapter:
 
     name = "redis"
     version = "0.1.0"
-    capabilities = frozenset({Capability.ACCESS, Capability.ERASE, Capability.VERIFY})
+    capabilities = frozenset(
+        {Capability.ACCESS, Capability.ERASE, Capability.VERIFY, Capability.SWEEP}
+    )
     config_model = RedisConfig
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     def __init__(self, config: RedisConfig, ctx: AdapterContext) -> None:
         self.config = config
@@ -281,6 +288,35 @@ class RedisAdapter:
                 for name, coll in self.config.collections.items()
             ]
         return self._receipt("verify", counts)
+
+    def sweep(
+        self,
+        subject: Subject,
+        budget: SweepBudget,
+        *,
+        after: str = "erasure",
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """The independent residual sweep: SCAN every key under the prefix (``sweep.py``).
+
+        After an access, keys the catalog's collections return are recorded as exclusions
+        (the package holds them); after an erasure nothing is excluded (Redis keeps nothing).
+        """
+        with self._errors("sweeping the keyspace"):
+            accounted: set[bytes] = set()
+            if after == "access":
+                for coll in self.config.collections.values():
+                    accounted.update(self._keys(coll, subject))
+            return sweep_redis(
+                self.client,
+                store=self.store,
+                prefix=self.config.key_prefix,
+                subject=subject,
+                budget=budget,
+                kinds=getattr(self.ctx, "identity_kinds", None),
+                accounted=accounted,
+                progress=progress,
+            )
 
     def _receipt(self, action: str, counts: list[CollectionCount]) -> OperationReceipt:
         return OperationReceipt(

@@ -21,15 +21,19 @@ from adapters.base import (
     Progress,
     Record,
     Subject,
+    SweepBudget,
     operation_digest,
 )
+from adapters.sql.bounded import read_only
 from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
 from adapters.sql.erase import Eraser, count
 from adapters.sql.fk import reflect_foreign_keys
 from adapters.sql.indexes import ci_columns
 from adapters.sql.plan import SqlPlan
+from adapters.sql.sweep import sweep_connection
 from dsrflow.domain import CollectionCount, Identity
+from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
     from adapters.sql.dryrun import DryRunReport
@@ -48,10 +52,13 @@ class SqlAdapter:
             Capability.RECTIFY,
             Capability.RESTRICT,
             Capability.RESOLVE_IDENTITIES,
+            Capability.SWEEP,
         }
     )
     config_model = SqlConfig
     supports_dry_run = True
+    # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
+    sweep_uses_all_identities = True
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
@@ -382,6 +389,31 @@ class SqlAdapter:
         except Exception as exc:
             raise map_error(self.store, exc, doing) from None
         return _receipt(action, counts, templates)
+
+    def sweep(
+        self,
+        subject: Subject,
+        budget: SweepBudget,
+        *,
+        after: str = "erasure",
+        progress: Progress | None = None,
+    ) -> SweepReport:
+        """The independent residual sweep of every table of the schema (``sweep.py``)."""
+        plan = self.plan()
+        try:
+            with self.engine.connect() as conn, read_only(conn):
+                return sweep_connection(
+                    conn,
+                    store=self.store,
+                    plan=plan,
+                    schema=self.config.connection.schema_,
+                    subject=subject,
+                    budget=budget,
+                    after=after,
+                    progress=progress,
+                )
+        except Exception as exc:
+            raise map_error(self.store, exc, "sweeping the schema") from None
 
     # -- helpers -----------------------------------------------------------------------
 

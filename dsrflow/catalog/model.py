@@ -8,14 +8,16 @@ schema without touching the core.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import rfc8785
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from adapters.base import SweepBudget
 from dsrflow.catalog.policies import PoliciesConfig
 from dsrflow.catalog.yamlpos import Path_, line_for
 from dsrflow.domain import Exemption, RetrySpec, StorePlan
@@ -23,7 +25,16 @@ from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
 
 STORE_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 GENERIC_KEYS = frozenset(
-    {"adapter", "description", "identity_source", "after", "retry", "enabled", "exemption"}
+    {
+        "adapter",
+        "description",
+        "identity_source",
+        "after",
+        "retry",
+        "enabled",
+        "exemption",
+        "sweep",
+    }
 )
 
 
@@ -65,6 +76,50 @@ class ExemptionConfig(BaseModel):
         return Exemption(self.ground, self.note, self.until.isoformat() if self.until else None)
 
 
+class SweepConfig(BaseModel):
+    """Bounds of a store's residual sweep (``docs/catalog.md``, "Residual sweep").
+
+    What the budget does not cover is named in the sweep's ``not_swept``, never skipped
+    silently; raise a bound here when a store is bigger than the defaults.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    statement_timeout: float = Field(
+        SweepBudget.statement_timeout_s, gt=0, description="Seconds per SQL statement."
+    )
+    max_rows: int = Field(SweepBudget.max_rows, ge=1, description="Larger tables: not swept.")
+    max_bytes: int = Field(SweepBudget.max_bytes, ge=1, description="Larger files: not read.")
+    max_keys: int = Field(SweepBudget.max_keys, ge=1, description="Redis keys scanned at most.")
+    free_text_min_length: int = Field(
+        SweepBudget.free_text_min_length,
+        ge=1,
+        description="Text columns declared at least this long are also searched by substring.",
+    )
+    free_text: list[str] = Field(
+        default_factory=list, description="More free-text columns, as 'table.column'."
+    )
+
+    @field_validator("free_text")
+    @classmethod
+    def _columns(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not re.match(r"^[^.\s]+\.[^.\s]+$", item):
+                raise ValueError(f"free_text: {item!r} must be 'table.column'")
+        return value
+
+    def budget(self) -> SweepBudget:
+        """The budget the adapter's ``sweep`` receives."""
+        return SweepBudget(
+            statement_timeout_s=self.statement_timeout,
+            max_rows=self.max_rows,
+            max_bytes=self.max_bytes,
+            max_keys=self.max_keys,
+            free_text_min_length=self.free_text_min_length,
+            free_text=tuple(self.free_text),
+        )
+
+
 class StoreCommon(BaseModel):
     """Fields every store entry has, whatever its adapter."""
 
@@ -77,6 +132,7 @@ class StoreCommon(BaseModel):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     enabled: bool = True
     exemption: ExemptionConfig | None = None
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
 
 
 @dataclass(frozen=True)
