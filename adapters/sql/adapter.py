@@ -46,6 +46,7 @@ class SqlAdapter:
         }
     )
     config_model = SqlConfig
+    supports_on_commit = True
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
@@ -236,18 +237,31 @@ class SqlAdapter:
             raise map_error(self.store, exc, "resolving identities") from None
         return [Identity(kind, value) for kind, value in sorted(found)]
 
-    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Erase per each collection's strategy, in one transaction, set-based and batched."""
+    def erase(
+        self,
+        subject: Subject,
+        progress: Progress | None = None,
+        *,
+        on_commit: Callable[[OperationReceipt], None] | None = None,
+    ) -> OperationReceipt:
+        """Erase per each collection's strategy, in one transaction, set-based and batched.
+
+        ``on_commit`` gets the receipt inside the transaction, just before it commits (the
+        activity journals it there); if it raises, nothing commits.
+        """
         plan = self.plan()
         eraser = Eraser(plan, self._hmac_keys(), self.config.batch_size)
         try:
             with self.engine.begin() as conn:
                 run = eraser.run(conn, subject, progress)
+                receipt = _receipt("erase", run.counts, run.templates)
+                if on_commit is not None:
+                    on_commit(receipt)
         except AdapterError:
             raise
         except Exception as exc:
             raise map_error(self.store, exc, "erasing") from None
-        return _receipt("erase", run.counts, run.templates)
+        return receipt
 
     def verify(self, subject: Subject) -> OperationReceipt:
         """Count rows that still hold the subject's data (kept collections are not counted)."""
