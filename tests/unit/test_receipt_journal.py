@@ -6,6 +6,7 @@ test environment (real activity context, no server).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,8 @@ class DryRunSql(SqlAdapter):
             seen.append(op)
             raise _Rollback
 
-        try:
+        with contextlib.suppress(_Rollback):
             super().erase(subject, progress, on_commit=capture)
-        except _Rollback:
-            pass
         return seen[0]
 
 
