@@ -32,7 +32,8 @@ CREATE TABLE {s}.people (id int PRIMARY KEY, email text, name text);
 CREATE UNIQUE INDEX people_name_key ON {s}.people (name);
 CREATE FUNCTION {s}.no_delete() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'cannot delete {canary} (%)', OLD.email; END $$ LANGUAGE plpgsql;
-CREATE TRIGGER people_keep BEFORE DELETE ON {s}.people FOR EACH ROW EXECUTE FUNCTION {s}.no_delete();
+CREATE TRIGGER people_keep BEFORE DELETE ON {s}.people FOR EACH ROW
+    EXECUTE FUNCTION {s}.no_delete();
 """  # fmt: skip
 
 MARIADB_SCHEMA = [
