@@ -137,7 +137,8 @@ def seed_store(schema: str, *, trigger_message: str | None = None) -> None:
     engine = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     s = f'"{schema}"'
     with engine.connect() as conn:
-        conn.execute(text(f"CREATE TABLE {s}.customers (id int PRIMARY KEY, email text, name text)"))
+        conn.execute(text(f"CREATE TABLE {s}.customers (id int PRIMARY KEY, email text, "
+                          "name text)"))  # fmt: skip
         conn.execute(text(f"CREATE TABLE {s}.orders (id int PRIMARY KEY, "
                           f"customer_id int REFERENCES {s}.customers(id), total int)"))  # fmt: skip
         conn.execute(text(f"INSERT INTO {s}.customers VALUES (1, :a, 'Mia Park'), "
