@@ -50,7 +50,8 @@ class PgProxy:
 
     ``arm(action)`` makes the proxy, on the next reply to a COMMIT, hold that reply back, run
     ``action`` (kill the worker, take the proxy down) and drop the client's connection: the
-    server has committed, the client never hears it.
+    server has committed, the client never hears it. With ``deliver=True`` the reply is relayed
+    first (the client knows it committed) and ``action`` runs right after.
     """
 
     def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
@@ -60,6 +61,7 @@ class PgProxy:
         self._socks: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._armed: Callable[[], None] | None = None
+        self._deliver = False
         self.commits_cut = 0
 
     def up(self) -> None:
@@ -83,9 +85,9 @@ class PgProxy:
         for s in socks:
             _close(s)
 
-    def arm(self, action: Callable[[], None]) -> None:
-        """Run ``action`` instead of relaying the next COMMIT's reply."""
-        self._armed = action
+    def arm(self, action: Callable[[], None], *, deliver: bool = False) -> None:
+        """Run ``action`` on the next COMMIT's reply (instead of relaying it, by default)."""
+        self._armed, self._deliver = action, deliver
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -114,6 +116,8 @@ class PgProxy:
                 if from_server and self._armed is not None and COMMIT_REPLY in data:
                     action, self._armed = self._armed, None
                     self.commits_cut += 1
+                    if self._deliver:
+                        dst.sendall(data)
                     action()
                     break
                 dst.sendall(data)
@@ -276,7 +280,8 @@ async def until(rc: RequestClient, rid: str, check: Callable[[StatusView], bool]
 
 
 def crm(view: StatusView) -> Any:
-    return next(o for o in view.stores if o.store == "crm")
+    """The crm store's outcome (None before the plan lists it)."""
+    return next((o for o in view.stores if o.store == "crm"), None)
 
 
 async def store_history(rc: RequestClient, rid: str) -> list[str]:
