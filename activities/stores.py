@@ -197,8 +197,6 @@ class StoreActivities:
     def _record(
         self, receipt: StoreReceipt, inp: StoreTaskInput, tokens: list[str], *, committed: bool
     ) -> None:
-        if receipt.affected == 0:
-            return  # nothing changed: an earlier receipt that did change something must stay
         try:
             self.journal.record(
                 receipt, request_id=inp.request_id, operation=receipt.action, tokens=tokens
@@ -220,6 +218,8 @@ class StoreActivities:
             else:  # adapters without the in-transaction hook: journaled right after
                 self._record(receipt, inp, tokens, committed=True)
             return receipt
+        if not journaled:  # links this request to others about the same subject
+            self._record(receipt, inp, tokens, committed=True)
         earlier = self.journal.committed(inp.request_id, inp.store, receipt.action)
         if earlier is not None and earlier.receipt.affected > 0:
             log.info(

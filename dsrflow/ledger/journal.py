@@ -87,9 +87,11 @@ class ReceiptJournal:
     ) -> None:
         """Write (or replace) the receipt of ``operation`` on ``receipt.store`` for a request.
 
-        The latest commit wins: a ``retry-store`` that erased more after a catalog fix replaces
-        the first receipt. Raises whatever the ledger raises: the caller's transaction must then
-        not commit.
+        The latest commit that changed something wins (a ``retry-store`` that erased more after
+        a catalog fix replaces the first receipt); a run that changed nothing is recorded only
+        where nothing was recorded before, so the request is still linked to others about the
+        same subject. Raises whatever the ledger raises: the caller's transaction must then not
+        commit.
         """
         data = json.loads(_CONVERTER.to_payloads([receipt])[0].data)
         key = (request_id, receipt.store, operation)
@@ -97,6 +99,8 @@ class ReceiptJournal:
             try:
                 with self.ledger.session() as s:
                     row = s.get(JournalEntryRow, key)
+                    if row is not None and row.affected > 0 and receipt.affected == 0:
+                        return  # a re-run that changed nothing never hides one that did
                     if row is None:
                         row = JournalEntryRow(
                             request_id=request_id, store=receipt.store, operation=operation

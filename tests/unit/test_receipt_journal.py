@@ -143,9 +143,12 @@ def test_a_later_request_for_the_same_subject_names_who_erased_first(acts) -> No
     later = env.run(acts.erase_store, task("second", [Identity("email", "ALICE@example.com")]))
     assert later.matched == 0 and not later.recovered
     assert later.note == "erased first by request first"
-    assert acts.journal.linked("first") == []  # "second" changed nothing: nothing journaled
+    # Linked in the ledger (by the blind index), though "second" changed nothing.
+    assert acts.journal.linked("first") == ["second"]
+    assert acts.journal.linked("second") == ["first"]
     other = env.run(acts.erase_store, task("third", [Identity("email", "nobody@example.com")]))
     assert other.matched == 0 and other.note is None
+    assert acts.journal.linked("third") == []
 
 
 def test_other_subjects_requests_are_not_linked(acts) -> None:
