@@ -284,11 +284,6 @@ def crm(view: StatusView) -> Any:
     return next((o for o in view.stores if o.store == "crm"), None)
 
 
-async def store_history(rc: RequestClient, rid: str) -> list[str]:
-    """Every state the crm store went through, from the workflow's history (decoded)."""
-    return [s for s in await decoded_history(rc.client, rid) if s]
-
-
 async def decoded_history(client: Client, rid: str) -> list[str]:
     """Every payload of a request's history, decrypted with the request's key, as text."""
     handle = client.get_workflow_handle(rid)
@@ -322,10 +317,6 @@ def _collect(msg: Message, out: list[Payload]) -> None:
 def never_not_found(texts: list[str]) -> bool:
     """No payload of the history ever recorded the store as not found."""
     return not any('"not_found"' in t for t in texts)
-
-
-def statuses_of(ledger_rows: list[Any]) -> list[str]:
-    return [str(r.status) for r in ledger_rows]
 
 
 DONE = StoreStatus.DONE
