@@ -175,7 +175,7 @@ class StoreActivities:
                     # Inside the store's transaction: if the journal cannot write, the adapter
                     # rolls back, so no erasure commits without its receipt.
                     in_tx.append(receipt_of(op))
-                    self._record(in_tx[-1], inp, tokens, committed=False)
+                    self._record(in_tx[-1], inp, tokens, required=op.affected > 0)
 
                 options["on_commit"] = on_commit
             op = call(adapter, _subject(inp), options)
@@ -195,18 +195,29 @@ class StoreActivities:
         return receipt
 
     def _record(
-        self, receipt: StoreReceipt, inp: StoreTaskInput, tokens: list[str], *, committed: bool
+        self, receipt: StoreReceipt, inp: StoreTaskInput, tokens: list[str], *, required: bool
     ) -> None:
+        """Journal a receipt; ``required`` inside a transaction that must not commit without it.
+
+        Otherwise (the store already committed, or nothing changed) a failed write is logged and
+        the receipt still goes back to the workflow: losing it would be worse.
+        """
         try:
             self.journal.record(
                 receipt, request_id=inp.request_id, operation=receipt.action, tokens=tokens
             )
         except Exception as exc:
-            state = "committed" if committed else "was rolled back"
-            raise RetryableAdapterError(
-                f"store {inp.store!r}: the receipt journal (ledger) could not record the "
-                f"erasure ({type(exc).__name__}); the erasure {state}"
-            ) from None
+            if required:
+                raise RetryableAdapterError(
+                    f"store {inp.store!r}: the receipt journal (ledger) could not record the "
+                    f"erasure ({type(exc).__name__}); the erasure was rolled back"
+                ) from None
+            log.warning(
+                "receipt journal write failed",
+                request_id=inp.request_id,
+                store=inp.store,
+                error_type=type(exc).__name__,
+            )
 
     def _settle(
         self, receipt: StoreReceipt, inp: StoreTaskInput, tokens: list[str], *, journaled: bool
@@ -216,11 +227,19 @@ class StoreActivities:
             if journaled:
                 _best_effort(self.journal.confirm, inp.request_id, inp.store, receipt.action)
             else:  # adapters without the in-transaction hook: journaled right after
-                self._record(receipt, inp, tokens, committed=True)
+                self._record(receipt, inp, tokens, required=False)
             return receipt
         if not journaled:  # links this request to others about the same subject
-            self._record(receipt, inp, tokens, committed=True)
-        earlier = self.journal.committed(inp.request_id, inp.store, receipt.action)
+            self._record(receipt, inp, tokens, required=False)
+        try:
+            earlier = self.journal.committed(inp.request_id, inp.store, receipt.action)
+        except Exception as exc:
+            # Without it a re-run after a commit would read as "never there": try again later.
+            raise RetryableAdapterError(
+                f"store {inp.store!r}: the receipt journal (ledger) cannot be read "
+                f"({type(exc).__name__}); nothing was left to erase, but whether an earlier "
+                "attempt erased it is unknown"
+            ) from None
         if earlier is not None and earlier.receipt.affected > 0:
             log.info(
                 "erase recovered",
@@ -231,7 +250,7 @@ class StoreActivities:
             )
             return replace(earlier.receipt, recovered=True, attempt=receipt.attempt)
         if receipt.matched == 0:
-            first = self.journal.erased_first(inp.request_id, inp.store, tokens)
+            first = _best_effort(self.journal.erased_first, inp.request_id, inp.store, tokens)
             if first is not None:
                 return replace(receipt, note=f"erased first by request {first}")
         return receipt
@@ -263,11 +282,13 @@ def _dry_run_options(adapter: Any, inp: StoreTaskInput, action: str) -> dict[str
     raise NotSupportedError(f"store {inp.store!r} cannot do a dry run")
 
 
-def _best_effort(fn: Callable[..., None], *args: Any) -> None:
+def _best_effort(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a journal method whose failure costs information, not correctness (None then)."""
     try:
-        fn(*args)
-    except Exception as exc:  # the entry stands unconfirmed; a re-run still finds it
-        log.warning("receipt journal confirm failed", error_type=type(exc).__name__)
+        return fn(*args)
+    except Exception as exc:
+        log.warning("receipt journal call failed", call=fn.__name__, error_type=type(exc).__name__)
+        return None
 
 
 def _subject(inp: StoreTaskInput) -> Subject:

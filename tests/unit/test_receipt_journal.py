@@ -219,3 +219,30 @@ def test_on_commit_runs_inside_the_transaction(demo_dir: Path) -> None:
     done = adapter.erase(alice, on_commit=receipts.append)
     assert receipts == [done] and done.affected == 6
     adapter.close()
+
+
+def test_a_journal_failure_after_the_store_committed_keeps_the_receipt(
+    acts, demo_dir: Path
+) -> None:
+    # Adapters without the hook commit first: a broken journal must not lose the receipt.
+    _use_adapter(acts, demo_dir, "nohook-sql")
+    with acts.journal.ledger.engine.begin() as conn:
+        conn.execute(text("DROP TABLE receipt_journal_subjects"))
+    receipt = ActivityEnvironment().run(acts.erase_store, task("r-1"))
+    assert receipt.affected == 6 and not receipt.recovered
+    assert not count(demo_dir / "stores" / "shop.db", "SELECT count(*) FROM customers WHERE id = 1")
+
+
+def test_nothing_to_erase_needs_the_journal_to_say_so(acts) -> None:
+    env = ActivityEnvironment()
+    nobody = task("r-9", [Identity("email", "nobody@example.com")])
+    with acts.journal.ledger.engine.begin() as conn:
+        conn.execute(text("DROP TABLE receipt_journal_subjects"))
+    # The link to other requests is lost (logged), the answer is not.
+    assert env.run(acts.erase_store, nobody).matched == 0
+    with acts.journal.ledger.engine.begin() as conn:
+        conn.execute(text("DROP TABLE receipt_journal"))
+    # Whether an earlier attempt erased her cannot be told: retried, never "not found".
+    with pytest.raises(ApplicationError) as err:
+        env.run(acts.erase_store, nobody)
+    assert err.value.type == "RetryableStoreError" and "cannot be read" in err.value.message
