@@ -62,6 +62,7 @@ class NoHookSql(SqlAdapter):
 
     name = "nohook-sql"
     supports_on_commit = False
+    supports_dry_run = False
 
     def erase(self, subject: Subject, progress: Any = None) -> OperationReceipt:  # type: ignore[override]
         return super().erase(subject, progress)
@@ -171,6 +172,7 @@ def test_adapters_without_the_hook_are_journaled_after_erase(acts, demo_dir: Pat
 
 def test_dry_run_is_passed_on_and_never_journaled(acts, demo_dir: Path) -> None:
     env = ActivityEnvironment()
+    _use_adapter(acts, demo_dir, "nohook-sql")
     with pytest.raises(ApplicationError, match="store 'shop' cannot do a dry run") as err:
         env.run(acts.erase_store, task("r-1", dry_run=True))
     assert err.value.type == "NotSupported"
