@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from adapters.base import AdapterError
 from dsrflow.errors import UserError
-from dsrflow.redact import first_line
+from dsrflow.redact import describe_exception, first_line
 
 CONFIG_ERROR = "ConfigError"
 NON_RETRYABLE_TYPES = ["PermanentStoreError", "NotSupported", CONFIG_ERROR]
@@ -41,8 +41,10 @@ def store_errors(store: str) -> Iterator[None]:
     except Exception as exc:
         # Anything else (a bug, a third-party adapter passing a driver error through): retried
         # like a transient failure, but its text is scrubbed before it leaves the activity.
+        # A driver error is described from its code and object names only (its text may
+        # quote row data: a trigger's message, a constraint's DETAIL).
         raise ApplicationError(
-            f"store {store!r}: {type(exc).__name__}: {first_line(str(exc))}",
+            f"store {store!r}: {describe_exception(exc)}",
             {"attempt": attempt},
             type=type(exc).__name__,
         ) from None

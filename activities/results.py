@@ -10,8 +10,9 @@ from pathlib import Path
 
 import structlog
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from dsrflow.artifacts import ArtifactStore
+from dsrflow.artifacts import ArtifactStore, PackageMismatch
 from dsrflow.domain import (
     ArtifactRef,
     AssembleInput,
@@ -23,6 +24,9 @@ from dsrflow.evidence.format import b64encode
 from dsrflow.evidence.issuer import EvidenceIssuer
 
 log = structlog.get_logger(__name__)
+
+PACKAGE_ATTEMPTS = 5
+"""Attempts at assembling a package whose staged records differ from the receipts."""
 
 
 class ResultActivities:
@@ -50,8 +54,14 @@ class ResultActivities:
 
     @activity.defn(name="assemble_access_package")
     def assemble_access_package(self, inp: AssembleInput) -> ArtifactRef:
-        """Zip the staged records of every store into one encrypted package."""
-        stores = [o.store for o in inp.stores if o.status == StoreStatus.DONE]
+        """Zip the staged records of every store into one encrypted package.
+
+        Each done store's staged records must number what its receipt claims: a retried
+        assembly never produces a package that claims records it does not hold. A mismatch is
+        retried (a slow shared disk may catch up), then fails loudly.
+        """
+        done = [o for o in inp.stores if o.status == StoreStatus.DONE]
+        expected = {o.store: o.receipt.matched if o.receipt else None for o in done}
         manifest = {
             "request_id": inp.request_id,
             "request_type": str(inp.request_type),
@@ -60,8 +70,17 @@ class ResultActivities:
                 for o in inp.stores
             },
         }
-        path = self.artifacts.assemble_package(inp.request_id, stores, manifest)
-        log.info("access package assembled", request_id=inp.request_id, stores=len(stores))
+        try:
+            path = self.artifacts.assemble_package(inp.request_id, expected, manifest)
+        except PackageMismatch as exc:
+            attempt = activity.info().attempt
+            raise ApplicationError(
+                f"access package of request {inp.request_id}: {exc}",
+                {"attempt": attempt},
+                type="PackageIncomplete",
+                non_retryable=attempt >= PACKAGE_ATTEMPTS,
+            ) from None
+        log.info("access package assembled", request_id=inp.request_id, stores=len(expected))
         return ArtifactRef(kind="access_package", path=str(path), sha256=_file_sha256(path))
 
     @activity.defn(name="build_evidence_bundle")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import hashlib
 import json
 import re
 import shutil
@@ -29,6 +30,27 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 PACKAGE = "access-package.zip.enc"
 BUNDLE = "evidence-bundle.zip"
 OPENING = "subject-opening.json.enc"
+PACKAGE_COUNTS = "access-package.counts.json"
+"""Store names and record counts of the assembled package (no personal data)."""
+
+
+class PackageMismatch(Exception):
+    """An access package would not hold the records its stores' receipts claim."""
+
+
+def _check_counts(claimed: dict[str, int], found: dict[str, int]) -> None:
+    wrong = [
+        f"{store} (receipt {n}, staged {found.get(store, 0)})"
+        for store, n in sorted(claimed.items())
+        if found.get(store, 0) != n
+    ]
+    if wrong:
+        raise PackageMismatch("staged records differ from the receipts: " + ", ".join(wrong))
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_request_id(request_id: str) -> str:
@@ -75,25 +97,65 @@ class ArtifactStore:
         return count
 
     def assemble_package(
-        self, request_id: str, stores: list[str], manifest: dict[str, Any]
+        self, request_id: str, expected: dict[str, int | None], manifest: dict[str, Any]
     ) -> Path:
-        """Zip every staged store file into one encrypted access package, then drop staging."""
+        """Zip every staged store file into one encrypted access package, then drop staging.
+
+        ``expected`` maps each store to the record count its receipt claims (None: nothing was
+        staged, e.g. a store a person completed by hand). Every count is checked against the
+        records actually zipped; a package that would claim records it does not hold is never
+        written. A retry after a successful assembly (staging already gone) returns the package
+        if its recorded counts match.
+
+        Raises:
+            PackageMismatch: A store's staged records differ from its receipt.
+        """
         key_id, key = self.keystore.key_for(request_id)
         folder = self.dir(request_id)
         path = folder / PACKAGE
+        staged = {s: folder / "staging" / f"{s}.jsonl.enc" for s in expected}
+        claimed = {s: n for s, n in expected.items() if n}
+        if any(not staged[s].exists() for s in claimed):
+            return self._assembled_before(folder, path, claimed)
+        found: dict[str, int] = {}
         with (
             EncryptedWriter(path, key_id, key) as out,
             zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf,  # type: ignore[arg-type]
         ):
             zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-            for store in stores:
-                staged = folder / "staging" / f"{store}.jsonl.enc"
-                if not staged.exists():
+            for store, file in staged.items():
+                if not file.exists():
                     continue
+                lines = 0
                 with zf.open(f"stores/{store}.jsonl", "w") as member:
-                    for chunk in decrypt_chunks(staged, key):
+                    for chunk in decrypt_chunks(file, key):
+                        lines += chunk.count(b"\n")
                         member.write(chunk)
+                found[store] = lines
+            _check_counts(claimed, found)  # raising here aborts the writer: no package
+        (folder / PACKAGE_COUNTS).write_text(
+            json.dumps({"sha256": _sha256(path), "records": found}, sort_keys=True)
+        )
         shutil.rmtree(folder / "staging", ignore_errors=True)
+        return path
+
+    def _assembled_before(self, folder: Path, path: Path, claimed: dict[str, int]) -> Path:
+        """The package an earlier attempt assembled, if it holds what the receipts claim."""
+        counts = folder / PACKAGE_COUNTS
+        if not path.exists() or not counts.exists():
+            missing = sorted(
+                s for s in claimed if not (folder / "staging" / f"{s}.jsonl.enc").exists()
+            )
+            raise PackageMismatch(
+                f"request {folder.name}: no staged records for store(s) {', '.join(missing)} "
+                "although their receipts claim records"
+            )
+        recorded = json.loads(counts.read_text())
+        if recorded.get("sha256") != _sha256(path):
+            raise PackageMismatch(
+                f"request {folder.name}: the access package changed after assembly"
+            )
+        _check_counts(claimed, {s: int(n) for s, n in recorded.get("records", {}).items()})
         return path
 
     def save_bundle(self, request_id: str, data: bytes) -> Path:

@@ -304,6 +304,9 @@ class StoreReceipt:
     (a re-run found nothing left to do); the counts are that attempt's."""
     dry_run: bool = False
     """True when the work ran in a transaction that was rolled back (nothing changed)."""
+    note: str | None = None
+    """What a person should know about this receipt, without personal data, e.g. ``erased first
+    by request <id>`` when another request about the same subject had already erased here."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dsrflow.evidence.issuer import EvidenceIssuer
     from dsrflow.keys.manager import KeyManager
     from dsrflow.ledger import Ledger
+    from dsrflow.ledger.journal import ReceiptJournal
     from dsrflow.tlog.store import SqlLog
 
 
@@ -63,6 +64,13 @@ class Runtime:
         from dsrflow.artifacts import ArtifactStore
 
         return ArtifactStore(self.settings.artifacts_dir, self.keystore)
+
+    @cached_property
+    def journal(self) -> ReceiptJournal:
+        """Durable store receipts and the subject blind index (key kept like the data keys)."""
+        from dsrflow.ledger.journal import BLIND_INDEX_OWNER, ReceiptJournal
+
+        return ReceiptJournal(self.ledger, lambda: self.keystore.key_for(BLIND_INDEX_OWNER)[1])
 
     @cached_property
     def registry(self) -> AdapterRegistry:
@@ -150,7 +158,7 @@ class Runtime:
         from workflows.dsr import DataSubjectRequestWorkflow
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
-        stores = StoreActivities(pool, self.artifacts)
+        stores = StoreActivities(pool, self.artifacts, journal=self.journal)
         sweeps = SweepActivities(pool)
         results = ResultActivities(
             self.artifacts, self.evidence_issuer, self.settings.retention_days

@@ -59,6 +59,7 @@ class SqlAdapter:
     supports_dry_run = True
     # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
     sweep_uses_all_identities = True
+    supports_on_commit = True
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
@@ -294,13 +295,21 @@ class SqlAdapter:
         return str(value) if kinds.mode(kind) == "exact" else kinds.normalize(kind, str(value))
 
     def erase(
-        self, subject: Subject, progress: Progress | None = None, *, dry_run: bool = False
+        self,
+        subject: Subject,
+        progress: Progress | None = None,
+        *,
+        on_commit: Callable[[OperationReceipt], None] | None = None,
+        dry_run: bool = False,
     ) -> OperationReceipt:
         """Erase per each collection's strategy, in one transaction, set-based and batched.
 
         Args:
             subject: Whose rows.
             progress: Called with the running count of changed rows (heartbeats).
+            on_commit: Gets the receipt inside the transaction, just before it commits (the
+                activity journals it there); if it raises, nothing commits. Not called on a
+                dry run.
             dry_run: Run everything (statements, pointer rules, foreign-key checks, the
                 in-transaction residual counts), then roll back: the receipt says what would
                 have happened and nothing changed.
@@ -314,6 +323,8 @@ class SqlAdapter:
                 receipt = _receipt("erase", run.counts, run.templates)
                 if dry_run:
                     tx.rollback()
+                elif on_commit is not None:
+                    on_commit(receipt)
         except AdapterError:
             raise
         except Exception as exc:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from adapters.base import AdapterContext, AdapterError, PermanentAdapterError, RetryableAdapterError
 from adapters.sql.config import Connection
 from adapters.sql.normalize import SQLITE_E164, sqlite_e164
-from dsrflow.redact import first_line
+from dsrflow.redact import DriverError, describe_driver_error, first_line
 
 # Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).
 _DRIVERS = {
@@ -93,23 +93,51 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.create_function(SQLITE_E164, 2, sqlite_e164, deterministic=True)
 
 
+# Error codes that say "try again": connection loss, deadlock, serialization, lock and
+# statement timeouts, an administrator's restart. Everything else a person must look at.
+_PG_RETRY_CLASSES = ("08", "40", "53", "57")
+_PG_RETRY_STATES = frozenset({"55P03", "55006"})
+_MYSQL_RETRY = frozenset({1040, 1205, 1213, 1317, 2002, 2003, 2005, 2006, 2013, 3024})
+
+
+def _retryable_code(orig: BaseException) -> bool | None:
+    """Decide by the driver's error code where it has one (None: no code, decide by text)."""
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):
+        return state[:2] in _PG_RETRY_CLASSES or state in _PG_RETRY_STATES
+    args = getattr(orig, "args", ())
+    if len(args) == 2 and isinstance(args[0], int):
+        return args[0] in _MYSQL_RETRY
+    return None
+
+
 def map_error(store: str, exc: BaseException, doing: str) -> AdapterError:
-    """Turn a SQLAlchemy/driver exception into a typed adapter error without personal data."""
+    """Turn a SQLAlchemy/driver exception into a typed adapter error without personal data.
+
+    The text keeps the driver's error class, its SQLSTATE / error code and the table, column
+    and constraint it names; quoted values and free text (a trigger's message, a constraint's
+    DETAIL) are dropped (see ``dsrflow.redact.describe_driver_error``).
+    """
     if isinstance(exc, AdapterError):
         return exc
     if isinstance(exc, NoSuchTableError):
         return PermanentAdapterError(f"store {store!r}: table {exc} not found ({doing})")
     if isinstance(exc, DBAPIError):
         orig = exc.orig if exc.orig is not None else exc
-        args = getattr(orig, "args", ())
-        # PyMySQL puts (code, message) in args; its str() quotes the message as one literal,
-        # which the scrubber would then drop whole.
-        raw = f"{args[1]} ({args[0]})" if len(args) == 2 and isinstance(args[0], int) else str(orig)
-        detail = first_line(raw)
-        text = f"store {store!r}: {type(orig).__name__} while {doing}: {detail}"
+        described = describe_driver_error(orig)
+        if described is None:  # a driver we do not know: its class only
+            described = DriverError(type(orig).__name__, None, "")
+        text = f"store {store!r}: {described.cls}"
+        text += f" [{described.code}]" if described.code else ""
+        text += f" while {doing}" + (f": {described.detail}" if described.detail else "")
         if exc.connection_invalidated:
             return RetryableAdapterError(text)
-        if any(marker in detail.lower() for marker in _PERMANENT_MARKERS):
+        by_code = _retryable_code(orig)
+        if by_code is not None:
+            return RetryableAdapterError(text) if by_code else PermanentAdapterError(text)
+        # Only read here, never printed: the raw message may quote row data.
+        raw = str(orig).lower()
+        if any(marker in raw for marker in _PERMANENT_MARKERS):
             return PermanentAdapterError(text)
         if type(exc).__name__ in ("OperationalError", "InterfaceError", "TimeoutError"):
             return RetryableAdapterError(text)

@@ -40,10 +40,13 @@ def purge(
             continue
         key_id = rt.keystore.destroy(row.id)
         removed = rt.artifacts.purge(row.id)
+        # The subject's blind index (keyed hashes) links requests only while they may overlap.
+        tokens = rt.journal.forget_subject(row.id)
         rt.ledger.mark_purged(row.id)
         rt.ledger.audit(
-            st.who(), "purge", row.id, key_id=key_id, files=removed, retention_days=days
-        )
+            st.who(), "purge", row.id, key_id=key_id, files=removed, retention_days=days,
+            blind_index_tokens=tokens,
+        )  # fmt: skip
         out.print(
             f"purged {row.id}: key {key_id or '(none)'} destroyed, {len(removed)} file(s) deleted"
         )

@@ -148,3 +148,38 @@ class NotificationRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JournalEntryRow(Base):
+    """A store operation's receipt, written inside the store's transaction just before it commits.
+
+    Keyed by request, store and operation, so that a re-run which finds nothing left to do (the
+    first run committed, then the worker died before reporting) can return the first run's
+    counts instead of claiming the subject was never there. Holds counts and digests only.
+    """
+
+    __tablename__ = "receipt_journal"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    store: Mapped[str] = mapped_column(String(80), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(20), primary_key=True)
+    matched: Mapped[int] = mapped_column(Integer)
+    affected: Mapped[int] = mapped_column(Integer)
+    receipt: Mapped[dict] = mapped_column(JSON)
+    committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class JournalSubjectRow(Base):
+    """Keyed blind index of a journal entry's subject (HMAC of each identifier, never the value).
+
+    Links requests about the same subject: a later request that finds nothing can say which
+    request erased first.
+    """
+
+    __tablename__ = "receipt_journal_subjects"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    store: Mapped[str] = mapped_column(String(80), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(20), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)

@@ -186,8 +186,11 @@ async def test_purge_crypto_shreds_the_request(stack: Runtime, tmp_path: Path) -
 
     code, text = await cli(stack, "purge", "--dry-run", "--older-than", "0")
     assert code == 0 and f"would purge {rid}" in text
+    tokens = _blind_index_rows(stack, rid)
+    assert tokens > 0  # the receipt journal links requests about one subject while they run
     code, text = await cli(stack, "purge", "--older-than", "0")
     assert code == 0 and f"purged {rid}" in text, text
+    assert _blind_index_rows(stack, rid) == 0
 
     from dsrflow.crypto.keystore import KeyDestroyedError
 
@@ -211,6 +214,14 @@ async def test_purge_crypto_shreds_the_request(stack: Runtime, tmp_path: Path) -
     predicate = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
     [purge] = [a for a in stack.ledger.audit_entries(rid) if a.action == "purge"]
     assert predicate["orchestrator_copy"]["key_id"] == purge.detail["key_id"]
+    assert purge.detail["blind_index_tokens"] == tokens
     assert predicate["orchestrator_copy"]["destroy_after_days"] == stack.settings.retention_days
     code, text = await cli(stack, "purge", "--older-than", "0")
     assert rid not in text  # done once
+
+
+def _blind_index_rows(rt: Runtime, rid: str) -> int:
+    from dsrflow.ledger.models import JournalSubjectRow
+
+    with rt.ledger.session() as s:
+        return s.query(JournalSubjectRow).filter_by(request_id=rid).count()

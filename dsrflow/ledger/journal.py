@@ -1,0 +1,196 @@
+"""The receipt journal: a store operation's first success survives its own re-execution.
+
+An erasure commits in the store, then the worker dies (or the server loses the completion)
+before Temporal hears of it. The retry finds nothing left to erase. Without a durable record it
+would report ``not_found`` and skip verification, and the evidence would say the subject was
+never there. The SQL adapter therefore hands its receipt to ``record`` inside the erasure
+transaction, just before the commit (if the journal cannot write, nothing commits); adapters
+without that hook are journaled right after ``erase`` returns. A re-run that finds nothing asks
+``committed`` for the earlier receipt and returns it as recovered.
+
+Each entry also stores a keyed blind index of the subject (HMAC-SHA256 of every normalised
+identifier under a server key; never the identifier), so a request that finds nothing can name
+the other request, about the same subject, that erased first.
+
+No personal data: receipts hold counts, collection names and digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadConverter
+
+from dsrflow.domain import Identity, StoreReceipt
+from dsrflow.identity import normalize_value
+from dsrflow.ledger.db import Ledger
+from dsrflow.ledger.models import JournalEntryRow, JournalSubjectRow
+
+BLIND_INDEX_OWNER = "__blind_index__"
+"""Owner name of the blind-index key in the key store (not a valid request id, never purged)."""
+
+_JSON = {"encoding": b"json/plain"}
+_CONVERTER = PayloadConverter.default
+
+
+@dataclass(frozen=True)
+class JournaledReceipt:
+    """An entry of the journal: the receipt as it was when the store committed."""
+
+    request_id: str
+    store: str
+    operation: str
+    receipt: StoreReceipt
+    committed_at: datetime
+    confirmed: bool
+
+
+class ReceiptJournal:
+    """Durable receipts of store operations, in the ledger database.
+
+    Args:
+        ledger: The ledger database.
+        index_key: The blind-index key, or a callable returning it (resolved on first use, so
+            building the journal touches no database).
+    """
+
+    def __init__(self, ledger: Ledger, index_key: bytes | Callable[[], bytes]) -> None:
+        self.ledger = ledger
+        self._index_key = index_key
+
+    def _key(self) -> bytes:
+        if callable(self._index_key):
+            self._index_key = self._index_key()
+        return self._index_key
+
+    def blind_index(self, identities: Iterable[Identity]) -> list[str]:
+        """HMAC-SHA256 tokens of each normalised identifier (kind-separated), sorted."""
+        key = self._key()
+        tokens = {
+            hmac.new(
+                key, f"{i.kind}\x00{normalize_value(i.kind, i.value)}".encode(), hashlib.sha256
+            ).hexdigest()
+            for i in identities
+        }
+        return sorted(tokens)
+
+    def record(
+        self, receipt: StoreReceipt, *, request_id: str, operation: str, tokens: list[str]
+    ) -> None:
+        """Write (or replace) the receipt of ``operation`` on ``receipt.store`` for a request.
+
+        The latest commit that changed something wins (a ``retry-store`` that erased more after
+        a catalog fix replaces the first receipt); a run that changed nothing is recorded only
+        where nothing was recorded before, so the request is still linked to others about the
+        same subject. Raises whatever the ledger raises: the caller's transaction must then not
+        commit.
+        """
+        data = json.loads(_CONVERTER.to_payloads([receipt])[0].data)
+        key = (request_id, receipt.store, operation)
+        for attempt in (1, 2):
+            try:
+                with self.ledger.session() as s:
+                    row = s.get(JournalEntryRow, key)
+                    if row is not None and row.affected > 0 and receipt.affected == 0:
+                        return  # a re-run that changed nothing never hides one that did
+                    if row is None:
+                        row = JournalEntryRow(
+                            request_id=request_id, store=receipt.store, operation=operation
+                        )
+                        s.add(row)
+                    row.matched, row.affected, row.receipt = receipt.matched, receipt.affected, data
+                    row.committed_at, row.confirmed_at = datetime.now(UTC), None
+                    s.execute(delete(JournalSubjectRow).where(*_is(JournalSubjectRow, key)))
+                    s.add_all(JournalSubjectRow(token=t, **_key_of(key)) for t in tokens)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise  # another writer raced us twice: let the activity retry
+
+    def confirm(self, request_id: str, store: str, operation: str) -> None:
+        """Mark an entry's store commit as having returned (informational; best effort)."""
+        with self.ledger.session() as s:
+            row = s.get(JournalEntryRow, (request_id, store, operation))
+            if row is not None:
+                row.confirmed_at = datetime.now(UTC)
+
+    def committed(self, request_id: str, store: str, operation: str) -> JournaledReceipt | None:
+        """The journaled receipt of an earlier run of this operation, if one committed.
+
+        An entry is written just before the store's commit; an unconfirmed one means the worker
+        stopped between the two. If the commit had failed the rows would still be there and the
+        re-run would have matched them, so a re-run that finds nothing treats it as committed.
+        """
+        with self.ledger.session() as s:
+            row = s.get(JournalEntryRow, (request_id, store, operation))
+            if row is None:
+                return None
+            payload = Payload(metadata=_JSON, data=json.dumps(row.receipt).encode())
+            receipt = _CONVERTER.from_payloads([payload], [StoreReceipt])[0]
+            confirmed = row.confirmed_at is not None
+            return JournaledReceipt(
+                request_id, store, operation, receipt, row.committed_at, confirmed
+            )
+
+    def erased_first(
+        self, request_id: str, store: str, tokens: list[str], operation: str = "erase"
+    ) -> str | None:
+        """The earliest other request about an overlapping subject that changed this store."""
+        if not tokens:
+            return None
+        e, sub = JournalEntryRow, JournalSubjectRow
+        stmt = (
+            select(e.request_id)
+            .join(
+                sub,
+                (sub.request_id == e.request_id)
+                & (sub.store == e.store)
+                & (sub.operation == e.operation),
+            )
+            .where(
+                e.store == store,
+                e.operation == operation,
+                e.request_id != request_id,
+                e.affected > 0,
+                sub.token.in_(tokens),
+            )
+            .order_by(e.committed_at, e.request_id)
+            .limit(1)
+        )
+        with self.ledger.session() as s:
+            return s.scalars(stmt).first()
+
+    def linked(self, request_id: str) -> list[str]:
+        """Other requests whose journaled subject overlaps this request's (any store)."""
+        mine = select(JournalSubjectRow.token).where(JournalSubjectRow.request_id == request_id)
+        stmt = (
+            select(JournalSubjectRow.request_id)
+            .where(JournalSubjectRow.token.in_(mine), JournalSubjectRow.request_id != request_id)
+            .distinct()
+        )
+        with self.ledger.session() as s:
+            return sorted(s.scalars(stmt))
+
+    def forget_subject(self, request_id: str) -> int:
+        """Drop a request's blind-index tokens (when its data is purged); returns how many."""
+        with self.ledger.session() as s:
+            result = s.execute(
+                delete(JournalSubjectRow).where(JournalSubjectRow.request_id == request_id)
+            )
+            return result.rowcount or 0
+
+
+def _key_of(key: tuple[str, str, str]) -> dict[str, str]:
+    return {"request_id": key[0], "store": key[1], "operation": key[2]}
+
+
+def _is(model: type[JournalSubjectRow], key: tuple[str, str, str]) -> list:
+    return [model.request_id == key[0], model.store == key[1], model.operation == key[2]]
