@@ -217,9 +217,7 @@ def merge_receipts(first: StoreReceipt, later: StoreReceipt) -> StoreReceipt:
                 c, matched=old.matched + c.matched, affected=old.affected + c.affected
             )
     collections = list(merged.values())
-    matched = (
-        sum(c.matched for c in collections) if collections else first.matched + later.matched
-    )
+    matched = sum(c.matched for c in collections) if collections else first.matched + later.matched
     return replace(
         later,
         matched=matched,

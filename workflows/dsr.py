@@ -115,11 +115,16 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
             retry_policy=SHORT_RETRY,
         )
         clock = asyncio.create_task(self._watch_deadlines())
+        evicted = False
         try:
             await self._lifecycle()
+        except GeneratorExit:  # dropped from the worker's cache (e.g. terminated): no awaiting
+            evicted = True
+            raise
         finally:
             self._finished = True
-            await clock
+            if not evicted:
+                await clock
         # Let people's updates that arrived at the very end (a cancel, a last decision) finish
         # and answer their callers before the workflow closes.
         await workflow.wait_condition(workflow.all_handlers_finished)

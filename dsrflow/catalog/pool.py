@@ -1,10 +1,10 @@
 """Adapter instances for the stores of a catalog, and the catalog a running worker uses.
 
-The worker picks up a changed catalog file without a restart: at most once per
-``check_every`` seconds the file's modification time and size are compared, and if they changed
-its content digest; a changed file is loaded and validated. A valid one replaces the catalog in
-use (adapters of stores whose entry changed are rebuilt on next use); an invalid one is refused
-with one log line and the old catalog stays.
+The worker picks up a changed catalog file without a restart: at most once per ``check_every``
+seconds the file's content digest is compared (a catalog is small, and modification times can
+be too coarse to see two quick edits); a changed file is loaded and validated. A valid one
+replaces the catalog in use (adapters of stores whose entry changed are rebuilt on next use);
+an invalid one is refused with one log line and the old catalog stays.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class AdapterPool:
         self._check_every = check_every
         self._clock = clock
         self._next_check = clock() + check_every
-        self._stat = _stat(catalog.path)
         self._file_digest = _file_digest(catalog.path)
         self._refused: str | None = None  # digest of an invalid file already logged
 
@@ -71,18 +70,18 @@ class AdapterPool:
             if not force and now < self._next_check:
                 return False
             self._next_check = now + self._check_every
-            stat = _stat(self._catalog.path)
-            if stat == self._stat:
-                return False
-            self._stat = stat
             digest = _file_digest(self._catalog.path)
             if digest == self._file_digest or digest == self._refused:
                 return False
             try:
                 new = _load(self._catalog.path, self._registry)
-            except ConfigError as exc:
+            except Exception as exc:  # whatever is wrong with the file, the worker keeps going
                 self._refused = digest
-                lines = str(exc).splitlines() or [""]
+                lines = (
+                    str(exc).splitlines() or [""]
+                    if isinstance(exc, ConfigError)
+                    else [f"internal error loading the catalog: {type(exc).__name__}"]
+                )
                 log.warning(
                     "catalog change refused; the catalog in use stays",
                     path=str(self._catalog.path),
@@ -146,14 +145,6 @@ def _load(path: Path, registry: AdapterRegistry) -> Catalog:
     from dsrflow.catalog.loader import load_catalog
 
     return load_catalog(path, registry)
-
-
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def _file_digest(path: Path) -> str:

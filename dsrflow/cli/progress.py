@@ -83,12 +83,7 @@ async def watch(rc: RequestClient, request_id: str) -> StatusView:
                 _print_changes(view, seen)
             if view.status.terminal:
                 break
-            waiting = needs_person(view)
-            if waiting is not None:
-                stack.close()
-                out.print(waiting, soft_wrap=True)
-                raise typer.Exit(NEEDS_PERSON_EXIT)
-            polls += 1
+            # A closed workflow first: nobody can move it on, whatever its last state says.
             if polls % CLOSED_CHECK_EVERY == 0:
                 closed = await rc.closed_as(request_id)
                 if closed is not None:
@@ -98,6 +93,12 @@ async def watch(rc: RequestClient, request_id: str) -> StatusView:
                         f"was {view.status}; it will not move on by itself"
                     )
                     raise typer.Exit(CLOSED_EXIT)
+            polls += 1
+            waiting = needs_person(view)
+            if waiting is not None:
+                stack.close()
+                out.print(waiting, soft_wrap=True)
+                raise typer.Exit(NEEDS_PERSON_EXIT)
             await asyncio.sleep(POLL_S)
             view = await rc.status(request_id)
     out.print(
