@@ -10,7 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from dsrflow.cli.main import app
 from dsrflow.domain import RequestType
 from dsrflow.errors import UserError
 from dsrflow.lifecycle import StoreDecision
@@ -204,6 +206,11 @@ async def test_identity_source_matching_nothing_in_its_identity_collection_warns
     ]
     recorded = [(a.store, a.detail) for a in h.rt.ledger.actions(handle.id)]
     assert recorded == [("mia", mia.warnings[0])]
+    # `request show` (the ledger's view) lists it under "warnings".
+    shown = CliRunner().invoke(app, ["request", "show", handle.id], env=dict(h.rt.env))
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[lines.index("warnings:") + 1].startswith("  mia: identity source mia: its")
 
 
 async def test_catalog_digest_is_pinned_and_recorded_per_store(checks_harness) -> None:

@@ -6,8 +6,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from dsrflow.cli import progress
+from dsrflow.cli.main import app
 from dsrflow.domain import DsrInput, Identity, RequestType
 from dsrflow.errors import UserError
 from dsrflow.sweeps import SweepHit
@@ -88,6 +90,9 @@ async def test_dry_run_erasure_changes_nothing_and_signs_nothing(
     row = h.rt.ledger.get_request(inp.request_id)
     assert row.status == "completed" and row.reason == DRY_RUN_REASON
     assert [a.action for a in h.rt.ledger.actions(inp.request_id)] == ["dry_run"]
+    shown = CliRunner().invoke(app, ["request", "show", inp.request_id], env=dict(h.rt.env))
+    assert shown.exit_code == 0, shown.output
+    assert f"{inp.request_id} erasure DRY RUN completed" in shown.output
 
     assert would_need_person
     assert "sweep hit: signin_log.user_email (1, email, equality)" in report
@@ -119,10 +124,6 @@ async def test_dry_run_access_builds_no_package(checks_harness) -> None:
 
 
 def test_only_access_export_and_erasure_run_dry() -> None:
-    from typer.testing import CliRunner
-
-    from dsrflow.cli.main import app
-
     args = ["request", "submit", "--type", "rectification", "--email", SUBJECT]
     result = CliRunner().invoke(app, [*args, "--set", "phone=1", "--dry-run"])
     assert isinstance(result.exception, UserError)
