@@ -38,7 +38,6 @@ else:
 WORKLOAD = "workload:dsrflow-worker"
 PATCH_STORE_CHECKS = "sweep-resume-recovered-receipts"
 """Sweep after erasure/access, resume a retry at the failed step, recovered receipts are done."""
-MAX_NOT_SWEPT_SHOWN = 3
 
 
 class StoreChecks(_Base):
@@ -131,34 +130,34 @@ class StoreChecks(_Base):
     def _warnings(
         self, store: StorePlan, receipt: StoreReceipt, report: SweepReport | None
     ) -> list[str]:
-        """What a person must see about this store's result (counts and names only)."""
+        """What a person must see about this store's result.
+
+        Fixed phrases only (names and counts, never a value): the evidence record carries them
+        and a verifier refuses any other text (``dsrflow.evidence.records.WARNING_PHRASES``).
+        Where a warning comes from is the store's own detail (receipt, sweep report).
+        """
         warnings = []
-        matched_elsewhere = [c for c in receipt.collections if c.matched > 0]
+        if receipt.recovered:
+            warnings.append("counts recovered from an earlier committed attempt")
         if (
             store.identity_source
             and self._resolved.get(store.name) == 0
             and receipt.matched > 0
             and not receipt.recovered
         ):
-            where = ", ".join(c.collection for c in matched_elsewhere) or "other collections"
+            # The identity collection is the first that matched nothing (where the receipt has
+            # per-collection counts); the store's name where it has none (access).
+            empty = [c.collection for c in receipt.collections if c.matched == 0]
+            where = empty[0] if empty else store.name
             warnings.append(
-                f"identity source {store.name}: its identity collection matched 0 rows while "
-                f"{where} matched {receipt.matched}; check how the identifiers are stored "
-                "(match mode)"
+                f"identity-source collection {where} matched 0 rows while other collections matched"
             )
         if report is not None:
             if receipt.matched == 0 and not receipt.recovered and report.hit_count > 0:
-                warnings.append(
-                    f"store {store.name} matched nothing while the sweep found the subject's "
-                    f"identifiers ({report.hit_count} rows): the catalog misses them"
-                )
+                warnings.append("matched nothing while the sweep found the subject's identifiers")
             if report.not_swept:
-                shown = "; ".join(report.not_swept[:MAX_NOT_SWEPT_SHOWN])
-                more = len(report.not_swept) - MAX_NOT_SWEPT_SHOWN
-                warnings.append(
-                    f"sweep of {store.name} could not cover {len(report.not_swept)} "
-                    f"location(s): {shown}" + (f" (+{more} more)" if more > 0 else "")
-                )
+                n = len(report.not_swept)
+                warnings.append(f"sweep did not cover {n} location{'s' if n != 1 else ''}")
         return warnings
 
     def _record_warnings(self, store: str, warnings: list[str]) -> None:
