@@ -133,7 +133,7 @@ class Exemption:
 class RetrySpec:
     """A store's retry policy, as declared in the catalog."""
 
-    max_attempts: int = 5
+    max_attempts: int = 40
     initial_interval_s: float = 1.0
     backoff: float = 2.0
     max_interval_s: float = 60.0

@@ -124,6 +124,20 @@ class RequestClient:
             return desc.status.name.lower()
         return str(view.status)
 
+    async def closed_as(self, request_id: str) -> str | None:
+        """How the request's workflow closed (``terminated``...), or None while it runs.
+
+        A workflow can close without the request reaching an end state (terminated, timed out):
+        its status query then keeps showing the last state, so watchers ask this too.
+        """
+        try:
+            desc = await self.handle(request_id).describe()
+        except RPCError as exc:
+            raise _rpc_error(request_id, exc) from None
+        if desc.status is None or desc.status.name == "RUNNING":
+            return None
+        return desc.status.name.lower()
+
     async def status(self, request_id: str) -> StatusView:
         """The live status of a request (a query; works on finished requests too).
 

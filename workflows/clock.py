@@ -71,7 +71,7 @@ class Clock(_Base):
             stuck = [
                 n
                 for n, o in self._outcomes.items()
-                if o.status == StoreStatus.FAILED_NEEDS_ATTENTION
+                if o.status in (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.INCOMPLETE)
             ]
             if waiting:
                 await self._escalate(waiting)

@@ -116,7 +116,9 @@ class StoreDecisions(_Base):
 
     @retry_store.validator
     def _check_retry(self, d: StoreDecision) -> None:
-        self._check_decision(d, "retry", (StoreStatus.FAILED_NEEDS_ATTENTION,))
+        self._check_decision(
+            d, "retry", (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.INCOMPLETE)
+        )
 
     @workflow.update
     async def skip_store(self, d: StoreDecision) -> UpdateAck:
@@ -125,7 +127,11 @@ class StoreDecisions(_Base):
 
     @skip_store.validator
     def _check_skip(self, d: StoreDecision) -> None:
-        stuck = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.WAITING_FOR_HUMAN)
+        stuck = (
+            StoreStatus.FAILED_NEEDS_ATTENTION,
+            StoreStatus.WAITING_FOR_HUMAN,
+            StoreStatus.INCOMPLETE,
+        )
         self._check_decision(d, "skip", stuck)
         if not d.reason.strip():
             raise ValueError("skipping a store needs a reason")
@@ -161,6 +167,8 @@ class StoreDecisions(_Base):
         need_actor(d.actor)
         if d.kind != kind:
             raise ValueError(f"decision kind must be {kind!r}")
+        if self._inp.dry_run:
+            raise ValueError("this is a dry run: nothing waits for a decision (submit it for real)")
         outcome = self._outcomes.get(d.store)
         if outcome is None:
             raise ValueError(f"store {d.store!r} is not part of this request")

@@ -19,6 +19,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
+from workflows.checks import WORKLOAD, StoreChecks
 from workflows.clock import Clock
 from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
 from workflows.decisions import StoreDecisions, need_actor
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StatusView,
         StoreOutcome,
         StorePlan,
+        StoreReceipt,
         StoreStatus,
     )
     from dsrflow.lifecycle import (
@@ -56,10 +58,13 @@ with workflow.unsafe.imports_passed_through():
     )
 
 PATCH_RELEASE_STATUS = "release-keeps-status"
+PATCH_DRY_RUN = "dry-run-requests"
+DRY_RUN_REASON = "dry run: no store was changed, no evidence was signed"
+STUCK = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.INCOMPLETE)
 
 
 @workflow.defn(name="DataSubjectRequest")
-class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
+class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock):
     """One workflow per request, from receipt to its end state."""
 
     @workflow.init
@@ -89,6 +94,10 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
         self._actions: list[HumanAction] = []
         self._artifact: ArtifactRef | None = None
         self._seq = 0
+        self._resume: dict[str, StoreReceipt] = {}  # verb succeeded, a check failed: retry here
+        self._resolved: dict[str, int] = {}  # identifiers each identity source found
+        self._warned: set[tuple[str, str]] = set()
+        self._dry_settled: set[str] = set()  # a dry run's stores that failed (nobody is asked)
 
     # -- run -------------------------------------------------------------------------
 
@@ -106,11 +115,16 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
             retry_policy=SHORT_RETRY,
         )
         clock = asyncio.create_task(self._watch_deadlines())
+        evicted = False
         try:
             await self._lifecycle()
+        except GeneratorExit:  # dropped from the worker's cache (e.g. terminated): no awaiting
+            evicted = True
+            raise
         finally:
             self._finished = True
-            await clock
+            if not evicted:
+                await clock
         # Let people's updates that arrived at the very end (a cancel, a last decision) finish
         # and answer their callers before the workflow closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -125,6 +139,11 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
     async def _lifecycle(self) -> None:
         policy = self._policy
         assert policy is not None
+        if self._inp.dry_run and workflow.patched(PATCH_DRY_RUN):
+            # A dry run changes nothing and discloses only counts to the person who started it:
+            # it passes no gates, and says so in the request's history.
+            self._record(WORKLOAD, "dry_run", "gates not applied; every change is rolled back")
+            return await self._run_stores()
         if policy.identity_verification:
             await self._set_status(RequestStatus.AWAITING_VERIFICATION)
             expires = self._inp.received_at + timedelta(seconds=policy.verification_timeout_s)
@@ -151,6 +170,9 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
         if await self._ended_before_execution():  # a denial or cancel may come during a hold
             return
 
+        await self._run_stores()
+
+    async def _run_stores(self) -> None:
         self._executing = True
         await self._set_status(RequestStatus.RUNNING)
         await self._execute()
@@ -158,7 +180,7 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
         self._artifact = await self._produce_result()
         if self._cancel is not None:
             return await self._end(RequestStatus.CANCELLED, self._cancel.reason)
-        await self._end(RequestStatus.COMPLETED, "")
+        await self._end(RequestStatus.COMPLETED, DRY_RUN_REASON if self._inp.dry_run else "")
 
     async def _ended_before_execution(self) -> bool:
         if self._denied is not None:
@@ -189,6 +211,8 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
     async def _end(self, status: RequestStatus, reason: str) -> None:
         self._reason = reason
         for name, outcome in self._outcomes.items():
+            if name in self._dry_settled:
+                continue  # a dry run's failure is its answer: shown as it was
             if not outcome.status.terminal:  # cancelled while pending or waiting for a person
                 self._outcomes[name] = replace(outcome, status=StoreStatus.CANCELLED)
         await self._set_status(status)
@@ -302,7 +326,9 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreDecisions, Clock):
     def _running_status(self) -> RequestStatus:
         if self._hold is not None and self._inp.request_type == RequestType.ERASURE:
             return RequestStatus.ON_HOLD
-        stuck = any(o.status == StoreStatus.FAILED_NEEDS_ATTENTION for o in self._outcomes.values())
+        if self._inp.dry_run:
+            return RequestStatus.RUNNING  # nobody is asked to act on a dry run
+        stuck = any(o.status in STUCK for o in self._outcomes.values())
         return RequestStatus.NEEDS_ATTENTION if stuck else RequestStatus.RUNNING
 
     async def _update_store(self, store: str, **changes: object) -> None:

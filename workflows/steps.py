@@ -6,12 +6,14 @@ A mixin of ``DataSubjectRequestWorkflow`` (its state lives there); deterministic
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows.checks import PATCH_STORE_CHECKS, WORKLOAD
 from workflows.common import MAX_IDENTITY_HOPS, SHORT, SHORT_RETRY, VERBS, store_options
 
 with workflow.unsafe.imports_passed_through():
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-WORKLOAD = "workload:dsrflow-worker"
 PATCH_HOLD_TASKS = "hold-stops-manual-tasks"
 
 
@@ -75,8 +76,12 @@ class StoreSteps(_Base):
         Not level by level: a store waiting for a person must not hold up unrelated stores.
         """
         deps = [d for d in store.after if d in self._stores]
-        await workflow.wait_condition(lambda: all(self._outcomes[d].status.terminal for d in deps))
+        await workflow.wait_condition(lambda: all(self._settled(d) for d in deps))
         await self._run_store(store, identities)
+
+    def _settled(self, store: str) -> bool:
+        """Whether nothing more will happen in a store (a dry run's failures wait for nobody)."""
+        return self._outcomes[store].status.terminal or store in self._dry_settled
 
     # -- identity resolution ---------------------------------------------------------
 
@@ -94,6 +99,9 @@ class StoreSteps(_Base):
             found = await asyncio.gather(
                 *(self._resolve_one(s, list(known.values())) for s in sources)
             )
+            for s, ids in zip(sources, found, strict=True):
+                if ids is not None:  # how many identifiers each source found (for warnings)
+                    self._resolved[s.name] = max(self._resolved.get(s.name, 0), len(ids))
             sources = [s for s, ids in zip(sources, found, strict=True) if ids is not None]
             new = [i for ids in found if ids for i in ids if (i.kind, i.value) not in known]
             if not new:
@@ -102,7 +110,7 @@ class StoreSteps(_Base):
         return list(known.values())
 
     async def _resolve_one(self, store: StorePlan, ids: list[Identity]) -> list[Identity] | None:
-        task = StoreTaskInput(self._inp.request_id, store.name, self._inp.request_type, ids)
+        task = self._task(store, ids)
         while True:
             try:
                 result = await workflow.execute_activity(
@@ -111,6 +119,9 @@ class StoreSteps(_Base):
                 return result.identities
             except ActivityError as err:
                 await self._fail(store, err, "resolving identities")
+            if self._inp.dry_run:  # a dry run waits for nobody: the failure is its answer
+                self._dry_settled.add(store.name)
+                return None
             decision = await self._await_decision(store.name)
             if decision is None or decision.kind != "retry":
                 await self._close_by_decision(store.name, decision)
@@ -120,7 +131,7 @@ class StoreSteps(_Base):
     # -- one store -------------------------------------------------------------------
 
     async def _run_store(self, store: StorePlan, identities: list[Identity]) -> None:
-        if self._outcomes[store.name].status.terminal:
+        if self._settled(store.name):
             return  # settled during identity resolution (skipped, exempt, cancelled)
         if self._cancel is not None:
             return await self._update_store(store.name, status=StoreStatus.CANCELLED)
@@ -137,9 +148,7 @@ class StoreSteps(_Base):
             )
         if store.human_task:
             return await self._human_task(store)
-        task = StoreTaskInput(
-            self._inp.request_id, store.name, self._inp.request_type, identities, self._inp.changes
-        )
+        task = self._task(store, identities)
         while True:
             if erasure:
                 await workflow.wait_condition(
@@ -150,12 +159,27 @@ class StoreSteps(_Base):
             await self._update_store(store.name, status=StoreStatus.RUNNING, error=None)
             if await self._attempt(store, activity_name, task):
                 return
+            if self._inp.dry_run:
+                self._dry_settled.add(store.name)
+                return
             decision = await self._await_decision(store.name)
             if decision is None or decision.kind != "retry":
                 return await self._close_by_decision(store.name, decision)
 
+    def _task(self, store: StorePlan, identities: list[Identity]) -> StoreTaskInput:
+        return StoreTaskInput(
+            self._inp.request_id, store.name, self._inp.request_type, identities,
+            self._inp.changes, dry_run=self._inp.dry_run,
+            catalog_digest=self._plan.catalog_digest if self._plan is not None else None,
+        )  # fmt: skip
+
     async def _attempt(self, store: StorePlan, activity_name: str, task: StoreTaskInput) -> bool:
-        """Run the store's verb (and verification); True when the store reached an end state."""
+        """Run the store's verb (and its checks); True when the store reached an end state."""
+        checks = workflow.patched(PATCH_STORE_CHECKS)
+        # A retry resumes where the last attempt failed: a verb that succeeded is not re-run.
+        kept = self._resume.pop(store.name, None) if checks else None
+        if kept is not None:
+            return await self._check_store(store, task, kept, fresh=False)
         try:
             receipt = await workflow.execute_activity(
                 activity_name, task, result_type=StoreReceipt, **store_options(store)
@@ -163,6 +187,10 @@ class StoreSteps(_Base):
         except ActivityError as err:
             await self._fail(store, err, activity_name)
             return False
+        if checks:
+            receipt = self._combine(store.name, receipt)
+            return await self._check_store(store, task, receipt, fresh=True)
+        # Requests started before the checks patch keep their old behaviour when replayed.
         attempts = self._outcomes[store.name].attempts + receipt.attempt
         if receipt.matched == 0:
             await self._update_store(
@@ -206,7 +234,7 @@ class StoreSteps(_Base):
             store.name, status=StoreStatus.FAILED_NEEDS_ATTENTION, error_type=error_type,
             error=first_line(message), attempts=self._outcomes[store.name].attempts + tries,
         )  # fmt: skip
-        if self._past_escalation():  # a store failing this late goes straight to people
+        if self._past_escalation() and not self._inp.dry_run:  # late failures go to people
             await self._escalate([store.name], "store_escalated")
 
     def _past_escalation(self) -> bool:
@@ -222,6 +250,13 @@ class StoreSteps(_Base):
             await workflow.wait_condition(lambda: self._hold is None or self._cancel is not None)
             if self._cancel is not None:
                 return await self._update_store(store.name, status=StoreStatus.CANCELLED)
+        if self._inp.dry_run:  # nobody is asked to act on a dry run
+            note = "dry run: a person's task would open" + (
+                f": {store.instructions}" if store.instructions else ""
+            )
+            return await self._update_store(
+                store.name, status=StoreStatus.SKIPPED, note=note, actor=WORKLOAD
+            )
         await self._update_store(
             store.name, status=StoreStatus.WAITING_FOR_HUMAN, note=store.instructions or None
         )
@@ -252,12 +287,15 @@ class StoreSteps(_Base):
     async def _exempt(self, store: StorePlan, exemption: Exemption, actor: str) -> None:
         """Record the exemption; restrict the data where the store can (kept, not processed)."""
         receipt = None
-        if "restrict" in store.capabilities and not store.human_task:
+        if self._inp.dry_run:  # a dry run restricts nothing either; it says it would
+            exemption = replace(exemption, note=f"{exemption.note} (dry run)".strip())
+        elif "restrict" in store.capabilities and not store.human_task:
             task = StoreTaskInput(
                 self._inp.request_id,
                 store.name,
                 RequestType.RESTRICTION,
                 self._identities or self._inp.identities,
+                catalog_digest=self._plan.catalog_digest if self._plan is not None else None,
             )
             try:
                 receipt = await workflow.execute_activity(
@@ -294,6 +332,8 @@ class StoreSteps(_Base):
     async def _produce_result(self) -> ArtifactRef | None:
         outcomes = list(self._outcomes.values())
         rtype = self._inp.request_type
+        if self._inp.dry_run:
+            return None  # no package, no signed bundle, nothing in the transparency log
         if rtype in (RequestType.ACCESS, RequestType.EXPORT) and self._cancel is None:
             return await workflow.execute_activity(
                 "assemble_access_package",

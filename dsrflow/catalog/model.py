@@ -39,11 +39,16 @@ GENERIC_KEYS = frozenset(
 
 
 class RetryConfig(BaseModel):
-    """A store's retry policy; durations in seconds."""
+    """A store's retry policy; durations in seconds.
+
+    The defaults ride out an outage of about half an hour: waits of 1, 2, 4 ... 32 s, then one
+    attempt a minute, 40 attempts in all (~34 minutes plus the attempts' own time) before the
+    store waits for a person. Permanent errors (bad config, a missing table) are not retried.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_attempts: int = Field(5, ge=1, le=100)
+    max_attempts: int = Field(40, ge=1, le=100)
     initial_interval: float = Field(1.0, gt=0)
     backoff: float = Field(2.0, ge=1.0)
     max_interval: float = Field(60.0, gt=0)

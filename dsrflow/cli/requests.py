@@ -5,7 +5,6 @@ People's actions on a request (verify-identity, approve, ...) are in ``cli/actio
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,15 +13,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from dsrflow.cli.common import CliState, is_tty, out, run, state
+from dsrflow.cli import progress
+from dsrflow.cli.common import CliState, out, run, state
 from dsrflow.errors import UserError
 
 if TYPE_CHECKING:
-    from dsrflow.domain import DsrInput, FieldChange, Identity, StatusView
+    from dsrflow.domain import DsrInput, FieldChange, Identity
     from dsrflow.identity import IdentityKinds
     from dsrflow.requests_client import RequestClient
 
 app = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
+DRY_RUN_TYPES = ("access", "export", "erasure")
 
 
 def new_request_id(now: datetime | None = None) -> str:
@@ -119,8 +120,19 @@ def submit(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="With --wait: fetch results here.")
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Run every store's real verb and sweep, roll back, print counts; change nothing.",
+        ),
+    ] = False,
 ) -> None:
-    """Submit a request: one durable workflow whose id is the request id (retry-safe)."""
+    """Submit a request: one durable workflow whose id is the request id (retry-safe).
+
+    With ``--dry-run`` the request passes no gates, changes no store, signs nothing, and the
+    command waits and prints what a real run would do (exit 3 if it would need a person).
+    """
     from dsrflow.artifacts import check_request_id
     from dsrflow.domain import DsrInput, RequestType
 
@@ -134,6 +146,8 @@ def submit(
     changes = parse_changes(set_)
     if (rtype == RequestType.RECTIFICATION) != bool(changes):
         raise UserError("--set FIELD=VALUE is required for rectification, and only for it")
+    if dry_run and rtype not in DRY_RUN_TYPES:
+        raise UserError(f"--dry-run: {rtype} cannot run as a dry run (access, export, erasure can)")
     inp = DsrInput(
         request_id=check_request_id(request_id or new_request_id()),
         request_type=rtype,
@@ -142,19 +156,23 @@ def submit(
         regulation=regulation,
         case_ref=case_ref,
         changes=changes,
+        dry_run=dry_run,
     )
-    run(_submit(state(ctx), inp, wait, out_dir))
+    run(_submit(state(ctx), inp, wait or dry_run, out_dir))
 
 
 async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None) -> None:
     rc = await request_client(st)
     # The id first: if the answer never comes, retrying with this id cannot create a second one.
-    out.print(f"submitting {inp.request_type} request {inp.request_id} ...")
+    dry = " dry-run" if inp.dry_run else ""
+    out.print(f"submitting{dry} {inp.request_type} request {inp.request_id} ...")
     done = await rc.submit(inp)
     rt = st.runtime()
     ack = done.ack
     if done.created:
-        rt.ledger.audit(st.who(), "submit", inp.request_id, type=str(inp.request_type))
+        rt.ledger.audit(
+            st.who(), "submit", inp.request_id, type=str(inp.request_type), dry_run=inp.dry_run
+        )
         out.print(
             f"submitted {inp.request_type} request [bold]{inp.request_id}[/] "
             f"({ack.status}, due {ack.due_at:%Y-%m-%d})"
@@ -165,84 +183,26 @@ async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None)
             f"{ack.received_at:%Y-%m-%d %H:%M:%S}Z ({ack.status}); not created again"
         )
     if wait:
-        view = await _watch(rc, inp.request_id)
+        view = await progress.watch(rc, inp.request_id)
+        if inp.dry_run and progress.dry_run_report(view):
+            raise typer.Exit(progress.NEEDS_PERSON_EXIT)
         if out_dir is not None and view.artifact is not None:
             _export(st, inp.request_id, out_dir)
 
 
 @app.command("watch")
 def watch(ctx: typer.Context, request_id: str) -> None:
-    """Follow a request's per-store progress live until it ends."""
+    """Follow a request's per-store progress live until it ends or needs a person.
+
+    Exit codes: 0 the request ended; 3 it needs a person (one line says what); 4 its workflow
+    closed without reaching an end state.
+    """
     st = state(ctx)
 
     async def go() -> None:
-        await _watch(await request_client(st), request_id)
+        await progress.watch(await request_client(st), request_id)
 
     run(go())
-
-
-async def _watch(rc: RequestClient, request_id: str) -> StatusView:
-    from rich.live import Live
-
-    seen: dict[str, str] = {}
-    view = await rc.status(request_id)
-    if is_tty():
-        with Live(status_table(view), refresh_per_second=4, console=out) as live:
-            while not view.status.terminal:
-                await asyncio.sleep(0.25)
-                view = await rc.status(request_id)
-                live.update(status_table(view))
-    else:
-        while True:
-            for key, line in [("request", f"  request      {view.status}")] + [
-                (o.store, f"  {o.store:<12} {o.status:<22} {_details(o)}") for o in view.stores
-            ]:
-                if seen.get(key) != line:
-                    seen[key] = line
-                    out.print(line, soft_wrap=True)
-            if view.status.terminal:
-                break
-            await asyncio.sleep(0.25)
-            view = await rc.status(request_id)
-    out.print(
-        f"request {view.request_id}: [bold]{view.status}[/]"
-        + (f" ({view.reason})" if view.reason else "")
-    )
-    return view
-
-
-def _details(o: object) -> str:
-    receipt = getattr(o, "receipt", None)
-    check = getattr(o, "verification", None)
-    parts = []
-    if receipt is not None:
-        parts.append(f"matched={receipt.matched}")
-        if receipt.action != "access":
-            parts.append(f"affected={receipt.affected}")
-    if check is not None:
-        parts.append(f"residual={check.residual}")
-    exemption = getattr(o, "exemption", None)
-    if exemption is not None:
-        parts.append(
-            f"exempt={exemption.ground}" + (f" until {exemption.until}" if exemption.until else "")
-        )
-    if getattr(o, "note", None):
-        parts.append(f"note={o.note}")  # type: ignore[attr-defined]
-    if getattr(o, "error", None):
-        parts.append(f"error={o.error_type}: {o.error}")  # type: ignore[attr-defined]
-    return " ".join(parts)
-
-
-def status_table(view: StatusView) -> Table:
-    """Rich table of a request's stores."""
-    due = f"due {view.due_at:%Y-%m-%d}" if view.due_at else ""
-    flags = " OVERDUE" if view.overdue else ""
-    table = Table(title=f"{view.request_id} ({view.request_type}) - {view.status} {due}{flags}")
-    for col in ("store", "adapter", "status", "attempts", "details"):
-        table.add_column(col)
-    for o in view.stores:
-        table.add_row(o.store, o.adapter, str(o.status), str(o.attempts), _details(o))
-    return table
 
 
 @app.command("list")
@@ -280,9 +240,11 @@ def show(ctx: typer.Context, request_id: str) -> None:
     if row is None:
         raise UserError(f"request {request_id}: not in the ledger")
     ledger.audit(st.who(), "view", request_id)
+    actions = ledger.actions(request_id)
+    dry = " DRY RUN" if any(a.action == "dry_run" for a in actions) else ""
     due = f"due {row.due_at:%Y-%m-%d}" if row.due_at else ""
     out.print(
-        f"[bold]{row.id}[/] {row.type} {row.status}{' OVERDUE' if row.overdue else ''} "
+        f"[bold]{row.id}[/] {row.type}{dry} {row.status}{' OVERDUE' if row.overdue else ''} "
         f"received {row.received_at:%Y-%m-%d %H:%M}Z {due}"
         + (f" - {row.reason}" if row.reason else "")
     )
@@ -304,10 +266,15 @@ def show(ctx: typer.Context, request_id: str) -> None:
             str(s.residual), f"{s.error_type}: {s.error}" if s.error_type else "",
         )  # fmt: skip
     out.print(table)
+    warnings = [a for a in actions if a.action == "store_warning"]
+    if warnings:
+        out.print("warnings:")
+        for a in warnings:
+            out.print(f"  {a.store}: {a.detail}", soft_wrap=True)
     if row.artifact_kind:
         out.print(f"result: {row.artifact_kind} sha256:{row.artifact_sha256}")
     out.print("history:")
-    for a in ledger.actions(request_id):
+    for a in actions:
         where = f" [{a.store}]" if a.store else ""
         out.print(f"  {a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action}{where} {a.detail}")
     out.print("audit:")

@@ -33,3 +33,19 @@ def test_histories_cover_the_lifecycle() -> None:
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # any generation
     await Replayer(workflows=[DataSubjectRequestWorkflow]).replay_workflow(history)
+
+
+def test_latest_generation_covers_sweeps_resumes_and_dry_runs() -> None:
+    names = {p.stem.rsplit("-", 1)[0] for p in HISTORIES if p.parent.name.startswith("v3")}
+    for scenario in (
+        "test_every_store_outcome",
+        "test_retry_store_after_a_fix_does_not_rerun_done_stores",
+        "test_sweep_hits_after_erasure_park_the_store_until_fixed",
+        "test_retry_resumes_at_the_step_that_failed-verify_store",
+        "test_retry_resumes_at_the_step_that_failed-sweep_store",
+        "test_a_commit_whose_completion_was_lost_is_done_with_its_counts",
+        "test_access_with_sweep_hits_is_incomplete",
+        "test_dry_run_erasure_changes_nothing_and_signs_nothing",
+        "test_retry_after_a_catalog_fix_runs_the_current_catalog",
+    ):
+        assert scenario in names
