@@ -88,8 +88,5 @@ class SweepReport:
 
     def reason(self) -> str:
         """One line naming where the subject was still found, counts only (never the value)."""
-        parts = [
-            f"{h.location} ({h.count} {'row' if h.count == 1 else 'rows'})" for h in self.hits
-        ]
+        parts = [f"{h.location} ({h.count} {'row' if h.count == 1 else 'rows'})" for h in self.hits]
         return "subject still found in " + ", ".join(parts) + ": the catalog's mapping misses them"
-
