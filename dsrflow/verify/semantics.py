@@ -38,6 +38,15 @@ def check_record(name: str, rec: dict[str, Any], version: int, regulation: str) 
     status, action, cols = rec["status"], rec["action"], rec["collections"]
     if action not in ACTIONS_BY_STATUS.get(status, ()):
         raise VerificationError(f"{name}: action {action!r} contradicts status {status!r}")
+    if action == "not_found":
+        if rec["matched"] not in (None, 0):
+            raise VerificationError(f"{name}: recorded as not found but matched {rec['matched']}")
+        for c in cols:
+            if c["matched"] or c["affected"]:
+                raise VerificationError(
+                    f"{name}: recorded as not found but collection {c['collection']!r} "
+                    f"matched {c['matched']}"
+                )
     if cols:
         for key in ("matched", "affected"):
             total = sum(c[key] for c in cols)
@@ -68,10 +77,6 @@ def check_record(name: str, rec: dict[str, Any], version: int, regulation: str) 
             )
         if not ground.strip():
             raise VerificationError(f"{name}: exemption does not cite a ground")
-    if action == "not_found" and (
-        rec["matched"] not in (None, 0) or any(c["matched"] or c["affected"] for c in cols)
-    ):
-        raise VerificationError(f"{name}: recorded as not found but matched {rec['matched']}")
     if rec["started_at"] and rec["finished_at"] and rec["finished_at"] < rec["started_at"]:
         raise VerificationError(f"{name}: finished before it started")
 
