@@ -63,7 +63,7 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):
-        return "an integer"
+        return "an integer" if abs(value) <= MAX_INT else "an integer beyond 2^53 - 1"
     if isinstance(value, float):
         return "a number that is not an integer"
     return {str: "a string", dict: "an object", list: "an array", type(None): "null"}.get(
