@@ -34,7 +34,12 @@ COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
 NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"}
 TOKEN = {"type": "string", "pattern": "^[!-~]{1,200}$"}  # printable ASCII, no space
 ASCII = {"type": "string", "pattern": "^[ -~]{1,200}$"}  # printable ASCII, spaces allowed
-ACTOR = {"type": "string", "pattern": "^(workload|staff|policy|system|clock):[!-~]{1,110}$"}
+ACTOR = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,30}:[ -~]{1,110}$"}
+PERSON = {
+    "type": "string",
+    "pattern": "^(?!workload:|policy:|system:|clock:)[a-z][a-z0-9_-]{0,30}:[!-~]{1,110}$",
+}
+"""A person's pseudonym (``staff:kim``, ``analyst:kim``): not a workload, policy or clock."""
 B64 = {"type": "string", "pattern": "^[A-Za-z0-9+/_-]+={0,2}$", "maxLength": 65536}
 LOCATION = {"type": "string", "pattern": "^[!-~]{1,300}$"}
 
@@ -235,7 +240,7 @@ REQUERY = obj(
 ATTESTED = obj(
     {
         "method": {"const": "attested"},
-        "by": {"type": "string", "pattern": "^staff:[!-~]{1,110}$"},
+        "by": PERSON,
         "at": TIME,
         "disposal_method": {"enum": DISPOSAL_METHODS},
         "certificate_ref": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,79}$"},

@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 
 from dsrflow.evidence.bundle import envelope_digest
 from dsrflow.evidence.format import (
+    CERTIFICATE,
     CHECKPOINT,
     ENVELOPE,
     INCLUSION,
@@ -89,7 +90,7 @@ class Checks:
     def run(self, data: bytes) -> None:
         """Every check, in the documented order."""
         members = read_members(data)
-        for required in (ENVELOPE, MANIFEST, INVENTORY, CHECKPOINT, INCLUSION):
+        for required in (CERTIFICATE, ENVELOPE, INVENTORY, CHECKPOINT, INCLUSION, MANIFEST):
             if required not in members:
                 raise VerificationError(f"container: member {required} is missing")
         self.ok(f"container: {len(members)} members, safe and deterministic")

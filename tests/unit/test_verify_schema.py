@@ -38,11 +38,12 @@ def test_published_schemas_are_the_enforced_ones(tmp_path) -> None:
 def test_the_spec_names_every_schema_and_says_what_verified_proves() -> None:
     """Class 9: the page an outsider writes a verifier from is complete on these points."""
     spec = (ROOT / "docs/evidence-format.md").read_text()
-    assert "## What a VERIFIED bundle proves, and what it does not" in spec
+    headings = [line for line in spec.splitlines() if line.startswith("## ")]
+    assert any(h.endswith("What a VERIFIED bundle proves, and what it does not") for h in headings)
     for name in SCHEMAS:
         assert f"schemas/{name}.schema.json" in spec, name
     for needle in ("VERIFIED (root key not pinned)", "--trust-on-first-use", "dsrflow-evidence/v2",
-                   "pinned_roots", "attested", "not_swept", "CLOCK_SKEW"):  # fmt: skip
+                   "pinned_roots", "attested", "not_swept", "5 minutes"):  # fmt: skip
         assert needle in spec, needle
 
 
