@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsrflow.evidence.records import ERASED
+from dsrflow.evidence.records import ERASED, is_listed_warning
 from dsrflow.verify.report import VerificationError
 
 SWEPT_ACTIONS = (*ERASED, "keep-with-basis")
@@ -43,6 +43,11 @@ def check_record(name: str, rec: dict[str, Any], inventory: dict[str, Any], vers
             raise VerificationError(f"{name}: attested by {check['by']}, but the actor differs")
     if version < 2:
         return
+    for i, warning in enumerate(rec["warnings"]):
+        if not is_listed_warning(warning):
+            raise VerificationError(
+                f"{name}: warnings[{i}] is not one of the listed phrases (no free text in evidence)"
+            )
     sweep = rec["sweep"]
     if sweep is None:
         if action in SWEPT_ACTIONS and "sweep" in inventory["capabilities"]:
@@ -137,9 +142,20 @@ def limits(records: dict[str, dict[str, Any]], version: int) -> list[str]:
     return out
 
 
-def notes(records: dict[str, dict[str, Any]]) -> list[str]:
-    """Report notes: which stores' verification is a person's attestation."""
-    return [
+def notes(records: dict[str, dict[str, Any]], planned_catalog: str) -> list[str]:
+    """Report notes: attested stores, stores run under another catalog, and warnings."""
+    out = [
+        f"store {store!r} ran under catalog {rec['catalog_digest']}, not the planned "
+        f"{planned_catalog} (changed before a retry)"
+        for store, rec in sorted(records.items())
+        if rec.get("catalog_digest") and rec["catalog_digest"] != planned_catalog
+    ]
+    out += [
+        f"store {store!r}: {warning}"
+        for store, rec in sorted(records.items())
+        for warning in rec.get("warnings", [])
+    ]
+    return out + [
         f"store {store!r}: verified by attestation of {rec['verification']['by']} "
         f"({rec['verification']['disposal_method']}, certificate "
         f"{rec['verification']['certificate_ref']}): it rests on a person's word"

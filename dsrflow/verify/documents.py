@@ -125,8 +125,10 @@ def records_of(
     return records
 
 
-def inventory_of(members: dict[str, bytes], request_id: str) -> dict[str, dict[str, Any]]:
-    """The inventory's stores by name: schema, one request, unique and sorted by store."""
+def inventory_of(
+    members: dict[str, bytes], request_id: str
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """The inventory's stores by name and its catalog digest: schema, one request, sorted set."""
     inventory = parse(INVENTORY, members[INVENTORY], "inventory")
     if inventory["request_id"] != request_id:
         raise VerificationError(f"{INVENTORY}: belongs to request {inventory['request_id']!r}")
@@ -134,7 +136,7 @@ def inventory_of(members: dict[str, bytes], request_id: str) -> dict[str, dict[s
     require_set(stores, f"{INVENTORY}: stores")
     for s in inventory["stores"]:
         require_set(s["capabilities"], f"{INVENTORY}: capabilities of {s['store']!r}")
-    return {s["store"]: s for s in inventory["stores"]}
+    return {s["store"]: s for s in inventory["stores"]}, inventory["catalog_digest"]
 
 
 def completeness(

@@ -110,7 +110,7 @@ class Checks:
         self.ok(f"digests: manifest (format v{version}) and inventory match the statement; "
                 f"{len(manifest['members'])} members match")  # fmt: skip
         records = documents.records_of(members, manifest, version)
-        inventory = documents.inventory_of(members, rid)
+        inventory, catalog = documents.inventory_of(members, rid)
         self.ok(f"records: {len(records)} records and the inventory match their schemas; "
                 "no duplicates; inventory sorted")  # fmt: skip
         self.ok(f"merkle: RFC 9162 root over {len(records)} records matches")
@@ -126,7 +126,7 @@ class Checks:
             "with residual 0; kept collections cite a basis; exemptions cite Art. 17(3)"
         )
         self.report.stores = coverage.summary(records)
-        self.report.notes += coverage.notes(records)
+        self.report.notes += coverage.notes(records, catalog)
         self.report.limits += coverage.limits(records, version)
         self.report.limits += semantics.retention_limits(records)
         self.report.limits += semantics.orchestrator_copy_limits(pred["orchestrator_copy"])

@@ -250,6 +250,25 @@ def test_not_found_with_sweep_hits(tmp_path) -> None:
     rejected(verify(tmp_path, build(inp)), "recorded as not_found, but the sweep still found")
 
 
+def test_warning_with_free_text_is_refused(tmp_path, parts) -> None:
+    """Class 1 (no free text): warnings are listed phrases only, never a person's text."""
+    data = edit_record(parts, "support", lambda r: r["warnings"].append("ticket of Jane Doe kept"))
+    report = verify(tmp_path, data)
+    rejected(report, "records/support.json: warnings[0] is not one of the listed phrases")
+    assert "Jane" not in report.failure
+
+
+def test_store_run_under_another_catalog_is_reported(tmp_path, parts) -> None:
+    """Issue 8 Build 7: the record names the catalog the store ran under; the report shows it."""
+    other = "sha256:" + "ab" * 32
+    report = verify(
+        tmp_path, edit_record(parts, "support", lambda r: r.update(catalog_digest=other))
+    )
+    assert report.ok, report.failure
+    assert any(f"store 'support' ran under catalog {other}, not the planned" in n
+               for n in report.notes)  # fmt: skip
+
+
 def test_attestation_only_for_manual_stores(tmp_path, parts) -> None:
     """Class 8: an attested verification is accepted for manual stores only."""
     paper = json.loads(parts["records/paper.json"])["verification"]
