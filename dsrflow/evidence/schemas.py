@@ -194,7 +194,7 @@ INVENTORY = obj(
             obj(
                 {
                     "store": NAME,
-                    "kind": NAME,
+                    "kind": ASCII,
                     "adapter": NAME,
                     "capabilities": array(
                         {
@@ -287,7 +287,7 @@ SWEEP = obj(
 def record(version: int) -> dict[str, Any]:
     """A store record of format ``version`` (v2 adds sweep, warnings, catalog digest, until)."""
     collection: dict[str, Any] = {
-        "collection": NAME,
+        "collection": LOCATION,
         "action": {"enum": COLLECTION_ACTIONS},
         "matched": COUNT,
         "affected": COUNT,
@@ -298,7 +298,7 @@ def record(version: int) -> dict[str, Any]:
     props: dict[str, Any] = {
         "request_id": TOKEN,
         "store": NAME,
-        "kind": NAME,
+        "kind": ASCII,
         "adapter": obj({"name": NAME, "version": nullable(TOKEN)}),
         "status": {"enum": STATUSES if version >= 2 else STATUSES[:4] + STATUSES[5:]},
         "action": {"enum": ACTIONS},
