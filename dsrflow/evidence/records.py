@@ -184,21 +184,30 @@ def _verification(outcome: StoreOutcome, version: int) -> dict[str, Any] | None:
     return None
 
 
+def _ascii(text: str, limit: int = 300) -> str:
+    """Printable ASCII only (the record schema's form for free-standing names and reasons)."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:limit] or "?"
+
+
 def sweep_record(sweep: SweepReport) -> dict[str, Any]:
-    """The sweep in a record: where it searched, hits and exclusions (counts), what it missed."""
+    """The sweep in a record: where it searched, hits and exclusions (counts), what it missed.
+
+    Lists are sorted sets (the specification's order); hits of 0 rows are not hits.
+    """
     return {
         "method": sweep.method,
-        "searched": sorted(set(sweep.searched)),
+        "searched": sorted({_ascii(x) for x in sweep.searched}),
         "hits": [
             {"location": h.location, "count": h.count, "kind": h.kind, "mode": h.mode}
             for h in sorted(sweep.hits, key=lambda h: (h.location, h.kind, h.mode))
+            if h.count > 0
         ],
         "excluded": [
-            {"location": x.location, "count": x.count, "reason": x.reason}
+            {"location": x.location, "count": x.count, "reason": _ascii(x.reason, 207)}
             for x in sorted(sweep.excluded, key=lambda x: (x.location, x.reason))
         ],
-        "not_swept": sorted(set(sweep.not_swept)),
-        "rules": sorted(set(sweep.rules)),
+        "not_swept": sorted({_ascii(x) for x in sweep.not_swept}),
+        "rules": sorted({_ascii(x) for x in sweep.rules}),
         "kinds": sorted(set(sweep.kinds)),
         "checked_at": timestamp(sweep.checked_at) if sweep.checked_at else None,
         "catalog_digest": sweep.catalog_digest,

@@ -269,8 +269,7 @@ SWEEP = obj(
                     "count": COUNT,
                     "reason": {
                         "type": "string",
-                        "pattern": "^(pointer|kept:[ -~]{1,200}|"
-                        r"exempt:Art\. [ -~]{1,190})$",
+                        "pattern": "^(pointer|kept:[ -~]{1,200}|exempt:[ -~]{1,200})$",
                     },
                 }
             )
