@@ -107,7 +107,7 @@ PREDICATE = obj(
         "request_id": TOKEN,
         "request_type": {"const": "erasure"},
         "regulation": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$"},
-        "case_ref": nullable(TOKEN),
+        "case_ref": nullable(ASCII),
         "controller": {"type": "string", "minLength": 1, "maxLength": 200},
         "subject_commitment": obj(
             {"alg": {"const": "hmac-sha256"}, "domain": {"const": "dsr-subject-v1"}, "value": HEX64}

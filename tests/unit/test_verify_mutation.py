@@ -7,7 +7,8 @@ Class 10 of issue 9. Three mutation families:
   mutation reaches the member's own checks (signed members by digest, log members byte-exact);
 - a JSON value inside a record replaced by an arbitrary JSON value and the bundle **re-signed
   with the real key**: the verifier must end in a verdict or a one-line failure, never an
-  exception.
+  exception. (The verifier before issue 9 crashed on these, e.g. ``collections`` replaced by a
+  string or a boolean: ``AttributeError``/``TypeError`` instead of a failure reason.)
 """
 
 from __future__ import annotations
