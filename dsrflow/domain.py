@@ -321,6 +321,22 @@ class VerifyReceipt:
 
 
 @dataclass(frozen=True)
+class Attestation:
+    """A person's attested completion of a manual store's erasure: how, with what proof.
+
+    No free text: the disposal method is from a fixed list, the certificate reference is a short
+    token (a ticket or certificate number), the attachment is a digest. ``by`` is the staff
+    pseudonym (``staff:<pseudonym>``). It is the verification of a manual store in the evidence.
+    """
+
+    by: str
+    at: datetime
+    method: str
+    certificate_ref: str
+    attachment_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class StoreOutcome:
     """A store's state within a request, as reported in the status query and the result.
 
@@ -347,6 +363,8 @@ class StoreOutcome:
     """Things a person must see (no personal data), e.g. an identity source that matched 0 rows."""
     catalog_digest: str | None = None
     """The catalog digest this store last ran under."""
+    attestation: Attestation | None = None
+    """A person's attested completion (manual stores); their verification in the evidence."""
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,11 @@ class StoreDecision:
     Attributes:
         kind: ``retry`` (after a fix), ``skip`` (with reason), ``exempt`` (with ground), or
             ``complete`` (a manual task: ``outcome`` done or not_found).
+        method: How a person disposed of a manual store's data (``complete`` of an erasure
+            with outcome ``done``): one of ``dsrflow.evidence.schemas.DISPOSAL_METHODS``.
+        certificate_ref: The disposal certificate's or ticket's reference (a short token, no
+            spaces: never a name).
+        attachment_sha256: ``sha256:<hex>`` of the certificate file, if one is kept.
     """
 
     store: str
@@ -195,6 +200,9 @@ class StoreDecision:
     outcome: str | None = None
     ground: str | None = None
     until: str | None = None
+    method: str | None = None
+    certificate_ref: str | None = None
+    attachment_sha256: str | None = None
 
 
 @dataclass(frozen=True)

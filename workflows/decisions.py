@@ -15,6 +15,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import RequestStatus, RequestType, StoreStatus
+    from dsrflow.evidence import schemas
     from dsrflow.lifecycle import (
         Decision,
         ExtensionRequest,
@@ -23,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         due_date,
         extension_problem,
     )
+    from dsrflow.verify.schema import SchemaError, validate
 
 from workflows.common import DSR_DUE
 
@@ -152,7 +154,7 @@ class StoreDecisions(_Base):
 
     @workflow.update
     async def complete_task(self, d: StoreDecision) -> UpdateAck:
-        """Close a manual store's task: done or not found, with a note."""
+        """Close a manual store's task: done (an erasure: how, which certificate) or not found."""
         return await self._decide(d)
 
     @complete_task.validator
@@ -162,6 +164,11 @@ class StoreDecisions(_Base):
             raise ValueError("a task's outcome is 'done' or 'not_found'")
         if self._hold is not None and self._inp.request_type == RequestType.ERASURE:
             raise ValueError("the request is on legal hold: nothing may be erased until released")
+        attested = (d.method, d.certificate_ref, d.attachment_sha256) != (None, None, None)
+        if d.outcome == "done" and self._inp.request_type == RequestType.ERASURE:
+            check_attestation(d)
+        elif attested:
+            raise ValueError("--method and --certificate-ref attest an erasure that was done")
 
     def _check_decision(self, d: StoreDecision, kind: str, states: tuple[StoreStatus, ...]) -> None:
         need_actor(d.actor)
@@ -179,6 +186,29 @@ class StoreDecisions(_Base):
         self._decisions[d.store] = d
         detail = " ".join(x for x in (d.outcome, d.ground, d.until, d.reason) if x)
         return await self._act(d.actor, f"store_{d.kind}", detail, store=d.store)
+
+
+def check_attestation(d: StoreDecision) -> None:
+    """Refuse a manual erasure's completion that does not say how it was done, in fixed terms.
+
+    The method comes from a fixed list, the certificate reference is a short token and the
+    attachment a digest: no free text that could name the subject goes into the evidence.
+    """
+    if d.method not in schemas.DISPOSAL_METHODS:
+        raise ValueError(
+            f"say how the data was disposed of: --method {'|'.join(schemas.DISPOSAL_METHODS)}"
+        )
+    checks = (
+        ("by", d.actor, "a manual erasure is attested by a person ('staff:<pseudonym>')"),
+        ("certificate_ref", d.certificate_ref, "--certificate-ref: a reference such as "
+         "SHRED-2026-0142 (letters, digits, . _ : / # -; no spaces, at most 80)"),
+        ("attachment_sha256", d.attachment_sha256, "--attachment-digest: sha256:<64 hex digits>"),
+    )  # fmt: skip
+    for key, value, hint in checks:
+        try:
+            validate(value, schemas.ATTESTED["properties"][key], schemas.ATTESTED)
+        except SchemaError:
+            raise ValueError(hint) from None
 
 
 def need_actor(actor: str) -> None:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
         ArtifactRef,
         AssembleInput,
+        Attestation,
         EvidenceInput,
         Exemption,
         Identity,
@@ -282,7 +283,16 @@ class StoreSteps(_Base):
             await self._exempt(self._stores[store], exemption, d.actor)
         elif d.kind == "complete":
             status = StoreStatus.DONE if d.outcome == "done" else StoreStatus.NOT_FOUND
-            await self._update_store(store, status=status, note=d.reason, actor=d.actor)
+            attestation = None
+            if d.outcome == "done" and d.method is not None:
+                # The person's attested disposal is this manual store's verification in the
+                # evidence (no command: replays of older requests are unchanged).
+                attestation = Attestation(
+                    d.actor, workflow.now(), d.method, d.certificate_ref or "", d.attachment_sha256
+                )
+            await self._update_store(
+                store, status=status, note=d.reason, actor=d.actor, attestation=attestation
+            )
 
     async def _exempt(self, store: StorePlan, exemption: Exemption, actor: str) -> None:
         """Record the exemption; restrict the data where the store can (kept, not processed)."""

@@ -160,7 +160,35 @@ def complete_task(
     request_id: str,
     store: str,
     outcome: Annotated[str, typer.Option(help="done | not_found")],
-    note: Reason = "",
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Erasure done: how the data was disposed of "
+            "(deleted, shredded, wiped, degaussed, crypto-erased, incinerated, destroyed)."
+        ),
+    ] = None,
+    certificate_ref: Annotated[
+        str | None,
+        typer.Option(help="Erasure done: the disposal certificate's or ticket's reference."),
+    ] = None,
+    attachment_digest: Annotated[
+        str | None,
+        typer.Option(help="sha256:<hex> of the certificate file you keep (optional)."),
+    ] = None,
 ) -> None:
-    """Close a manual store's task."""
-    _store(ctx, request_id, "complete_task", "complete", store=store, outcome=outcome, reason=note)
+    """Close a manual store's task (an erasure done is attested: method and certificate).
+
+    The attestation is the store's verification in the evidence. No free text: nothing here
+    may name the data subject.
+    """
+    _store(
+        ctx,
+        request_id,
+        "complete_task",
+        "complete",
+        store=store,
+        outcome=outcome,
+        method=method,
+        certificate_ref=certificate_ref,
+        attachment_sha256=attachment_digest,
+    )

@@ -19,6 +19,7 @@ from dsrflow.cli.verify_cmd import (
     OutOpt,
     RootOpt,
     StateOpt,
+    TofuOpt,
     emit,
     expect_for,
     print_report,
@@ -94,12 +95,15 @@ def verify_consistency(
     root_keyid: RootOpt = None,
     min_keyring_version: MinVersionOpt = 0,
     state_file: StateOpt = None,
+    trust_on_first_use: TofuOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Offline: check that the log was only appended to between two signed checkpoints."""
     from dsrflow.verify.consistency import verify_consistency as check
 
-    expect = expect_for(keyring, root_keyid, min_keyring_version, state_file)
+    expect = expect_for(
+        keyring, root_keyid, min_keyring_version, state_file, trust_on_first_use=trust_on_first_use
+    )
     kept_note = read_file(kept, "checkpoint").decode(errors="replace") if kept else None
     report = check(read_file(proof, "consistency proof"), expect, kept_note)
     print_report(report, str(proof), as_json)

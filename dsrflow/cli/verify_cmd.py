@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -38,6 +38,14 @@ StateOpt = Annotated[
     typer.Option("--state", help="Verifier state file (pins, versions seen); see docs."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable report.")]
+TofuOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-on-first-use",
+        help="Trust (and pin) a root key not seen before; without it, or --root-keyid, or a "
+        "pin, the verdict is 'VERIFIED (root key not pinned)' with exit code 3.",
+    ),
+]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write to this file, not stdout.")]
 
 
@@ -65,7 +73,12 @@ def read_file(path: Path, what: str) -> bytes:
 
 
 def expect_for(
-    keyring: Path, root_keyid: str | None, min_version: int, state_file: Path | None
+    keyring: Path,
+    root_keyid: str | None,
+    min_version: int,
+    state_file: Path | None,
+    *,
+    trust_on_first_use: bool = False,
 ) -> Expect:
     """The trust inputs of a verification, from the command line."""
     from dsrflow.verify import Expect, TrustState
@@ -76,11 +89,24 @@ def expect_for(
         trust = TrustState.load(state_file or default_state_path(os.environ))
     except StateError as exc:
         raise UserError(str(exc)) from None
-    return Expect(ring, trust, root_keyid, min_version)
+    return Expect(ring, trust, root_keyid, min_version, trust_on_first_use=trust_on_first_use)
+
+
+def _store_line(s: dict[str, Any]) -> str:
+    line = f"     store {s['store']}: {s['action']} (status {s['status']})"
+    if s.get("verification") == "attested":
+        line += f"; attested by {s['attested_by']}"
+    elif s.get("verification"):
+        line += f"; re-query residual {s['residual']}"
+    sweep = s.get("sweep")
+    if sweep:
+        line += (f"; sweep {sweep['searched']} locations, {sweep['hits']} hits, "
+                 f"{len(sweep['not_swept'])} not swept")  # fmt: skip
+    return line
 
 
 def print_report(report: Report, subject: str, as_json: bool) -> None:
-    """Print a report and exit 1 unless it passed."""
+    """Print a report; exit 1 if a check failed, 3 if it passed with an unpinned root key."""
     if as_json:
         out.print_json(json.dumps(report.as_dict()))
     else:
@@ -91,15 +117,16 @@ def print_report(report: Report, subject: str, as_json: bool) -> None:
         for note in report.notes:
             say(f"[yellow]NOTE[/] {escape(note)}")
         for s in report.stores:
-            say(f"     store {s['store']}: {s['action']} (status {s['status']})", markup=False)
+            say(_store_line(s), markup=False)
         if report.ok:
-            say(f"[bold green]VERIFIED[/] {escape(subject)}")
+            colour = "green" if report.exit_code == 0 else "yellow"
+            say(f"[bold {colour}]{escape(report.verdict)}[/] {escape(subject)}")
         else:
             say(f"[bold red]FAIL[/] {escape(report.failure or '')}")
             say(f"[bold red]NOT VERIFIED[/] {escape(subject)}")
         say("This cannot prove: " + "; ".join(report.limits) + ".", markup=False)
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def verify(
@@ -115,14 +142,21 @@ def verify(
     root_keyid: RootOpt = None,
     min_keyring_version: MinVersionOpt = 0,
     state_file: StateOpt = None,
+    trust_on_first_use: TofuOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify an evidence bundle offline; exit 0 only if every check passes."""
+    """Verify an evidence bundle offline; exit 0 only if every check passes with a trusted root.
+
+    Exit 1 when a check fails, 2 for unusable input, 3 when every check passes but the root key
+    is neither expected (--root-keyid), pinned, nor trusted on first use.
+    """
     from dsrflow.verify import verify_bundle
 
     if not bundle.is_file():
         raise UserError(f"{bundle}: no such bundle file")
-    expect = expect_for(keyring, root_keyid, min_keyring_version, state_file)
+    expect = expect_for(
+        keyring, root_keyid, min_keyring_version, state_file, trust_on_first_use=trust_on_first_use
+    )
     expect.request_id = request_id
     if subject_opening is not None:
         try:

@@ -108,7 +108,12 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
             return 1
         bundle = out_dir / f"{erasure_id}-evidence-bundle.zip"
         opening = out_dir / f"{erasure_id}-subject-opening.json"
-        verify_args = ["--keyring", str(keyring), "--request-id", erasure_id]
+        # The fingerprint the controller publishes (web site, letter): here, its own root key.
+        # Without it (or a pin) the verdict is "VERIFIED (root key not pinned)", exit 3.
+        from dsrflow.keys.keyring import load_keyring
+
+        root = load_keyring(keyring.read_bytes()).root_key_id
+        verify_args = ["--keyring", str(keyring), "--root-keyid", root, "--request-id", erasure_id]
         verify_args += ["--subject-opening", str(opening)]
         verify_args += ["--state", str(state_dir / "verifier-state.json")]
         verified = _cli(env, "verify", str(bundle), *verify_args) == 0

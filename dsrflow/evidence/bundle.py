@@ -1,4 +1,4 @@
-"""Build and sign an evidence bundle (format v1, see docs/evidence-format.md).
+"""Build and sign an evidence bundle (format v2, see docs/evidence-format.md).
 
 The bundle is a deterministic zip: one canonical-JSON record per store, the inventory of stores
 in scope, a printable certificate, a manifest of member digests with an RFC 9162 Merkle root

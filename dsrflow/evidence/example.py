@@ -7,11 +7,12 @@ bytes (Ed25519 signatures are deterministic). Never use these keys for anything 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dsrflow.domain import (
+    Attestation,
     CollectionCount,
     DsrInput,
     EvidenceInput,
@@ -30,6 +31,7 @@ from dsrflow.evidence.format import b64encode
 from dsrflow.evidence.issuer import EvidenceIssuer, StaticKeys
 from dsrflow.keys.keyring import KeyEntry, Keyring
 from dsrflow.keys.signer import LocalSigner
+from dsrflow.sweeps import SweepExclusion, SweepReport
 from dsrflow.tlog.memory import MemoryLog
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -57,7 +59,20 @@ def example_keyring(version: int = 1, keys: list[KeyEntry] | None = None) -> Key
     return Keyring(CONTROLLER, version, at, ROOT.public_key, ORIGIN, tuple(keys or default))
 
 
-def _done(store: str, collections: list[CollectionCount], minute: int) -> StoreOutcome:
+CATALOG_DIGEST = "sha256:" + hashlib.sha256(b"example catalog").hexdigest()
+RULES = ["email: lower(trim(column)) = value", "email: position(value in lower(column)) > 0 (text)"]
+
+
+def _sweep(store: str, searched: list[str], at: datetime, **kw: object) -> SweepReport:
+    return SweepReport(
+        store, "sql-sweep", searched=searched, rules=RULES, kinds=["email"], checked_at=at,
+        catalog_digest=CATALOG_DIGEST, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _done(
+    store: str, collections: list[CollectionCount], minute: int, sweep: list[str] | None = None
+) -> StoreOutcome:
     start = T0 + timedelta(minutes=minute)
     matched = sum(c.matched for c in collections)
     affected = sum(c.affected for c in collections)
@@ -81,21 +96,49 @@ def _done(store: str, collections: list[CollectionCount], minute: int) -> StoreO
         ),
         verification=VerifyReceipt(store, 0, start + timedelta(seconds=3), digest),
         actor="workload:dsrflow-worker-1",
+        sweep=_sweep(store, sweep, start + timedelta(seconds=5)) if sweep is not None else None,
+        catalog_digest=CATALOG_DIGEST,
     )
 
 
 def example_outcomes(extra_stores: int = 0) -> list[StoreOutcome]:
-    """Four stores (deleted, anonymised with a kept collection, exempt, not found) + extras."""
+    """Five stores and ``extra_stores`` more.
+
+    Anonymised with a kept collection and a sweep exclusion, deleted, exempt, not found, and
+    shredded on paper (a manual store verified by attestation).
+    """
     shop = _done(
         "shop",
         [
             CollectionCount("customers", "delete", 1, 1, 0),
-            CollectionCount("orders", "anonymize", 3, 3, 0),
-            CollectionCount("order_items", "keep", 4, 0, None, "Art. 17(3)(b) GDPR: bookkeeping"),
+            CollectionCount("orders", "anonymize", 3, 3, 0, "Art. 6(1)(c) GDPR: order statistics"),
+            CollectionCount(
+                "order_items", "keep", 4, 0, None, "Art. 17(3)(b) GDPR: bookkeeping", "2033-12-31"
+            ),
         ],
         1,
     )
-    support = _done("support", [CollectionCount("tickets", "delete", 2, 2, 0)], 2)
+    shop = replace(
+        shop,
+        sweep=_sweep(
+            "shop",
+            [
+                "customers.email",
+                "newsletter.address",
+                "order_items.buyer_email",
+                "orders.contact_email",
+                "signin_log.note",
+            ],
+            T0 + timedelta(minutes=1, seconds=5),
+            excluded=[
+                SweepExclusion("order_items.buyer_email", 4, "kept:Art. 17(3)(b) GDPR: bookkeeping")
+            ],
+            not_swept=["audit_archive.payload: over the row budget (2000000 rows > 1000000)"],
+        ),
+    )
+    support = _done(
+        "support", [CollectionCount("tickets", "delete", 2, 2, 0)], 2, ["tickets.requester"]
+    )
     billing = StoreOutcome(
         "billing", "sql", StoreStatus.EXEMPT, attempts=0, actor="staff:analyst-7",
         exemption=Exemption("Art. 17(3)(b)", "tax records", "2033-12-31"),
@@ -103,11 +146,25 @@ def example_outcomes(extra_stores: int = 0) -> list[StoreOutcome]:
     crm = StoreOutcome(
         "crm", "sql", StoreStatus.NOT_FOUND, attempts=1, actor="workload:dsrflow-worker-1"
     )
+    paper = StoreOutcome(
+        "paper", "manual", StoreStatus.DONE, attempts=0, actor="staff:records-3",
+        attestation=Attestation(
+            "staff:records-3", T0 + timedelta(minutes=20), "shredded", "SHRED-2026-0142",
+            "sha256:" + hashlib.sha256(b"example shredding certificate").hexdigest(),
+        ),
+    )  # fmt: skip
     extras = [
-        _done(f"store{i:02d}", [CollectionCount("rows", "delete", 1, 1, 0)], 3 + i)
+        _done(f"store{i:02d}", [CollectionCount("rows", "delete", 1, 1, 0)], 3 + i, ["rows.email"])
         for i in range(extra_stores)
     ]
-    return [shop, support, billing, crm, *extras]
+    return [shop, support, billing, crm, paper, *extras]
+
+
+def _plan(o: StoreOutcome) -> StorePlan:
+    if o.adapter == "manual":
+        return StorePlan(o.store, "manual", ["access", "erase"], human_task=True)
+    caps = ["erase", "sweep", "verify"] if o.sweep else ["erase", "verify"]
+    return StorePlan(o.store, "sql", caps)
 
 
 def example_input(extra_stores: int = 0, request_id: str = "dsr-20260302-example") -> EvidenceInput:
@@ -119,8 +176,8 @@ def example_input(extra_stores: int = 0, request_id: str = "dsr-20260302-example
         ),
         workflow_id=request_id,
         run_id="0195a1b2-0000-7000-8000-000000000001",
-        catalog_digest="sha256:" + hashlib.sha256(b"example catalog").hexdigest(),
-        inventory=[StorePlan(o.store, "sql", ["erase", "verify"]) for o in outcomes],
+        catalog_digest=CATALOG_DIGEST,
+        inventory=[_plan(o) for o in outcomes],
         outcomes=outcomes,
         completed_at=T0 + timedelta(minutes=30),
         due_at=T0 + timedelta(days=27),

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsrflow.identity import normalize_value
 
-BUNDLE_FORMAT = "dsrflow-evidence/v1"
+BUNDLE_FORMAT = "dsrflow-evidence/v2"
+FORMATS = {"dsrflow-evidence/v1": 1, "dsrflow-evidence/v2": 2}
+"""Every format a verifier accepts, by ``manifest.format``; a bundle is checked by its own rules."""
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://dsrflow.dev/attestations/erasure/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"

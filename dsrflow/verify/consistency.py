@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from dsrflow.evidence.format import FormatError, parse_json
-from dsrflow.tlog import checkpoint, merkle
+from dsrflow.tlog import merkle
+from dsrflow.tlog.checkpoint import Checkpoint
+from dsrflow.verify.logproof import open_checkpoint
 from dsrflow.verify.report import Report, VerificationError
 from dsrflow.verify.verifier import Checks, Expect
 
@@ -26,13 +28,10 @@ def verify_consistency(proof_doc: bytes, expect: Expect, kept: str | None = None
     return report
 
 
-def _open(note: Any, ring: Any, which: str) -> checkpoint.Checkpoint:
+def _open(note: Any, ring: Any, which: str) -> Checkpoint:
     if not isinstance(note, str):
         raise VerificationError(f"{which} checkpoint: missing")
-    try:
-        return checkpoint.open_note(note, ring.log_origin, ring.log_keys())
-    except checkpoint.CheckpointError as exc:
-        raise VerificationError(f"{which} {exc}") from None
+    return open_checkpoint(note.encode(), ring, f"{which} checkpoint")
 
 
 def _verify(doc: bytes, expect: Expect, kept: str | None, report: Report) -> None:

@@ -12,6 +12,9 @@ LIMITS = [
     "the signing time beyond the controller's claim; the transparency log orders bundles",
 ]
 
+EXIT_VERIFIED, EXIT_FAILED, EXIT_UNUSABLE, EXIT_NOT_PINNED = 0, 1, 2, 3
+"""Exit codes of ``dsrflow verify`` (docs/evidence-format.md, section 11)."""
+
 
 class VerificationError(Exception):
     """A check failed; the message says which and why (``<where>: <reason>``)."""
@@ -29,17 +32,37 @@ class Report:
     stores: list[dict[str, Any]] = field(default_factory=list)
     log: dict[str, Any] | None = None
     limits: list[str] = field(default_factory=lambda: list(LIMITS))
+    trust: str | None = None
+    """How the keyring's root was trusted: expected, pinned, first-use or not-pinned."""
+    format_version: int | None = None
 
     @property
     def ok(self) -> bool:
-        """True only when every check passed."""
+        """True when every check passed (the root may still be unpinned: see ``verdict``)."""
         return self.failure is None
+
+    @property
+    def verdict(self) -> str:
+        """``VERIFIED``, ``VERIFIED (root key not pinned)`` or ``NOT VERIFIED``."""
+        if not self.ok:
+            return "NOT VERIFIED"
+        return "VERIFIED (root key not pinned)" if self.trust == "not-pinned" else "VERIFIED"
+
+    @property
+    def exit_code(self) -> int:
+        """0 verified, 1 a check failed, 3 verified but the root key is not pinned."""
+        if not self.ok:
+            return EXIT_FAILED
+        return EXIT_NOT_PINNED if self.trust == "not-pinned" else EXIT_VERIFIED
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (``--json``)."""
         return {
             "bundle": self.bundle,
             "ok": self.ok,
+            "verdict": self.verdict,
+            "root_trust": self.trust,
+            "format_version": self.format_version,
             "request_id": self.request_id,
             "passed": self.passed,
             "failure": self.failure,

@@ -1,10 +1,15 @@
-"""The verifier's own memory: pinned root keys and the highest keyring version seen.
+"""The verifier's own memory: pinned root keys and the highest keyring version seen per root.
 
-The highest version seen under each root lets the verifier refuse an older (rolled-back)
-keyring; the pin (controller -> root key id) makes a swapped root visible.
+Pins are per **root key id** (``pinned_roots: {root key id: {controller}}``), never per controller
+name: three different roots all calling themselves "Example Controller Ltd" are three different
+pins, and an unpinned one is reported as such. The highest version seen under each root lets the
+verifier refuse an older (rolled-back) keyring.
 
-A small JSON file, by default ``$XDG_STATE_HOME/dsrflow/verifier-state.json`` (usually
-``~/.local/state/dsrflow/``), or ``DSRFLOW_VERIFIER_STATE``, or ``--state``. Written atomically.
+A small JSON file (schema ``docs/schemas/verifier-state.schema.json``), by default
+``$XDG_STATE_HOME/dsrflow/verifier-state.json`` (usually ``~/.local/state/dsrflow/``), or
+``DSRFLOW_VERIFIER_STATE``, or ``--state``. Written atomically. A state file of dsrflow 0.1
+(``{"roots": {controller: root key id}, "keyring_versions": ...}``) is read for its versions
+only: its roots were pinned silently on first use, so they are not trusted as pins.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dsrflow.verify.schema import SchemaError, check
+
 STATE_ENV = "DSRFLOW_VERIFIER_STATE"
+STATE_FORMAT = "dsrflow-verifier-state/v2"
 
 
 def default_state_path(env: Mapping[str, str]) -> Path:
@@ -32,10 +40,10 @@ class StateError(ValueError):
 
 @dataclass
 class TrustState:
-    """Pinned roots (controller -> root key id) and highest keyring versions (root -> version)."""
+    """Pinned roots (root key id -> controller name) and highest keyring version per root."""
 
     path: Path | None = None
-    roots: dict[str, str] = field(default_factory=dict)
+    pinned: dict[str, str] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -50,11 +58,18 @@ class TrustState:
             return cls(path)
         try:
             obj = json.loads(path.read_text())
-            roots = {str(k): str(v) for k, v in obj.get("roots", {}).items()}
-            versions = {str(k): int(v) for k, v in obj.get("keyring_versions", {}).items()}
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            if isinstance(obj, dict) and "format" not in obj:  # dsrflow 0.1: versions only
+                obj = {"format": STATE_FORMAT, "pinned_roots": {},
+                       "keyring_versions": obj.get("keyring_versions", {})}  # fmt: skip
+            check("verifier-state", obj, str(path))
+        except (OSError, ValueError, SchemaError) as exc:
             raise StateError(f"{path}: not a verifier state file ({exc})") from None
-        return cls(path, roots, versions)
+        pinned = {k: v["controller"] for k, v in obj["pinned_roots"].items()}
+        return cls(path, pinned, dict(obj["keyring_versions"]))
+
+    def pin(self, root_key_id: str, controller: str) -> None:
+        """Trust this root from now on (explicit ``--root-keyid`` or ``--trust-on-first-use``)."""
+        self.pinned[root_key_id] = controller
 
     def save(self) -> None:
         """Write the state atomically (no-op without a path)."""
@@ -62,6 +77,10 @@ class TrustState:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        body = {"roots": self.roots, "keyring_versions": self.versions}
+        body = {
+            "format": STATE_FORMAT,
+            "pinned_roots": {k: {"controller": v} for k, v in sorted(self.pinned.items())},
+            "keyring_versions": dict(sorted(self.versions.items())),
+        }
         tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, self.path)

@@ -84,9 +84,14 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
     assert code == 0, text
     bundle = out_dir / f"{erasure_id}-evidence-bundle.zip"
     opening_file = out_dir / f"{erasure_id}-subject-opening.json"
-    code, text = await cli(rt, "verify", str(bundle), "--keyring", str(keyring), "--request-id",
-                           erasure_id, "--subject-opening", str(opening_file), "--state",
-                           str(tmp_path / "verifier.json"), "--json")  # fmt: skip
+    from dsrflow.keys.keyring import load_keyring
+
+    root = load_keyring(keyring.read_bytes()).root_key_id  # the fingerprint it publishes
+    args = ["--keyring", str(keyring), "--request-id", erasure_id, "--subject-opening",
+            str(opening_file), "--state", str(tmp_path / "verifier.json"), "--json"]  # fmt: skip
+    code, text = await cli(rt, "verify", str(bundle), *args)
+    assert code == 3 and json.loads(text)["verdict"] == "VERIFIED (root key not pinned)", text
+    code, text = await cli(rt, "verify", str(bundle), *args, "--root-keyid", root)
     assert code == 0, text
     report = json.loads(text)
     assert report["ok"] and report["request_id"] == erasure_id

@@ -61,7 +61,8 @@ def test_base_install_verifies_the_example_without_the_orchestrator(tmp_path: Pa
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads(r.stdout)
     assert report["ok"] and report["request_id"] == "dsr-20260302-example"
-    assert report["passed"][-1].startswith("outcome: all 4 stores")
+    assert report["passed"][-1].startswith("outcome: all 5 stores")
+    assert report["verdict"] == "VERIFIED" and report["format_version"] == 2
 
     # A tampered copy fails in the light install too, with its reason.
     tampered = tmp_path / "tampered.zip"

@@ -64,7 +64,10 @@ async def test_hold_stops_manual_erasure_tasks(harness) -> None:
             "the paper task",
         )
         await h.act(handle, "hold", Decision("staff:legal", "litigation hold"))
-        done = StoreDecision("paper", "staff:kim", "complete", "shredded", outcome="done")
+        done = StoreDecision(
+            "paper", "staff:kim", "complete", outcome="done", method="shredded",
+            certificate_ref="SHRED-7",
+        )  # fmt: skip
         with pytest.raises(UserError, match="on legal hold: nothing may be erased"):
             await h.act(handle, "complete_task", done)
         await h.act(handle, "release", Decision("staff:legal", "lifted"))
@@ -97,7 +100,10 @@ async def test_hold_during_execution_keeps_later_manual_tasks_closed(harness) ->
             lambda v: {o.store: o.status for o in v.stores}["paper"] == "waiting_for_human",
             "the paper task after release",
         )
-        done = StoreDecision("paper", "staff:kim", "complete", "shredded", outcome="done")
+        done = StoreDecision(
+            "paper", "staff:kim", "complete", outcome="done", method="shredded",
+            certificate_ref="SHRED-7",
+        )  # fmt: skip
         await h.act(handle, "complete_task", done)
         result = await handle.result()
     assert {o.store: o.status for o in result.stores} == {

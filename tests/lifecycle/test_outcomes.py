@@ -83,8 +83,9 @@ async def test_every_store_outcome(harness) -> None:
             handle, "skip_store", StoreDecision("crm", "staff:ann", "skip", "CRM retired last week")
         )
         shredded = StoreDecision(
-            "paper", "staff:kim", "complete", "shredded, witness J. Doe", outcome="done"
-        )
+            "paper", "staff:kim", "complete", outcome="done", method="shredded",
+            certificate_ref="SHRED-7",
+        )  # fmt: skip
         await h.act(handle, "complete_task", shredded)
         result = await handle.result()
 

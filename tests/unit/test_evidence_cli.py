@@ -70,6 +70,9 @@ def test_log_consistency_round_trip(tmp_path: Path) -> None:
     keyring = str(rt.keys.keyring_path)
     r = run(tmp_path, "log", "verify-consistency", str(tmp_path / "proof.json"),
             "--keyring", keyring, "--old", str(tmp_path / "old.txt"))  # fmt: skip
+    assert r.returncode == 3 and "VERIFIED (root key not pinned)" in r.stdout, r.stdout
+    r = run(tmp_path, "log", "verify-consistency", str(tmp_path / "proof.json"), "--keyring",
+            keyring, "--old", str(tmp_path / "old.txt"), "--trust-on-first-use")  # fmt: skip
     assert r.returncode == 0, r.stdout
     assert "the log grew from 3 to 9 entries by appends only" in r.stdout
 
@@ -113,6 +116,9 @@ def test_signing_activity_writes_a_bundle_that_verifies(tmp_path: Path) -> None:
     rid = inp.request.request_id
     args = ["--keyring", keyring, "--request-id", rid, "--subject-opening", str(opening)]
     r = run(tmp_path, "verify", first.path, *args, "--json")
+    assert r.returncode == 3 and json.loads(r.stdout)["verdict"] == "VERIFIED (root key not pinned)"
+    root = json.loads(r.stdout)["passed"][1].split()[-1]
+    r = run(tmp_path, "verify", first.path, *args, "--root-keyid", root, "--json")
     assert r.returncode == 0, r.stdout
     report = json.loads(r.stdout)
     assert report["ok"] and report["log"]["index"] == 0
