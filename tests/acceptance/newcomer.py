@@ -223,6 +223,8 @@ def run_cli(catalog: Path, state_dir: Path, *args: str, timeout: float = 300) ->
 
 
 FK_CONSTRAINTS = ("fk_reviews_customer", "fk_customers_referrer")
+# How an error may name a blocking foreign key: by constraint, or by the referencing column.
+FK_NAMES = (*FK_CONSTRAINTS, "reviews.customer_id", "customers.referrer_id")
 UNMAPPED_HIT = "signin_log.user_email"
 
 

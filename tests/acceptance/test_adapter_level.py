@@ -19,7 +19,7 @@ from dsrflow.catalog.pool import AdapterPool
 from dsrflow.cli.requests import parse_identities
 from dsrflow.domain import Identity
 from tests.acceptance.newcomer import (
-    FK_CONSTRAINTS,
+    FK_NAMES,
     MAPPED_SUBJECT_ROWS,
     PLUS_TAG_CUSTOMER,
     SUBJECT_ROWS,
@@ -133,14 +133,14 @@ def test_sweep_after_access_names_the_unmapped_table(shop: NewcomerStore, pool_f
 def test_erase_with_the_newcomer_catalog_is_all_or_nothing(shop: NewcomerStore, pool_for) -> None:
     """Reviews and Noah's referrer_id point at her customer row and the catalog declares
     neither: the erasure cannot complete, so it must change nothing at all and name the
-    constraint that blocks it (never a value)."""
+    constraint (or referencing table.column) that blocks it, never a value."""
     before = shop.dump()
     adapter = pool_for().get("shop")
     subject = subject_of(adapter)
     with pytest.raises(AdapterError) as err:
         adapter.erase(subject)
     message = str(err.value)
-    assert any(name in message for name in FK_CONSTRAINTS), message
+    assert any(name in message for name in FK_NAMES), message
     assert "\n" not in message and canaries_in(message) == []
     assert shop.dump() == before
 

@@ -23,7 +23,7 @@ from temporalio.client import Client
 from dsrflow.devserver import DevServer
 from dsrflow.runtime import Runtime
 from tests.acceptance.newcomer import (
-    FK_CONSTRAINTS,
+    FK_NAMES,
     REPO,
     SUBMITTED_EMAIL,
     UNMAPPED_HIT,
@@ -97,7 +97,7 @@ async def test_submit_dry_run_ends_and_changes_no_store(
     assert f"request {request_id}:" in submitted, submitted  # it ended (watch printed the end)
     if catalog == "catalog.yaml":
         text = squash(submitted + shown)
-        assert any(name in text for name in (*FK_CONSTRAINTS, UNMAPPED_HIT)), text
+        assert any(name in text for name in (*FK_NAMES, UNMAPPED_HIT)), text
     else:
         assert code == 0, submitted
     assert shop.dump() == before  # every table byte-identical
@@ -126,7 +126,7 @@ async def test_erasure_that_needs_a_person_returns_and_says_so(
     assert code not in (0, 1, 2, 70, 130), submitted
     assert "needs_attention" in text or "needs attention" in text, text
     assert "completed" not in squash(submitted), submitted
-    assert any(name in text for name in (*FK_CONSTRAINTS, UNMAPPED_HIT)), text
+    assert any(name in text for name in (*FK_NAMES, UNMAPPED_HIT)), text
     assert request_id in listed
     assert shop.dump() == before  # nothing half-done
     captured = capfd.readouterr()

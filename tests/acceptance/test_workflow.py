@@ -22,7 +22,7 @@ from dsrflow.cli.requests import parse_identities
 from dsrflow.domain import DsrInput, RequestType, StatusView, StoreStatus
 from dsrflow.lifecycle import StoreDecision
 from tests.acceptance.newcomer import (
-    FK_CONSTRAINTS,
+    FK_NAMES,
     SUBJECT_ROW_COUNT,
     SUBJECT_ROWS,
     SUBMITTED_EMAIL,
@@ -205,7 +205,7 @@ async def test_erasure_with_the_newcomer_catalog_parks_with_nothing_half_done(
         assert outcome.status == StoreStatus.FAILED_NEEDS_ATTENTION, reasons
         assert view.status == "needs_attention"
         assert view.artifact is None  # no bundle, so nothing that could say VERIFIED
-        assert any(name in reasons for name in (*FK_CONSTRAINTS, UNMAPPED_HIT)), reasons
+        assert any(name in reasons for name in (*FK_NAMES, UNMAPPED_HIT)), reasons
         ledger = ledger_text(h, rid)
         assert_clean(repr(view), reasons, ledger)
     assert shop.dump() == before  # nothing half-done
@@ -239,7 +239,8 @@ async def test_erasure_with_the_fixed_catalog_completes_verifies_and_touches_nob
     assert code == 0 and report.get("ok") is True, text
     assert store_line(report, "shop")["residual"] == 0
     record = members["records/shop.json"].decode()
-    assert "signin_log" in record and "reviews" in record  # the sweep's coverage is recorded
+    # The record carries the sweep's coverage: table.column locations searched, mapped or not.
+    assert UNMAPPED_HIT in record and "reviews.body" in record
     assert "referrer_id" in record  # the nulled pointer is in the evidence (counts only)
     for name, data in members.items():
         assert canaries_in(data) == [], name
@@ -372,7 +373,7 @@ async def test_dry_run_request_ends_and_changes_nothing(
         reasons = one_line_reasons(outcome)
         if catalog == "catalog.yaml":
             # The same problems a real run meets, reported instead of parked.
-            assert any(name in reasons for name in (*FK_CONSTRAINTS, UNMAPPED_HIT)), reasons
+            assert any(name in reasons for name in (*FK_NAMES, UNMAPPED_HIT)), reasons
         else:
             assert outcome.receipt is not None and outcome.receipt.dry_run, reasons
             assert outcome.receipt.matched == SUBJECT_ROW_COUNT, reasons  # counted for real
