@@ -97,8 +97,13 @@ def test_dry_run_access_changes_nothing_and_prints_no_values(
 
 
 def test_a_malformed_subject_is_a_one_line_error(shop: NewcomerStore, tmp_path: Path) -> None:
+    """`--subject` without KIND=: a one-line error naming the option, never echoing it."""
+    before = shop.dump()
     code, out = run_cli(shop.render(), tmp_path / "state", "stores", "test", "shop",
-                        "--subject", "emial=someone@example.net")  # fmt: skip
-    assert code != 0
+                        "--subject", SUBMITTED_EMAIL)  # fmt: skip
+    assert code != 0, out
+    assert "No such option" not in out, out  # the option exists
     assert "Traceback" not in out
-    assert "emial" in out, out  # names what is wrong
+    assert "--subject" in out, out  # names what is wrong
+    assert canaries_in(out) == [], out  # without echoing the value
+    assert shop.dump() == before
