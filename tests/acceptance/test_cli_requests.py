@@ -150,10 +150,12 @@ async def test_fixed_catalog_erasure_verifies_offline_with_no_personal_data_anyw
         keyring = tmp_path / "keyring.json"
         kcode, ktext = await cli(rt, "keys", "export-public", "--out", str(keyring))
         assert kcode == 0, ktext
+        root = rt.keys.keyring().root_key_id  # what the controller publishes, pinned
     assert f"request {request_id}: completed" in submitted, submitted
     bundle = out_dir / f"{request_id}-evidence-bundle.zip"
     code, verified = await cli(rt, "verify", str(bundle), "--keyring", str(keyring),
-                               "--request-id", request_id, "--subject-opening",
+                               "--root-keyid", root, "--request-id", request_id,
+                               "--subject-opening",
                                str(out_dir / f"{request_id}-subject-opening.json"),
                                "--state", str(tmp_path / "verifier.json"), "--json")  # fmt: skip
     assert code == 0, verified
