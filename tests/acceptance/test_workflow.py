@@ -352,6 +352,7 @@ async def test_unmapped_table_mapped_then_retry_store_runs_the_new_catalog_and_v
         )
         outcome = shop_of(view)
         assert outcome.status == StoreStatus.DONE, one_line_reasons(outcome)
+        view = await wait_for(h, rid, ended, "the request to end")
         assert view.status == "completed"
         code, report, text = await verify_bundle(h, rid, tmp_path)
     assert code == 0 and report.get("ok") is True, text
