@@ -307,24 +307,26 @@ async def test_unmapped_table_skipped_with_a_reason_is_never_signed_as_erased(
     shop: NewcomerStore, harness, tmp_path: Path
 ) -> None:
     cat = shop.catalog_doc("catalog-fixed.yaml", drop=("signin_log",))
+    reason = "sign-in log owned by another team"
     async with harness(stores=cat["stores"], policies=cat["policies"]) as h:
         rid = await submit(h, RequestType.ERASURE)
         view = await wait_for(h, rid, shop_settled, "the shop store to settle")
         assert shop_of(view).status == StoreStatus.FAILED_NEEDS_ATTENTION
         assert view.artifact is None
-        skip = StoreDecision("shop", "staff:ann", "skip", "sign-in log owned by another team")
-        await h.rc.act(rid, "skip_store", skip)
+        await h.rc.act(rid, "skip_store", StoreDecision("shop", "staff:ann", "skip", reason))
         view = await wait_for(h, rid, ended, "the request to end after the skip")
         assert shop_of(view).status == StoreStatus.SKIPPED
+        ledger = ledger_text(h, rid) + " ".join(a.detail for a in h.rt.ledger.actions(rid))
         _code, report, text = await verify_bundle(h, rid, tmp_path)
         members = bundle_members(tmp_path / f"out-{rid}" / f"{rid}-evidence-bundle.zip")
     # Whether the verifier passes a bundle with a skipped store is its policy; it must never
-    # present the store as erased, and the record says why it was skipped and what was found.
+    # present the store as erased. Who skipped it is signed; why is on the request's record.
     line = store_line(report, "shop")
     assert line["status"] == "skipped" and line["action"] not in ("delete", "anonymize"), text
     record = members["records/shop.json"].decode()
-    assert "sign-in log owned by another team" in record
-    assert UNMAPPED_HIT in record
+    assert "staff:ann" in record
+    assert UNMAPPED_HIT in record  # the sweep that found her is in the evidence
+    assert reason in ledger
     assert_clean(text, *members.values())
 
 
