@@ -197,6 +197,7 @@ class StoreChecks(_Base):
         return merge_receipts(prev, receipt)
 
 
+UNLINK = "unlink"  # the SQL adapter's pointer-rule collections (other people's rows)
 _SWEPT = (RequestType.ERASURE, RequestType.ACCESS, RequestType.EXPORT)
 
 
@@ -218,11 +219,14 @@ def merge_receipts(first: StoreReceipt, later: StoreReceipt) -> StoreReceipt:
                 c, matched=old.matched + c.matched, affected=old.affected + c.affected
             )
     collections = list(merged.values())
-    matched = sum(c.matched for c in collections) if collections else first.matched + later.matched
+    # Pointer rows (``unlink``) are other people's rows: counted apart, never as hers.
+    own = [c for c in collections if c.action != UNLINK]
+    matched = sum(c.matched for c in own) if own else first.matched + later.matched
+    affected = sum(c.affected for c in own) if own else first.affected + later.affected
     return replace(
         later,
         matched=matched,
-        affected=first.affected + later.affected,
+        affected=affected,
         started_at=first.started_at,
         collections=collections,
         processor_receipts=first.processor_receipts + later.processor_receipts,

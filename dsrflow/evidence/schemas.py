@@ -57,8 +57,10 @@ STATUSES = [
     "running",
 ]
 ACTIONS = ["delete", "anonymize", "keep-with-basis", "exempt", "not_found", "failed", "not_erased"]
-COLLECTION_ACTIONS = ["delete", "anonymize", "keep", "erasure"]
-"""``erasure``: a processor erased on request (OpenDSR, Art. 19); counts as a deletion."""
+COLLECTION_ACTIONS = ["delete", "anonymize", "keep", "erasure", "unlink"]
+"""``erasure``: a processor erased on request (OpenDSR, Art. 19); counts as a deletion.
+``unlink``: a pointer rule nulled/re-pointed a column in *other people's* rows that pointed at
+the subject (collection ``table.column``); counts only, never part of the store's totals."""
 DISPOSAL_METHODS = [
     "deleted",
     "shredded",
@@ -287,7 +289,7 @@ def record(version: int) -> dict[str, Any]:
     """A store record of format ``version`` (v2 adds sweep, warnings, catalog digest, until)."""
     collection: dict[str, Any] = {
         "collection": LOCATION,
-        "action": {"enum": COLLECTION_ACTIONS},
+        "action": {"enum": COLLECTION_ACTIONS if version >= 2 else COLLECTION_ACTIONS[:4]},
         "matched": COUNT,
         "affected": COUNT,
         "residual_in_transaction": nullable(COUNT),

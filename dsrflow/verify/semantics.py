@@ -47,9 +47,11 @@ def check_record(name: str, rec: dict[str, Any], version: int, regulation: str) 
                     f"{name}: recorded as not found but collection {c['collection']!r} "
                     f"matched {c['matched']}"
                 )
-    if cols:
+    # Pointer rows (``unlink``) belong to other people: reported apart, never in her totals.
+    own = [c for c in cols if c["action"] != "unlink"]
+    if own:
         for key in ("matched", "affected"):
-            total = sum(c[key] for c in cols)
+            total = sum(c[key] for c in own)
             if rec[key] != total:
                 raise VerificationError(
                     f"{name}: {key} is {rec[key]}, but its collections add up to {total}"
@@ -85,7 +87,7 @@ def _erased(name: str, rec: dict[str, Any]) -> None:
     """Residual 0 in the transaction, and a later check (re-query or a manual attestation)."""
     for c in rec["collections"]:
         left = c["residual_in_transaction"]
-        if c["action"] in ERASED and left not in (None, 0):
+        if c["action"] in (*ERASED, "unlink") and left not in (None, 0):
             raise VerificationError(
                 f"{name}: collection {c['collection']!r} had residual {left} in the transaction"
             )
