@@ -100,10 +100,16 @@ async def _bundle_verifies(rt, rid: str, tmp_path: Path) -> None:
     keyring = tmp_path / "keyring.json"
     code, text = await run_cli(rt, "keys", "export-public", "--out", str(keyring))
     assert code == 0, text
+    from dsrflow.keys.keyring import load_keyring
+
+    root = load_keyring(
+        keyring.read_bytes()
+    ).root_key_id  # the fingerprint the controller publishes
     code, text = await run_cli(
         rt, "verify", str(out / f"{rid}-evidence-bundle.zip"), "--keyring", str(keyring),
+        "--root-keyid", root,
         "--request-id", rid, "--subject-opening", str(out / f"{rid}-subject-opening.json"),
         "--state", str(tmp_path / "verifier.json"), "--json",
     )  # fmt: skip
     assert code == 0, text
-    assert json.loads(text)["ok"]
+    assert json.loads(text)["verdict"] == "VERIFIED"
