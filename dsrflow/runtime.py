@@ -155,6 +155,7 @@ class Runtime:
         from activities.stores import StoreActivities
         from activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
+        from workflows.common import sandbox_runner
         from workflows.dsr import DataSubjectRequestWorkflow
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
@@ -168,6 +169,7 @@ class Runtime:
             client,
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
+            workflow_runner=sandbox_runner(),
             activities=[
                 stores.get_policy,
                 stores.plan_request,

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import RequestType, StorePlan
@@ -52,3 +53,17 @@ def store_options(store: StorePlan) -> dict[str, object]:
             non_retryable_error_types=NON_RETRYABLE,
         ),
     }
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox with dsrflow's own modules passed through.
+
+    Its domain, lifecycle and evidence types are pure and deterministic; passing them through
+    keeps one copy per process (not one per workflow run) and makes every payload type's module
+    visible to the data converter inside the sandbox (a type defined in a module the workflow
+    never imports by name would otherwise decode with no module globals). Worker and replayer
+    must use the same runner.
+    """
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("dsrflow")
+    )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import Engine, MetaData, Table, and_, func, or_, select, update
+from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.sql.dml import Update
 
 from adapters.base import (
     AdapterContext,
@@ -25,13 +23,20 @@ from adapters.base import (
     operation_digest,
 )
 from adapters.sql.bounded import read_only
-from adapters.sql.config import CollectionConfig, HmacValue, SqlConfig
+from adapters.sql.config import HmacValue, SqlConfig
 from adapters.sql.engine import build_engine, map_error
-from adapters.sql.erase import Eraser, count
+from adapters.sql.erase import Eraser
 from adapters.sql.fk import reflect_foreign_keys
 from adapters.sql.indexes import ci_columns
 from adapters.sql.plan import SqlPlan
+from adapters.sql.reflect import SchemaReader
 from adapters.sql.sweep import sweep_connection
+from adapters.sql.updates import (
+    CollectionUpdates,
+    receipt_of,
+    rectify_statement,
+    restrict_statement,
+)
 from dsrflow.domain import CollectionCount, Identity
 from dsrflow.sweeps import SweepReport
 
@@ -152,55 +157,8 @@ class SqlAdapter:
         return plan
 
     def reflect_all(self) -> tuple[dict[str, Table], list[tuple[str, str]]]:
-        """Every collection's table, and ``(collection, message)`` for each thing missing.
-
-        A column is blamed on the collection (and catalog line) that names it: a reference to
-        ``customers.idd`` is a problem of the referencing collection, not of ``customers``.
-        """
-        meta = MetaData(schema=self.config.connection.schema_)
-        tables: dict[str, Table] = {}
-        problems: list[tuple[str, str]] = []
-        for name, coll in self.config.collections.items():
-            try:
-                with warnings.catch_warnings():
-                    # The expression indexes docs/catalog.md recommends (lower(trim(email)))
-                    # are not reflected by SQLAlchemy; expected, not news for the person.
-                    warnings.filterwarnings(
-                        "ignore", "Skipped unsupported reflection of expression"
-                    )
-                    tables[name] = Table(coll.table or name, meta, autoload_with=self.engine)
-            except Exception as exc:
-                error = map_error(self.store, exc, f"reading collection {name}")
-                if error.retryable:
-                    raise error from None  # an outage, not a catalog problem: retry later
-                where = self.where("collections", name, *(("table",) if coll.table else ()))
-                problems.append((name, f"{where}{error}"))
-                continue
-            for col, path in _declared_columns(coll).items():
-                if col not in tables[name].c:
-                    problems.append((name, self._missing(name, path, tables[name].name, col)))
-        for name, coll in self.config.collections.items():
-            targets = [("reference", c, ("references", c), p, pc) for c, p, pc in coll.referenced()]
-            targets += [
-                ("pointer", c, ("pointers", c, "to"), *r.target()) for c, r in coll.pointers.items()
-            ]
-            for label, col, path, parent, pcol in targets:
-                ptable = tables.get(parent)
-                if ptable is not None and pcol not in ptable.c:
-                    what = f"{label} {col} -> {parent}.{pcol}: table {ptable.name}"
-                    problems.append((name, self._missing(name, path, ptable.name, pcol, what)))
-        return tables, problems
-
-    def _missing(
-        self, name: str, path: tuple[str, ...], table: str, col: str, what: str | None = None
-    ) -> str:
-        where = self.where("collections", name, *path)
-        what = what or f"table {table}"
-        return f"{where}store {self.store!r}: collection {name}: {what} has no column {col!r}"
-
-    def where(self, *path: str) -> str:
-        """``FILE:LINE: `` of a field of this store's catalog entry (empty when unknown)."""
-        return self.ctx.where(*path)
+        """Every collection's table, and ``(collection, message)`` for each thing missing."""
+        return SchemaReader(self.store, self.config, self.ctx).read(self.engine)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -320,7 +278,7 @@ class SqlAdapter:
         try:
             with self.engine.connect() as conn, conn.begin() as tx:
                 run = eraser.run(conn, subject, progress)
-                receipt = _receipt("erase", run.counts, run.templates)
+                receipt = receipt_of("erase", run.counts, run.templates)
                 if dry_run:
                     tx.rollback()
                 elif on_commit is not None:
@@ -349,57 +307,18 @@ class SqlAdapter:
                     counts.append(CollectionCount(name, "verify", left, 0))
         except Exception as exc:
             raise map_error(self.store, exc, "verifying erasure") from None
-        return _receipt("verify", counts, templates)
+        return receipt_of("verify", counts, templates)
 
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
         """Set logical fields to new values on the subject's rows, in one transaction."""
-
-        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
-            values = {col: changes[f] for f, col in coll.rectify.items() if f in changes}
-            return update(table).where(clause).values(values) if values else None
-
-        return self._update_each(subject, "rectify", "rectifying", statement)
+        return self._updates().run(subject, rectify_statement(changes), "rectify", "rectifying")
 
     def restrict(self, subject: Subject) -> OperationReceipt:
         """Set each collection's restriction marker on the subject's rows (idempotent)."""
+        return self._updates().run(subject, restrict_statement, "restrict", "restricting")
 
-        def statement(table: Table, coll: CollectionConfig, clause: Any) -> Update | None:
-            spec = coll.restrict
-            if spec is None:
-                return None
-            col = table.c[spec.column]
-            pending = and_(clause, or_(col.is_(None), col != spec.value))
-            return update(table).where(pending).values({spec.column: spec.value})
-
-        return self._update_each(subject, "restrict", "restricting", statement)
-
-    def _update_each(
-        self,
-        subject: Subject,
-        action: str,
-        doing: str,
-        statement: Callable[[Table, CollectionConfig, Any], Update | None],
-    ) -> OperationReceipt:
-        """One set-based UPDATE per collection that has one, all in one transaction."""
-        plan = self.plan()
-        counts: list[CollectionCount] = []
-        templates: list[str] = []
-        try:
-            with self.engine.begin() as conn:
-                for name, coll in self.config.collections.items():
-                    clause = plan.match(name, subject)
-                    stmt = (
-                        statement(plan.tables[name], coll, clause) if clause is not None else None
-                    )
-                    if stmt is None:
-                        continue
-                    matched = count(conn, plan, name, clause)
-                    templates.append(self._sql(stmt))
-                    affected = conn.execute(stmt).rowcount or 0
-                    counts.append(CollectionCount(name, action, matched, affected))
-        except Exception as exc:
-            raise map_error(self.store, exc, doing) from None
-        return _receipt(action, counts, templates)
+    def _updates(self) -> CollectionUpdates:
+        return CollectionUpdates(self.store, self.engine, self.plan())
 
     def sweep(
         self,
@@ -443,30 +362,3 @@ class SqlAdapter:
 
     def _sql(self, stmt: Any) -> str:
         return str(stmt.compile(dialect=self.engine.dialect))
-
-
-def _receipt(action: str, counts: list[CollectionCount], templates: list[str]) -> OperationReceipt:
-    # Pointer rows are other people's: listed (counts only) but never the subject's totals.
-    own = [c for c in counts if c.action != "unlink"]
-    return OperationReceipt(
-        action=action,
-        matched=sum(c.matched for c in own),
-        affected=sum(c.affected for c in own),
-        operation_digest=operation_digest(templates),
-        collections=counts,
-    )
-
-
-def _declared_columns(coll: CollectionConfig) -> dict[str, tuple[str, ...]]:
-    """Every column of its own table a collection names -> where the catalog names it first."""
-    cols: dict[str, tuple[str, ...]] = {}
-    named = [(c, ("identities", c)) for c in coll.identities]
-    named += [(c, ("provides", c)) for c in coll.provides]
-    named += [(c, ("references", c)) for c in coll.references]
-    named += [(c, ("erase", "fields", c)) for c in coll.erase.fields]
-    named += [(c, ("rectify", f)) for f, c in coll.rectify.items()]
-    named += [(coll.restrict.column, ("restrict", "column"))] if coll.restrict else []
-    named += [(c, ("pointers", c)) for c in coll.pointers]
-    for col, path in named:
-        cols.setdefault(col, path)
-    return cols

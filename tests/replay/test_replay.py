@@ -8,6 +8,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from workflows.common import sandbox_runner
 from workflows.dsr import DataSubjectRequestWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
@@ -32,7 +33,9 @@ def test_histories_cover_the_lifecycle() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())  # any generation
-    await Replayer(workflows=[DataSubjectRequestWorkflow]).replay_workflow(history)
+    await Replayer(
+        workflows=[DataSubjectRequestWorkflow], workflow_runner=sandbox_runner()
+    ).replay_workflow(history)
 
 
 def test_latest_generation_covers_sweeps_resumes_and_dry_runs() -> None:
