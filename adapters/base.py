@@ -285,9 +285,14 @@ class Sweeper(Protocol):
     """
 
     def sweep(
-        self, subject: Subject, budget: SweepBudget, *, after: str = "erasure"
+        self,
+        subject: Subject,
+        budget: SweepBudget,
+        *,
+        after: str = "erasure",
+        progress: Progress | None = None,
     ) -> SweepReport:
-        """Sweep the store; ``after`` is ``erasure`` or ``access``."""
+        """Sweep the store; ``after`` is ``erasure`` or ``access``; ``progress`` heartbeats."""
         ...
 
 
