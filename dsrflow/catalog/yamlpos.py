@@ -16,20 +16,46 @@ from dsrflow.errors import ConfigError
 Path_ = tuple[str | int, ...]
 
 
+class _AliasRefused(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses anchors and aliases as soon as it meets one.
+
+    Aliases let a few lines expand into billions of nodes (an "alias bomb"); a catalog has no
+    need for them, and refusing at the first anchor keeps loading linear in the file's size.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _AliasRefused(event.start_mark.line + 1)
+        return super().compose_node(parent, index)
+
+
 def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML text into Python data plus a map from data path to 1-based line number.
 
     Raises:
-        ConfigError: The text is not valid YAML or has a duplicate key.
+        ConfigError: The text is not valid YAML, has a duplicate key, or uses an anchor or
+            alias.
 
     """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except _AliasRefused as exc:
+        raise ConfigError(
+            f"{filename}:{exc.line}: YAML anchors and aliases are not allowed in the catalog "
+            "(write each value out)"
+        ) from None
     positions: dict[Path_, int] = {}
     if node is None:
         return None, positions

@@ -1,22 +1,32 @@
-"""People's actions on a request: validated Temporal updates, recorded with who and when."""
+"""People's actions on a request: thin adapters over ``dsrflow.service.decisions.Decide``.
+
+The use case validates the input, checks the principal's roles, sends the Temporal update and
+writes the audit entry; here only options are parsed and the answer printed.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from dsrflow.cli.common import CliState, out, run, state
-from dsrflow.cli.requests import app, request_client
-from dsrflow.errors import UserError
+from dsrflow.cli.common import out, run, state
+from dsrflow.cli.requests import app
 
 
-def _act(st: CliState, request_id: str, update: str, arg: object) -> None:
+def _act(ctx: typer.Context, update: str, request_id: str, **fields: Any) -> None:
+    from dsrflow.service.decisions import Decide, DecisionInput
+
+    st = state(ctx)
+    decision = DecisionInput(update, request_id, **fields)
+    use_case = Decide(st.runtime())
+    principal = st.principal()
+    use_case.check(principal, decision)  # refuse bad input before connecting to anything
+
     async def go() -> None:
-        ack = await (await request_client(st)).act(request_id, update, arg)
-        st.runtime().ledger.audit(st.who(), update, request_id)
+        ack = await use_case.run(principal, decision)
         due = f", due {ack.due_at:%Y-%m-%d}" if ack.due_at else ""
-        out.print(f"{request_id}: {ack.message} ({ack.status}{due})")
+        out.print(f"{request_id}: {ack.message} ({ack.status}{due})", markup=False)
 
     run(go())
 
@@ -34,19 +44,13 @@ def verify_identity(
     ] = None,
 ) -> None:
     """Record that you verified the requester's identity."""
-    from dsrflow.lifecycle import IdentityVerification
-
-    st = state(ctx)
-    _act(st, request_id, "verify_identity", IdentityVerification(method, st.who(), reference))
+    _act(ctx, "verify_identity", request_id, method=method, reference=reference)
 
 
 @app.command("approve")
 def approve(ctx: typer.Context, request_id: str, reason: Reason = "") -> None:
     """Approve execution of a request."""
-    from dsrflow.lifecycle import Decision
-
-    st = state(ctx)
-    _act(st, request_id, "approve", Decision(st.who(), reason))
+    _act(ctx, "approve", request_id, reason=reason)
 
 
 @app.command("deny")
@@ -57,10 +61,7 @@ def deny(
     note: Reason = "",
 ) -> None:
     """Deny a request, citing the ground."""
-    from dsrflow.lifecycle import Denial
-
-    st = state(ctx)
-    _act(st, request_id, "deny", Denial(st.who(), ground, note))
+    _act(ctx, "deny", request_id, ground=ground, reason=note)
 
 
 @app.command("extend")
@@ -72,64 +73,37 @@ def extend(
     days: Annotated[int | None, typer.Option(help="CCPA: up to 45 further days.")] = None,
 ) -> None:
     """Extend the deadline once, before the original due date."""
-    from dsrflow.lifecycle import ExtensionRequest
-
-    st = state(ctx)
-    if (months is None) == (days is None):
-        raise UserError("give one of --months (GDPR) or --days (CCPA)")
-    unit, amount = ("months", months) if months is not None else ("days", days)
-    assert amount is not None
-    _act(st, request_id, "extend", ExtensionRequest(st.who(), reason, amount, unit))
+    _act(ctx, "extend", request_id, reason=reason, months=months, days=days)
 
 
 @app.command("cancel")
 def cancel(ctx: typer.Context, request_id: str, reason: Reason) -> None:
     """Cancel: before execution everything stops; after, no further store starts."""
-    from dsrflow.lifecycle import Decision
-
-    st = state(ctx)
-    _act(st, request_id, "cancel", Decision(st.who(), reason))
+    _act(ctx, "cancel", request_id, reason=reason)
 
 
 @app.command("hold")
 def hold(ctx: typer.Context, request_id: str, reason: Reason) -> None:
     """Put an erasure under legal hold (pauses erasure until released)."""
-    from dsrflow.lifecycle import Decision
-
-    st = state(ctx)
-    _act(st, request_id, "hold", Decision(st.who(), reason))
+    _act(ctx, "hold", request_id, reason=reason)
 
 
 @app.command("release")
 def release(ctx: typer.Context, request_id: str, reason: Reason = "") -> None:
     """Release a legal hold."""
-    from dsrflow.lifecycle import Decision
-
-    st = state(ctx)
-    _act(st, request_id, "release", Decision(st.who(), reason))
-
-
-def _store(
-    ctx: typer.Context, request_id: str, update: str, kind: str, **fields: str | None
-) -> None:
-    from dsrflow.lifecycle import StoreDecision
-
-    st = state(ctx)
-    store = fields.pop("store")
-    assert store is not None
-    _act(st, request_id, update, StoreDecision(store=store, actor=st.who(), kind=kind, **fields))  # type: ignore[arg-type]
+    _act(ctx, "release", request_id, reason=reason)
 
 
 @app.command("retry-store")
 def retry_store(ctx: typer.Context, request_id: str, store: str, reason: Reason = "") -> None:
     """Run a failed store again, after fixing what made it fail."""
-    _store(ctx, request_id, "retry_store", "retry", store=store, reason=reason)
+    _act(ctx, "retry_store", request_id, store=store, reason=reason)
 
 
 @app.command("skip-store")
 def skip_store(ctx: typer.Context, request_id: str, store: str, reason: Reason) -> None:
     """Move a stuck store on without acting in it (the reason is recorded)."""
-    _store(ctx, request_id, "skip_store", "skip", store=store, reason=reason)
+    _act(ctx, "skip_store", request_id, store=store, reason=reason)
 
 
 @app.command("exempt-store")
@@ -142,16 +116,7 @@ def exempt_store(
     note: Reason = "",
 ) -> None:
     """Exempt a stuck store from erasure: its data is restricted, not erased."""
-    _store(
-        ctx,
-        request_id,
-        "exempt_store",
-        "exempt",
-        store=store,
-        ground=ground,
-        until=until,
-        reason=note,
-    )
+    _act(ctx, "exempt_store", request_id, store=store, ground=ground, until=until, reason=note)
 
 
 @app.command("complete-task")
@@ -181,14 +146,7 @@ def complete_task(
     The attestation is the store's verification in the evidence. No free text: nothing here
     may name the data subject.
     """
-    _store(
-        ctx,
-        request_id,
-        "complete_task",
-        "complete",
-        store=store,
-        outcome=outcome,
-        method=method,
-        certificate_ref=certificate_ref,
-        attachment_sha256=attachment_digest,
-    )
+    _act(
+        ctx, "complete_task", request_id, store=store, outcome=outcome, method=method,
+        reference=certificate_ref, attachment_digest=attachment_digest,
+    )  # fmt: skip

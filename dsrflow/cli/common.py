@@ -15,6 +15,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from dsrflow.runtime import Runtime
+    from dsrflow.service.principal import Principal
 
 T = TypeVar("T")
 # Piped output (logs, scripts, CI) gets wide lines instead of tables squeezed to 80 columns.
@@ -24,9 +25,11 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 
 def error(message: str) -> None:
-    """Print an error: one line per problem, prefixed ``error:``."""
+    """Print an error: one line per problem, prefixed ``error:`` (the message is data)."""
+    from rich.markup import escape
+
     for line in message.splitlines() or [""]:
-        err.print(f"[bold red]error:[/] {line}", markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
 
 
 @dataclass
@@ -52,7 +55,24 @@ class CliState:
 
     def who(self) -> str:
         """The acting person for the audit log."""
-        return self.actor or os.environ.get("DSRFLOW_ACTOR") or f"local:{getpass.getuser()}"
+        return self.actor or os.environ.get("DSRFLOW_ACTOR") or _local_actor()
+
+    def principal(self) -> Principal:
+        """The CLI's caller: ``--actor``/``DSRFLOW_ACTOR``, roles from ``DSRFLOW_ROLES``.
+
+        The CLI is the local operator's tool (whoever runs it can read the state folder), so
+        its principal holds ``admin`` unless ``DSRFLOW_ROLES`` narrows it (comma-separated).
+        """
+        from dsrflow.service.principal import Principal
+
+        roles = os.environ.get("DSRFLOW_ROLES", "admin").split(",")
+        return Principal.of(self.who(), roles)
+
+
+def _local_actor() -> str:
+    import re
+
+    return "local:" + (re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:98] or "user")
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -79,10 +79,9 @@ def main() -> None:
         sys.exit(130)
     except ModuleNotFoundError as exc:
         # The base install carries only what offline verification needs (docs/evidence-format.md).
-        # "\\[" because common.error prints rich markup, which would eat "[server]".
         common.error(
             f"this command needs the orchestrator stack (missing module {exc.name!r}); "
-            "install it with: pip install 'dsrflow\\[server]'"
+            "install it with: pip install 'dsrflow[server]'"
         )
         sys.exit(2)
     except Exception as exc:  # a bug: say so briefly, trace only on request

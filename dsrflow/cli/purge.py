@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -26,27 +25,23 @@ def purge(
     history) and its encrypted artifacts (access package, subject opening), which are deleted too.
     Evidence bundles hold no personal data and stay.
     """
+    from dsrflow.service.results import Purge
+
     st = state(ctx)
-    rt = st.runtime()
-    days = rt.settings.retention_days if older_than is None else older_than
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    rows = rt.ledger.purgeable(cutoff)
-    if not rows:
+    use_case = Purge(st.runtime())
+    principal = st.principal()
+    _, cutoff = use_case.cutoff(older_than)
+    done = use_case.run(principal, older_than=older_than, dry_run=dry_run)
+    if not done:
         out.print(f"nothing to purge (no request ended before {cutoff:%Y-%m-%d %H:%M}Z)")
         return
-    for row in rows:
+    for p in done:
+        ended = f"{p.completed_at:%Y-%m-%d}" if p.completed_at else "?"
         if dry_run:
-            out.print(f"would purge {row.id} ({row.status}, ended {row.completed_at:%Y-%m-%d})")
-            continue
-        key_id = rt.keystore.destroy(row.id)
-        removed = rt.artifacts.purge(row.id)
-        # The subject's blind index (keyed hashes) links requests only while they may overlap.
-        tokens = rt.journal.forget_subject(row.id)
-        rt.ledger.mark_purged(row.id)
-        rt.ledger.audit(
-            st.who(), "purge", row.id, key_id=key_id, files=removed, retention_days=days,
-            blind_index_tokens=tokens,
-        )  # fmt: skip
-        out.print(
-            f"purged {row.id}: key {key_id or '(none)'} destroyed, {len(removed)} file(s) deleted"
-        )
+            out.print(f"would purge {p.request_id} ({p.status}, ended {ended})", markup=False)
+        else:
+            out.print(
+                f"purged {p.request_id}: key {p.key_id or '(none)'} destroyed, "
+                f"{len(p.files)} file(s) deleted",
+                markup=False,
+            )

@@ -1,105 +1,39 @@
 """``dsrflow request ...``: submit, watch, list, show, tasks and results of requests.
 
-People's actions on a request (verify-identity, approve, ...) are in ``cli/actions.py``.
+A thin adapter over ``dsrflow.service``: parse options, call the use case with the CLI's
+principal, render what it returns. Every piece of user or store text is printed as data
+(``escape``), never as Rich markup. People's actions (verify-identity, approve, ...) are in
+``cli/actions.py``.
 """
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dsrflow.cli import progress
 from dsrflow.cli.common import CliState, out, run, state
-from dsrflow.errors import UserError
+from dsrflow.service.intake import (  # noqa: F401 - re-exported for callers of the old home
+    DRY_RUN_TYPES,
+    new_request_id,
+    parse_changes,
+    parse_identities,
+)
 
 if TYPE_CHECKING:
-    from dsrflow.domain import DsrInput, FieldChange, Identity
-    from dsrflow.identity import IdentityKinds
-    from dsrflow.requests_client import RequestClient
+    from dsrflow.domain import DsrInput
+    from dsrflow.service.intake import Submit
+    from dsrflow.service.reads import RequestReport
 
 app = typer.Typer(help="Data-subject requests.", no_args_is_help=True)
-DRY_RUN_TYPES = ("access", "export", "erasure")
 
 
-def new_request_id(now: datetime | None = None) -> str:
-    """An opaque request id: date plus randomness, never derived from personal data."""
-    now = now or datetime.now(UTC)
-    return f"dsr-{now:%Y%m%d}-{secrets.token_hex(4)}"
-
-
-def parse_identities(
-    email: list[str], identity: list[str], kinds: IdentityKinds | None = None
-) -> list[Identity]:
-    """Turn ``--email`` and ``--identity kind=value`` options into normalised identities.
-
-    Args:
-        email: ``--email`` values.
-        identity: ``--identity KIND=VALUE`` values.
-        kinds: The catalog's identity kinds (normalisers, default country code). With them, a
-            kind the catalog does not know is refused; without, built-in rules apply.
-
-    """
-    from dsrflow.domain import Identity
-    from dsrflow.identity import DEFAULT_KINDS, valid_kind
-
-    registry = kinds or DEFAULT_KINDS
-
-    pairs = [("email", e) for e in email]
-    for item in identity:
-        kind, sep, value = item.partition("=")
-        if not sep or not value.strip():
-            raise UserError(f"--identity {kind}=...: expected KIND=VALUE")
-        if not valid_kind(kind):
-            raise UserError(f"--identity: kind {kind!r} must be a short lower-case name")
-        if kinds is not None and not kinds.known(kind):
-            known = ", ".join(kinds.names())
-            raise UserError(f"--identity: unknown identity kind {kind!r} (known: {known})")
-        pairs.append((kind, value))
-    if not pairs:
-        raise UserError("give the subject's identifier: --email ADDRESS or --identity KIND=VALUE")
-    ids = []
-    for kind, value in pairs:
-        norm = registry.normalize(kind, value)
-        if kind == "email" and ("@" not in norm or norm.startswith("@") or norm.endswith("@")):
-            raise UserError("--email: not an e-mail address")
-        if not norm:
-            raise UserError(f"--identity {kind}=...: no value left after normalising")
-        ids.append(Identity(kind, norm))
-    return list(dict.fromkeys(ids))
-
-
-def catalog_kinds(st: CliState) -> IdentityKinds | None:
-    """The catalog's identity kinds, or None when there is no catalog file (built-in rules)."""
-    rt = st.runtime()
-    if not rt.settings.catalog.exists():
-        return None
-    return rt.catalog.identity_kinds
-
-
-def parse_changes(items: list[str]) -> list[FieldChange]:
-    """``--set field=value`` options of a rectification request."""
-    from dsrflow.domain import FieldChange
-
-    changes = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--set {item.split('=')[0]}=...: expected FIELD=VALUE")
-        changes.append(FieldChange(name.strip(), value))
-    return changes
-
-
-async def request_client(st: CliState) -> RequestClient:
-    """A connected request client."""
-    from dsrflow.requests_client import RequestClient
-
-    rt = st.runtime()
-    return RequestClient(await rt.client(), rt.settings.task_queue)
+def _day(value: object) -> str:
+    return f"{value:%Y-%m-%d}" if value else ""
 
 
 @app.command("submit")
@@ -133,46 +67,29 @@ def submit(
     With ``--dry-run`` the request passes no gates, changes no store, signs nothing, and the
     command waits and prints what a real run would do (exit 3 if it would need a person).
     """
-    from dsrflow.artifacts import check_request_id
-    from dsrflow.domain import DsrInput, RequestType
+    from dsrflow.service.intake import Submit, SubmitCommand
 
-    try:
-        rtype = RequestType(type_)
-    except ValueError:
-        kinds = ", ".join(t.value for t in RequestType)
-        raise UserError(f"--type: {type_!r} is not one of {kinds}") from None
-    if regulation not in ("gdpr", "ccpa"):
-        raise UserError(f"--regulation: {regulation!r} is not one of gdpr, ccpa")
-    changes = parse_changes(set_)
-    if (rtype == RequestType.RECTIFICATION) != bool(changes):
-        raise UserError("--set FIELD=VALUE is required for rectification, and only for it")
-    if dry_run and rtype not in DRY_RUN_TYPES:
-        raise UserError(f"--dry-run: {rtype} cannot run as a dry run (access, export, erasure can)")
-    inp = DsrInput(
-        request_id=check_request_id(request_id or new_request_id()),
-        request_type=rtype,
-        identities=parse_identities(email, identity, catalog_kinds(state(ctx))),
-        received_at=datetime.now(UTC),
-        regulation=regulation,
-        case_ref=case_ref,
-        changes=changes,
-        dry_run=dry_run,
+    st = state(ctx)
+    principal = st.principal()
+    cmd = SubmitCommand(
+        type_, list(email), list(identity), list(set_), request_id, case_ref, regulation, dry_run
     )
-    run(_submit(state(ctx), inp, wait or dry_run, out_dir))
+    use_case = Submit(st.runtime())
+    inp = use_case.check(principal, cmd)
+    run(_submit(st, use_case, inp, wait or dry_run, out_dir))
 
 
-async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None) -> None:
-    rc = await request_client(st)
+async def _submit(
+    st: CliState, use_case: Submit, inp: DsrInput, wait: bool, out_dir: Path | None
+) -> None:
+    principal = st.principal()
+    rc = await use_case.requests()
     # The id first: if the answer never comes, retrying with this id cannot create a second one.
     dry = " dry-run" if inp.dry_run else ""
-    out.print(f"submitting{dry} {inp.request_type} request {inp.request_id} ...")
-    done = await rc.submit(inp)
-    rt = st.runtime()
+    out.print(f"submitting{dry} {inp.request_type} request {inp.request_id} ...", markup=False)
+    done = await use_case.run(principal, inp, rc)
     ack = done.ack
     if done.created:
-        rt.ledger.audit(
-            st.who(), "submit", inp.request_id, type=str(inp.request_type), dry_run=inp.dry_run
-        )
         out.print(
             f"submitted {inp.request_type} request [bold]{inp.request_id}[/] "
             f"({ack.status}, due {ack.due_at:%Y-%m-%d})"
@@ -187,7 +104,7 @@ async def _submit(st: CliState, inp: DsrInput, wait: bool, out_dir: Path | None)
         if inp.dry_run and progress.dry_run_report(view):
             raise typer.Exit(progress.NEEDS_PERSON_EXIT)
         if out_dir is not None and view.artifact is not None:
-            _export(st, inp.request_id, out_dir)
+            _export(st, inp.request_id, out_dir, settle_s=10.0)
 
 
 @app.command("watch")
@@ -197,10 +114,13 @@ def watch(ctx: typer.Context, request_id: str) -> None:
     Exit codes: 0 the request ended; 3 it needs a person (one line says what); 4 its workflow
     closed without reaching an end state.
     """
+    from dsrflow.service.reads import WatchRequest
+
     st = state(ctx)
 
     async def go() -> None:
-        await progress.watch(await request_client(st), request_id)
+        rc = await WatchRequest(st.runtime()).open(st.principal(), request_id)
+        await progress.watch(rc, request_id)
 
     run(go())
 
@@ -209,90 +129,105 @@ def watch(ctx: typer.Context, request_id: str) -> None:
 def list_(
     ctx: typer.Context,
     status: Annotated[
-        str | None, typer.Option(help="e.g. needs-attention, running, overdue.")
+        str | None,
+        typer.Option(help="A request status (e.g. needs-attention, running) or overdue."),
     ] = None,
     limit: int = 50,
 ) -> None:
     """List requests from the ledger (never scans Temporal)."""
-    wanted = status.replace("-", "_") if status else None
-    ledger = state(ctx).runtime().ledger
-    if wanted == "overdue":  # open and late; ended requests keep their flag in `show`
-        rows = [r for r in ledger.list_requests(overdue=True, limit=limit) if not r.completed_at]
-    else:
-        rows = ledger.list_requests(status=wanted, limit=limit)
+    from dsrflow.service.reads import ListRequests
+
+    st = state(ctx)
+    rows = ListRequests(st.runtime()).run(st.principal(), status, limit)
     table = Table()
     for col in ("request", "type", "status", "received", "due", "stores"):
         table.add_column(col)
     for r in rows:
-        due = f"{r.due_at:%Y-%m-%d}" + (" OVERDUE" if r.overdue else "") if r.due_at else ""
+        due = _day(r.due_at) + (" OVERDUE" if r.overdue and r.due_at else "")
         table.add_row(
-            r.id, r.type, r.status, f"{r.received_at:%Y-%m-%d %H:%M}", due, str(len(r.stores))
-        )
+            escape(r.id), escape(r.type), escape(r.status), f"{r.received_at:%Y-%m-%d %H:%M}",
+            due, str(len(r.stores)),
+        )  # fmt: skip
     out.print(table)
 
 
 @app.command("show")
-def show(ctx: typer.Context, request_id: str) -> None:
-    """Show a request's projected state, its history of human actions and its audit trail."""
+def show(
+    ctx: typer.Context,
+    request_id: str,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every audit entry (views and decodes unfolded).")
+    ] = False,
+) -> None:
+    """Show a request's state, its history of actions and its audit trail (an audited view).
+
+    The audit trail shows decisions and downloads one by one and folds repeated views and
+    decodes into one line with a count; ``--all`` lists every entry.
+    """
+    from dsrflow.service.reads import ShowRequest
+
     st = state(ctx)
-    ledger = st.runtime().ledger
-    row = ledger.get_request(request_id)
-    if row is None:
-        raise UserError(f"request {request_id}: not in the ledger")
-    ledger.audit(st.who(), "view", request_id)
-    actions = ledger.actions(request_id)
-    dry = " DRY RUN" if any(a.action == "dry_run" for a in actions) else ""
+    render_report(ShowRequest(st.runtime()).run(st.principal(), request_id, everything=all_))
+
+
+def render_report(report: RequestReport) -> None:
+    """Print a request report; every string from the ledger is printed as data."""
+    row = report.request
+    dry = " DRY RUN" if report.dry_run else ""
     due = f"due {row.due_at:%Y-%m-%d}" if row.due_at else ""
     out.print(
-        f"[bold]{row.id}[/] {row.type}{dry} {row.status}{' OVERDUE' if row.overdue else ''} "
-        f"received {row.received_at:%Y-%m-%d %H:%M}Z {due}"
-        + (f" - {row.reason}" if row.reason else "")
+        f"[bold]{escape(row.id)}[/] {escape(row.type)}{dry} {escape(row.status)}"
+        f"{' OVERDUE' if row.overdue else ''} received {row.received_at:%Y-%m-%d %H:%M}Z {due}"
+        + (f" - {escape(row.reason)}" if row.reason else ""),
+        soft_wrap=True,
     )
     table = Table()
-    for col in (
-        "store",
-        "adapter",
-        "status",
-        "attempts",
-        "matched",
-        "affected",
-        "residual",
-        "error",
-    ):
+    for col in ("store", "adapter", "status", "attempts", "matched", "affected", "residual",
+                "error"):  # fmt: skip
         table.add_column(col)
     for s in row.stores:
         table.add_row(
-            s.store, s.adapter, s.status, str(s.attempts), str(s.matched), str(s.affected),
-            str(s.residual), f"{s.error_type}: {s.error}" if s.error_type else "",
+            escape(s.store), escape(s.adapter), escape(s.status), str(s.attempts), str(s.matched),
+            str(s.affected), str(s.residual),
+            escape(f"{s.error_type}: {s.error}") if s.error_type else "",
         )  # fmt: skip
     out.print(table)
-    warnings = [a for a in actions if a.action == "store_warning"]
+    warnings = [a for a in report.actions if a.action == "store_warning"]
     if warnings:
         out.print("warnings:")
         for a in warnings:
-            out.print(f"  {a.store}: {a.detail}", soft_wrap=True)
+            out.print(f"  {a.store}: {a.detail}", soft_wrap=True, markup=False)
     if row.artifact_kind:
-        out.print(f"result: {row.artifact_kind} sha256:{row.artifact_sha256}")
+        out.print(f"result: {row.artifact_kind} sha256:{row.artifact_sha256}", markup=False)
     out.print("history:")
-    for a in actions:
+    for a in report.actions:
         where = f" [{a.store}]" if a.store else ""
-        out.print(f"  {a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action}{where} {a.detail}")
+        line = f"  {a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action}{where} {a.detail}"
+        out.print(line, soft_wrap=True, markup=False)
     out.print("audit:")
-    for e in ledger.audit_entries(request_id):
-        out.print(f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action}")
+    for e in report.audit:
+        times = ""
+        if e.count > 1:
+            times = f" x{e.count} (last {e.last_at:%Y-%m-%d %H:%M:%S})" if e.last_at else ""
+        line = f"  {e.at:%Y-%m-%d %H:%M:%S} {e.actor} {e.action} ({e.category}){times}"
+        out.print(line, soft_wrap=True, markup=False)
 
 
 @app.command("tasks")
 def tasks(ctx: typer.Context, all_: Annotated[bool, typer.Option("--all")] = False) -> None:
     """List manual tasks waiting for a person (``complete-task`` closes one)."""
+    from dsrflow.service.reads import ListTasks
+
+    st = state(ctx)
     table = Table()
     for col in ("request", "store", "opened", "escalated", "closed", "instructions"):
         table.add_column(col)
-    for t in state(ctx).runtime().ledger.tasks(open_only=not all_):
+    for t in ListTasks(st.runtime()).run(st.principal(), everything=all_):
         table.add_row(
-            t.request_id, t.store, f"{t.opened_at:%Y-%m-%d %H:%M}",
-            f"{t.escalated_at:%Y-%m-%d}" if t.escalated_at else "",
-            f"{t.outcome} by {t.closed_by}" if t.closed_at else "", t.instructions,
+            escape(t.request_id), escape(t.store), f"{t.opened_at:%Y-%m-%d %H:%M}",
+            _day(t.escalated_at),
+            escape(f"{t.outcome} by {t.closed_by}") if t.closed_at else "",
+            escape(t.instructions),
         )  # fmt: skip
     out.print(table)
 
@@ -303,13 +238,18 @@ def result(
     request_id: str,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the deliverables to.")],
 ) -> None:
-    """Decrypt and write a finished request's deliverables (an audited download)."""
+    """Decrypt and write a finished request's deliverables (an audited download).
+
+    Exit code 3 if the request has not finished yet.
+    """
     _export(state(ctx), request_id, out_dir)
 
 
-def _export(st: CliState, request_id: str, out_dir: Path) -> None:
-    rt = st.runtime()
-    written = rt.artifacts.export(request_id, out_dir)
-    rt.ledger.audit(st.who(), "download", request_id, files=[p.name for p in written])
+def _export(st: CliState, request_id: str, out_dir: Path, *, settle_s: float = 0.0) -> None:
+    from dsrflow.service.results import DownloadResult
+
+    written = DownloadResult(st.runtime()).run(
+        st.principal(), request_id, out_dir, settle_s=settle_s
+    )
     for path in written:
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False, soft_wrap=True)

@@ -18,11 +18,18 @@ catalog_app = typer.Typer(help="The store catalog (config-as-code).", no_args_is
 stores_app = typer.Typer(help="Registered data stores.", no_args_is_help=True)
 
 
+def _catalog(ctx: typer.Context) -> Any:
+    from dsrflow.service.operations import ReadCatalog
+
+    st = state(ctx)
+    return ReadCatalog(st.runtime()).run(st.principal())
+
+
 @catalog_app.command("validate")
 def validate(ctx: typer.Context) -> None:
     """Validate the catalog; every problem is reported with file, line and field."""
-    cat = state(ctx).runtime().catalog
-    out.print(f"{cat.path}: OK, {len(cat.stores)} stores ({cat.digest})")
+    cat = _catalog(ctx)
+    out.print(f"{cat.path}: OK, {len(cat.stores)} stores ({cat.digest})", markup=False)
 
 
 @stores_app.command("validate")
@@ -34,14 +41,14 @@ def stores_validate(ctx: typer.Context) -> None:
 @stores_app.command("list")
 def list_stores(ctx: typer.Context) -> None:
     """List the stores in the catalog."""
-    cat = state(ctx).runtime().catalog
+    cat = _catalog(ctx)
     table = Table()
     for col in ("store", "adapter", "capabilities", "identity source", "after", "enabled"):
         table.add_column(col)
     for s in cat.stores.values():
         table.add_row(
-            s.name, s.common.adapter, ", ".join(sorted(s.capabilities)),
-            "yes" if s.common.identity_source else "", ", ".join(s.common.after),
+            escape(s.name), escape(s.common.adapter), escape(", ".join(sorted(s.capabilities))),
+            "yes" if s.common.identity_source else "", escape(", ".join(s.common.after)),
             "yes" if s.common.enabled else "no",
         )  # fmt: skip
     out.print(table)
@@ -50,12 +57,10 @@ def list_stores(ctx: typer.Context) -> None:
 @stores_app.command("show")
 def show_store(ctx: typer.Context, name: str) -> None:
     """Show one store's validated configuration (secrets are env-var names only)."""
-    from dsrflow.catalog.pool import AdapterPool
+    from dsrflow.service.operations import ReadCatalog
 
-    rt = state(ctx).runtime()
-    entry = AdapterPool(rt.catalog, rt.registry, rt.env).entry(name)
-    out.print_json(data={"store": name, **entry.common.model_dump(mode="json"),
-                         **entry.config.model_dump(mode="json", by_alias=True)})  # fmt: skip
+    st = state(ctx)
+    out.print_json(data=ReadCatalog(st.runtime()).store(st.principal(), name))
 
 
 @stores_app.command("test")
@@ -80,16 +85,17 @@ def test_store(
     erasure), then the residual sweep, all in one transaction that is rolled back. It prints
     counts, foreign-key problems, sweep hits and statement templates, never a value.
     """
-    from dsrflow.catalog.pool import AdapterPool
+    from dsrflow.service.operations import TestStores
 
     if erase and not subject:
         raise UserError("--erase needs --subject KIND=VALUE")
     if subject and not name:
         raise UserError("--subject needs a STORE: the dry run tests one store")
     identities = _parse_subject(subject or [])
-    rt = state(ctx).runtime()
-    pool = AdapterPool(rt.catalog, rt.registry, rt.env)
-    names = [name] if name else list(rt.catalog.stores)
+    st = state(ctx)
+    pool, names = TestStores(st.runtime()).open(
+        st.principal(), name, subject_given=bool(identities), erase=erase
+    )
     failed = 0
     try:
         for store in names:
@@ -116,12 +122,14 @@ def test_store(
 def _parse_subject(pairs: list[str]) -> list[tuple[str, str]]:
     """``KIND=VALUE`` options as (kind, normalised value); errors never echo the value."""
     from dsrflow.identity import normalize_value, valid_kind
+    from dsrflow.service import checks
 
     out = []
     for i, pair in enumerate(pairs, 1):
         kind, sep, value = pair.partition("=")
         if not sep or not value.strip() or not valid_kind(kind):
             raise UserError(f"--subject #{i}: expected KIND=VALUE with a lower-case kind")
+        checks.text(value, f"--subject #{i}")
         out.append((kind, normalize_value(kind, value)))
     return out
 

@@ -176,9 +176,12 @@ RootKeyOpt = Annotated[
 ]
 
 
-def _audit(ctx: typer.Context, action: str, **detail: object) -> None:
+def _keys(ctx: typer.Context) -> tuple[Any, Any]:
+    """The key-management use case and the CLI's principal."""
+    from dsrflow.service.operations import ManageKeys
+
     st = state(ctx)
-    st.runtime().ledger.audit(st.who(), action, **detail)
+    return ManageKeys(st.runtime()), st.principal()
 
 
 @keys_app.command("init")
@@ -191,9 +194,9 @@ def keys_init(
 ) -> None:
     """Create the root key, an evidence key, a log key and keyring version 1."""
     rt = state(ctx).runtime()
-    ring = rt.keys.init(rt.settings.controller, root_key, log_origin)
-    _audit(ctx, "keys.init", root=ring.root_key_id, version=ring.version)
-    say(f"keyring v1 for {ring.controller!r} in {rt.keys.keyring_path}")
+    keys, principal = _keys(ctx)
+    ring = keys.init(principal, root_key, log_origin)
+    say(f"keyring v1 for {ring.controller!r} in {rt.keys.keyring_path}", markup=False)
     say(f"root key fingerprint (publish it): {ring.root_key_id}")
     say(f"root private key: {root_key or rt.keys.dir / 'root-key.pem'} - keep it offline")
     if not rt.keys.encrypted:
@@ -210,9 +213,8 @@ def keys_rotate(
     root_key: RootKeyOpt = None,
 ) -> None:
     """Replace the active key for a purpose; the old one stays valid for what it signed."""
-    rt = state(ctx).runtime()
-    ring, new = rt.keys.rotate(purpose, root_key)
-    _audit(ctx, "keys.rotate", purpose=purpose, key=new.key_id, version=ring.version)
+    keys, principal = _keys(ctx)
+    ring, new = keys.rotate(principal, purpose, root_key)
     say(f"keyring v{ring.version}: new {purpose} key {new.key_id}; publish the keyring")
 
 
@@ -228,11 +230,10 @@ def keys_revoke(
     """Mark a key compromised: no signature by it verifies any more (re-issue its bundles)."""
     from datetime import UTC
 
-    rt = state(ctx).runtime()
     when = since.replace(tzinfo=since.tzinfo or UTC) if since else None
-    ring, new = rt.keys.revoke(key_id, root_key, when)
-    _audit(ctx, "keys.revoke", key=key_id, version=ring.version)
-    say(f"keyring v{ring.version}: {key_id} marked compromised; publish the keyring")
+    keys, principal = _keys(ctx)
+    ring, new = keys.revoke(principal, key_id, root_key, when)
+    say(f"keyring v{ring.version}: {key_id} marked compromised; publish the keyring", markup=False)
     if new is not None:
         say(f"replacement {new.purpose} key {new.key_id}")
 
@@ -251,8 +252,8 @@ def keys_list(ctx: typer.Context) -> None:
     """Show the keyring: every key, its purpose, status and validity window."""
     rt = state(ctx).runtime()
     ring = rt.keys.keyring()
-    say(f"keyring v{ring.version} of {ring.controller!r}, root {ring.root_key_id}")
-    say(f"log origin {ring.log_origin}")
+    say(f"keyring v{ring.version} of {ring.controller!r}, root {ring.root_key_id}", markup=False)
+    say(f"log origin {ring.log_origin}", markup=False)
     for k in ring.keys:
         d = k.as_dict()
         say(f"{d['keyid']}  {d['purpose']:8} {d['status']:11} {d['not_before']} .. "

@@ -8,6 +8,7 @@ requests are keyed by opaque ids, and data keys are stored wrapped.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -78,6 +79,12 @@ class StoreStateRow(Base):
     request: Mapped[RequestRow] = relationship(back_populates="stores")
 
 
+def _category_default(context: Any) -> str:
+    from dsrflow.service.categories import category_for
+
+    return category_for(context.get_current_parameters().get("action") or "")
+
+
 class AuditRow(Base):
     """Append-only record of every person's action: who, what, when, on which request."""
 
@@ -89,6 +96,11 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What kind of entry this is, for people reading the log (decision, view, download, decode,
+    # system). Writers that do not say are classified by action, so no entry is left without one.
+    category: Mapped[str] = mapped_column(
+        String(20), default=_category_default, server_default="system", nullable=False
+    )
 
 
 class DataKeyRow(Base):

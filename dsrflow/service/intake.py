@@ -1,0 +1,170 @@
+"""Submitting a request: parse and check the subject's identifiers, start the workflow, audit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from dsrflow.errors import UserError
+from dsrflow.service import checks
+from dsrflow.service.base import UseCase
+from dsrflow.service.categories import Category
+
+if TYPE_CHECKING:
+    from dsrflow.domain import DsrInput, FieldChange, Identity
+    from dsrflow.identity import IdentityKinds
+    from dsrflow.requests_client import RequestClient, Submitted
+    from dsrflow.service.principal import Principal
+
+DRY_RUN_TYPES = ("access", "export", "erasure")
+REGULATIONS = ("gdpr", "ccpa")
+
+
+def new_request_id(now: datetime | None = None) -> str:
+    """An opaque request id: date plus randomness, never derived from personal data."""
+    now = now or datetime.now(UTC)
+    return f"dsr-{now:%Y%m%d}-{secrets.token_hex(4)}"
+
+
+def parse_identities(
+    email: list[str], identity: list[str], kinds: IdentityKinds | None = None
+) -> list[Identity]:
+    """Turn ``--email`` and ``--identity kind=value`` options into normalised identities.
+
+    Args:
+        email: ``--email`` values.
+        identity: ``--identity KIND=VALUE`` values.
+        kinds: The catalog's identity kinds (normalisers, default country code). With them, a
+            kind the catalog does not know is refused; without, built-in rules apply.
+
+    Raises:
+        UserError: A malformed pair, an unknown kind, or a value that normalises to nothing
+            (the value itself is never echoed).
+    """
+    from dsrflow.domain import Identity
+    from dsrflow.identity import DEFAULT_KINDS, valid_kind
+
+    registry = kinds or DEFAULT_KINDS
+
+    pairs = [("email", e) for e in email]
+    for i, item in enumerate(identity, 1):
+        kind, sep, value = item.partition("=")
+        if not valid_kind(kind):
+            raise UserError(f"--identity #{i}: expected KIND=VALUE with a short lower-case kind")
+        if not sep or not value.strip():
+            raise UserError(f"--identity {kind}=...: expected KIND=VALUE")
+        if kinds is not None and not kinds.known(kind):
+            known = ", ".join(kinds.names())
+            raise UserError(f"--identity: unknown identity kind {kind!r} (known: {known})")
+        pairs.append((kind, value))
+    if not pairs:
+        raise UserError("give the subject's identifier: --email ADDRESS or --identity KIND=VALUE")
+    ids = []
+    for kind, value in pairs:
+        label = "--email" if kind == "email" else f"--identity {kind}=..."
+        checks.text(value, label)
+        norm = registry.normalize(kind, value)
+        if kind == "email" and ("@" not in norm or norm.startswith("@") or norm.endswith("@")):
+            raise UserError("--email: not an e-mail address")
+        if not norm:
+            raise UserError(f"{label}: no value left after normalising")
+        ids.append(Identity(kind, norm))
+    return list(dict.fromkeys(ids))
+
+
+def parse_changes(items: list[str]) -> list[FieldChange]:
+    """``--set field=value`` options of a rectification request.
+
+    Raises:
+        UserError: Not FIELD=VALUE, or a field that is not a plain name.
+    """
+    from dsrflow.domain import FieldChange
+
+    changes = []
+    for i, item in enumerate(items, 1):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--set #{i}: expected FIELD=VALUE")
+        checks.name(name.strip(), f"--set #{i}: field")
+        checks.text(value, f"--set {name.strip()}=...")
+        changes.append(FieldChange(name.strip(), value))
+    return changes
+
+
+@dataclass(frozen=True)
+class SubmitCommand:
+    """A submission as a person typed it (strings, unchecked)."""
+
+    request_type: str
+    email: list[str] = field(default_factory=list)
+    identity: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    request_id: str | None = None
+    case_ref: str | None = None
+    regulation: str = "gdpr"
+    dry_run: bool = False
+
+
+class Submit(UseCase):
+    """Submit a request: one durable workflow whose id is the request id (retry-safe)."""
+
+    def check(self, principal: Principal, cmd: SubmitCommand) -> DsrInput:
+        """Authorise, and validate a submission into the workflow's input (no Temporal contacted).
+
+        Raises:
+            NotAllowed: The principal may not submit.
+            UserError: One line naming the option at fault.
+        """
+        from dsrflow.domain import DsrInput, RequestType
+
+        self.allow(principal, "submit")
+        kinds = tuple(t.value for t in RequestType)
+        rtype = RequestType(checks.one_of(cmd.request_type, kinds, "--type"))
+        checks.one_of(cmd.regulation, REGULATIONS, "--regulation")
+        changes = parse_changes(cmd.changes)
+        if (rtype == RequestType.RECTIFICATION) != bool(changes):
+            raise UserError("--set FIELD=VALUE is required for rectification, and only for it")
+        if cmd.dry_run and rtype not in DRY_RUN_TYPES:
+            raise UserError(
+                f"--dry-run: {rtype} cannot run as a dry run (access, export, erasure can)"
+            )
+        if cmd.case_ref is not None:
+            checks.text(cmd.case_ref, "--case-ref", required=True)
+        rid = checks.request_id(cmd.request_id) if cmd.request_id is not None else None
+        return DsrInput(
+            request_id=rid or new_request_id(),
+            request_type=rtype,
+            identities=parse_identities(cmd.email, cmd.identity, self._kinds()),
+            received_at=datetime.now(UTC),
+            regulation=cmd.regulation,
+            case_ref=cmd.case_ref,
+            changes=changes,
+            dry_run=cmd.dry_run,
+        )
+
+    def _kinds(self) -> IdentityKinds | None:
+        """The catalog's identity kinds, or None without a catalog file (built-in rules)."""
+        if not self.rt.settings.catalog.exists():
+            return None
+        return self.rt.catalog.identity_kinds
+
+    async def run(
+        self, principal: Principal, inp: DsrInput, rc: RequestClient | None = None
+    ) -> Submitted:
+        """Start the request (or find the same submission already started); audit a creation.
+
+        Raises:
+            NotAllowed: The principal may not submit.
+            UserError: Temporal refused (an ended or different request under this id).
+        """
+        self.allow(principal, "submit")
+        rc = rc or await self.requests()
+        done = await rc.submit(inp)
+        if done.created:
+            self.audit(
+                principal, "submit", Category.DECISION, inp.request_id,
+                type=str(inp.request_type), dry_run=inp.dry_run,
+            )  # fmt: skip
+        return done

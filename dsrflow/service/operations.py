@@ -1,0 +1,99 @@
+"""Engineers' and administrators' use cases: the catalog, store tests and the controller's keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dsrflow.service import checks
+from dsrflow.service.base import UseCase
+from dsrflow.service.categories import Category
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from pathlib import Path
+
+    from dsrflow.catalog.pool import AdapterPool
+    from dsrflow.service.principal import Principal
+
+
+class ReadCatalog(UseCase):
+    """The validated catalog (validate, list stores, show one store's configuration)."""
+
+    def run(self, principal: Principal) -> Any:
+        """The loaded catalog.
+
+        Raises:
+            ConfigError: Every problem of the catalog, with file, line and field.
+        """
+        self.allow(principal, "catalog")
+        return self.rt.catalog
+
+    def store(self, principal: Principal, name: str) -> dict[str, Any]:
+        """One store's validated configuration as JSON-ready data (secrets are env-var names)."""
+        from dsrflow.catalog.pool import AdapterPool
+
+        self.allow(principal, "catalog")
+        checks.name(name, "STORE")
+        entry = AdapterPool(self.rt.catalog, self.rt.registry, self.rt.env).entry(name)
+        return {"store": name, **entry.common.model_dump(mode="json"),
+                **entry.config.model_dump(mode="json", by_alias=True)}  # fmt: skip
+
+
+class TestStores(UseCase):
+    """Connect to stores and check them; with a subject, a rolled-back dry run (audited)."""
+
+    __test__ = False  # not a pytest class, despite its name
+
+    def open(
+        self, principal: Principal, name: str | None, *, subject_given: bool, erase: bool
+    ) -> tuple[AdapterPool, list[str]]:
+        """Authorise, audit and hand back the pool and the stores to test (caller closes it).
+
+        A test with a subject reads a data subject's records (counts only are printed): it is
+        audited as a view; a schema check is a system entry.
+        """
+        from dsrflow.catalog.pool import AdapterPool
+
+        self.allow(principal, "stores.test")
+        if name is not None:
+            checks.name(name, "STORE")
+        names = [name] if name else list(self.rt.catalog.stores)
+        category = Category.VIEW if subject_given else Category.SYSTEM
+        self.audit(
+            principal, "stores.test", category, None, stores=names, subject=subject_given,
+            erase=erase,
+        )  # fmt: skip
+        return AdapterPool(self.rt.catalog, self.rt.registry, self.rt.env), names
+
+
+class ManageKeys(UseCase):
+    """The controller's signing keys: init, rotate, revoke (each audited as system)."""
+
+    def init(self, principal: Principal, root_key: Path | None, log_origin: str | None) -> Any:
+        """Create the root key, an evidence key, a log key and keyring version 1."""
+        self.allow(principal, "keys")
+        if log_origin is not None:
+            checks.text(log_origin, "--log-origin", required=True)
+        ring = self.rt.keys.init(self.rt.settings.controller, root_key, log_origin)
+        self.audit(principal, "keys.init", Category.SYSTEM, root=ring.root_key_id,
+                   version=ring.version)  # fmt: skip
+        return ring
+
+    def rotate(self, principal: Principal, purpose: str, root_key: Path | None) -> tuple[Any, Any]:
+        """Replace the active key for a purpose."""
+        self.allow(principal, "keys")
+        checks.one_of(purpose, ("evidence", "log"), "--purpose")
+        ring, new = self.rt.keys.rotate(purpose, root_key)
+        self.audit(principal, "keys.rotate", Category.SYSTEM, purpose=purpose, key=new.key_id,
+                   version=ring.version)  # fmt: skip
+        return ring, new
+
+    def revoke(
+        self, principal: Principal, key_id: str, root_key: Path | None, since: datetime | None
+    ) -> tuple[Any, Any]:
+        """Mark a key compromised."""
+        self.allow(principal, "keys")
+        checks.text(key_id, "KEY_ID", required=True)
+        ring, new = self.rt.keys.revoke(key_id, root_key, since)
+        self.audit(principal, "keys.revoke", Category.SYSTEM, key=key_id, version=ring.version)
+        return ring, new

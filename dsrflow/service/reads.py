@@ -1,0 +1,211 @@
+"""Reads for lists and reports: the ledger's projection as plain, frozen values (no ORM rows).
+
+``ShowRequest`` is audited as a view; lists show ids, types and statuses only and are not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dsrflow.errors import UserError
+from dsrflow.service import checks
+from dsrflow.service.audit import AuditLine, AuditTrail
+from dsrflow.service.base import UseCase
+from dsrflow.service.categories import Category
+
+if TYPE_CHECKING:
+    from dsrflow.domain import StatusView
+    from dsrflow.requests_client import RequestClient
+    from dsrflow.service.principal import Principal
+
+OVERDUE = "overdue"
+
+
+def status_filters() -> tuple[str, ...]:
+    """The values ``list --status`` accepts (request statuses, dashed, and ``overdue``)."""
+    from dsrflow.domain import RequestStatus
+
+    return tuple(s.value.replace("_", "-") for s in RequestStatus)
+
+
+@dataclass(frozen=True)
+class StoreLine:
+    """One store's projected state."""
+
+    store: str
+    adapter: str
+    status: str
+    attempts: int
+    matched: int | None
+    affected: int | None
+    residual: int | None
+    error_type: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """One entry of a request's history of human and workflow actions."""
+
+    at: datetime
+    actor: str
+    action: str
+    store: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """A request as lists show it."""
+
+    id: str
+    type: str
+    status: str
+    received_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    completed_at: datetime | None
+    reason: str | None
+    stores: tuple[StoreLine, ...]
+    artifact_kind: str | None = None
+    artifact_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestReport:
+    """A request as ``show`` shows it: its state, history and audit trail."""
+
+    request: RequestSummary
+    actions: tuple[ActionLine, ...]
+    audit: tuple[AuditLine, ...]
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the request was a dry run."""
+        return any(a.action == "dry_run" for a in self.actions)
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """A manual store's task."""
+
+    request_id: str
+    store: str
+    instructions: str
+    opened_at: datetime
+    escalated_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    closed_by: str | None
+
+
+def summary(row: Any) -> RequestSummary:
+    """A ledger request row as a plain value."""
+    stores = tuple(
+        StoreLine(s.store, s.adapter, s.status, s.attempts, s.matched, s.affected, s.residual,
+                  s.error_type, s.error)
+        for s in row.stores
+    )  # fmt: skip
+    return RequestSummary(
+        row.id, row.type, row.status, row.received_at, row.due_at, bool(row.overdue),
+        row.completed_at, row.reason, stores, row.artifact_kind, row.artifact_sha256,
+    )  # fmt: skip
+
+
+class ListRequests(UseCase):
+    """List requests from the ledger (never scans Temporal)."""
+
+    def run(
+        self, principal: Principal, status: str | None = None, limit: int = 50
+    ) -> list[RequestSummary]:
+        """Most recent first, optionally filtered.
+
+        Args:
+            principal: The caller.
+            status: A request status (``needs-attention``...) or ``overdue`` (open and late).
+            limit: At most this many (1-10000).
+
+        Raises:
+            UserError: An unknown status (naming the allowed ones) or a bad limit.
+        """
+        self.allow(principal, "list")
+        if status is not None:  # needs_attention and needs-attention both name the status
+            status = checks.one_of(
+                status.replace("_", "-"), (*status_filters(), OVERDUE), "--status"
+            )
+        if not 1 <= limit <= 10_000:
+            raise UserError("--limit: between 1 and 10000")
+        ledger = self.rt.ledger
+        if status == OVERDUE:  # open and late; ended requests keep their flag in `show`
+            rows = [
+                r for r in ledger.list_requests(overdue=True, limit=limit) if not r.completed_at
+            ]
+        else:
+            wanted = status.replace("-", "_") if status else None
+            rows = ledger.list_requests(status=wanted, limit=limit)
+        return [summary(r) for r in rows]
+
+
+class ShowRequest(UseCase):
+    """A request's projected state, history and audit trail (an audited view)."""
+
+    def run(
+        self, principal: Principal, request_id: str, *, everything: bool = False
+    ) -> RequestReport:
+        """Read the request and record the view.
+
+        Args:
+            principal: The caller.
+            request_id: The request.
+            everything: Every audit entry, unfolded (``--all``).
+
+        Raises:
+            UserError: Bad id, or not in the ledger.
+        """
+        checks.request_id(request_id)
+        self.allow(principal, "view")
+        ledger = self.rt.ledger
+        row = ledger.get_request(request_id)
+        if row is None:
+            raise UserError(f"request {request_id}: not in the ledger")
+        self.audit(principal, "view", Category.VIEW, request_id)
+        actions = tuple(
+            ActionLine(a.at, a.actor, a.action, a.store, a.detail or "")
+            for a in ledger.actions(request_id)
+        )
+        trail = AuditTrail(ledger).lines(request_id, everything=everything)
+        return RequestReport(summary(row), actions, tuple(trail))
+
+
+class ListTasks(UseCase):
+    """Manual tasks waiting for a person (or all of them)."""
+
+    def run(self, principal: Principal, *, everything: bool = False) -> list[TaskLine]:
+        """Open tasks (all with ``everything``), oldest first."""
+        self.allow(principal, "tasks")
+        return [
+            TaskLine(t.request_id, t.store, t.instructions or "", t.opened_at, t.escalated_at,
+                     t.closed_at, t.outcome, t.closed_by)
+            for t in self.rt.ledger.tasks(open_only=not everything)
+        ]  # fmt: skip
+
+
+class WatchRequest(UseCase):
+    """Follow a request's live state (Temporal queries; reads ids, statuses and counts)."""
+
+    async def open(self, principal: Principal, request_id: str) -> RequestClient:
+        """Authorise following ``request_id``; a connected client to poll it with.
+
+        Raises:
+            UserError: Bad id, or not allowed.
+        """
+        checks.request_id(request_id)
+        self.allow(principal, "watch")
+        return await self.requests()
+
+    async def status(self, principal: Principal, request_id: str) -> StatusView:
+        """The request's live status once (a query)."""
+        rc = await self.open(principal, request_id)
+        return await rc.status(request_id)

@@ -1,0 +1,115 @@
+"""Results and retention: downloading a finished request's deliverables, purging ended ones."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from dsrflow.errors import UserError
+from dsrflow.service import checks
+from dsrflow.service.base import UseCase
+from dsrflow.service.categories import Category
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dsrflow.service.principal import Principal
+
+NOT_FINISHED_EXIT = 3
+"""``request result`` on a request that has not ended yet."""
+
+
+class DownloadResult(UseCase):
+    """Decrypt and write a finished request's deliverables (an audited download)."""
+
+    def run(
+        self, principal: Principal, request_id: str, out_dir: Path, *, settle_s: float = 0.0
+    ) -> list[Path]:
+        """Write the deliverables into ``out_dir``; audit the files written.
+
+        Args:
+            principal: The caller.
+            request_id: The request.
+            out_dir: Folder to write to.
+            settle_s: Wait up to this long for the ledger to record the end (``submit --wait``
+                saw the workflow end; its projection may land a moment later).
+
+        Raises:
+            UserError: Bad id, unknown request, not finished yet (exit 3), or purged.
+        """
+        checks.request_id(request_id)
+        self.allow(principal, "download")
+        row = self.rt.ledger.get_request(request_id)
+        deadline = time.monotonic() + settle_s
+        while row is not None and row.completed_at is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            row = self.rt.ledger.get_request(request_id)
+        if row is None:
+            raise UserError(f"request {request_id}: not in the ledger")
+        if row.completed_at is None:
+            raise UserError(
+                f"request {request_id} has not finished ({row.status}); no result yet",
+                exit_code=NOT_FINISHED_EXIT,
+            )
+        if row.purged_at is not None:
+            raise UserError(f"request {request_id}: purged; its deliverables were destroyed")
+        written = self.rt.artifacts.export(request_id, out_dir)
+        self.audit(
+            principal, "download", Category.DOWNLOAD, request_id, files=[p.name for p in written]
+        )
+        return written
+
+
+@dataclass(frozen=True)
+class Purged:
+    """One request purged (or that would be, in a dry run)."""
+
+    request_id: str
+    status: str
+    completed_at: datetime | None
+    key_id: str | None = None
+    files: tuple[str, ...] = ()
+
+
+class Purge(UseCase):
+    """Crypto-shred requests whose retention period has passed."""
+
+    def cutoff(self, older_than: int | None) -> tuple[int, datetime]:
+        """Retention days used and the end date before which requests are purged.
+
+        Raises:
+            UserError: A negative or absurd number of days.
+        """
+        days = self.rt.settings.retention_days if older_than is None else older_than
+        if not 0 <= days <= 36_500:
+            raise UserError("--older-than: between 0 and 36500 days")
+        return days, datetime.now(UTC) - timedelta(days=days)
+
+    def run(
+        self, principal: Principal, *, older_than: int | None = None, dry_run: bool = False
+    ) -> list[Purged]:
+        """Destroy keys, artifacts and blind-index tokens of requests that ended long enough ago.
+
+        Each purge is audited (system) as it happens, so a crash half-way leaves a true log.
+        """
+        self.allow(principal, "purge")
+        days, cutoff = self.cutoff(older_than)
+        done = []
+        for row in self.rt.ledger.purgeable(cutoff):
+            if dry_run:
+                done.append(Purged(row.id, row.status, row.completed_at))
+                continue
+            rt = self.rt
+            key_id = rt.keystore.destroy(row.id)
+            removed = rt.artifacts.purge(row.id)
+            # The subject's blind index (keyed hashes) links requests only while they may overlap.
+            tokens = rt.journal.forget_subject(row.id)
+            rt.ledger.mark_purged(row.id)
+            self.audit(
+                principal, "purge", Category.SYSTEM, row.id, key_id=key_id, files=removed,
+                retention_days=days, blind_index_tokens=tokens,
+            )  # fmt: skip
+            done.append(Purged(row.id, row.status, row.completed_at, key_id, tuple(removed)))
+        return done
