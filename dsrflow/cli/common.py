@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # Piped output (logs, scripts, CI) gets wide lines instead of tables squeezed to 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, emoji=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 200)
 
 
 def error(message: str) -> None:

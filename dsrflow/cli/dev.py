@@ -49,11 +49,17 @@ def dev(
     server = DevServer(s.state_dir, host, port, s.ui_port if ui else None, codec_endpoint=codec)
     server.start()
     try:
-        out.print(f"Temporal      {server.address} (state {s.state_dir / 'temporal.db'})")
+        out.print(
+            f"Temporal      {server.address} (state {s.state_dir / 'temporal.db'})", markup=False
+        )
         if ui:
-            out.print(f"Temporal UI   http://{host}:{s.ui_port} (decodes via {codec})")
-        out.print(f"Ledger        {s.ledger_database_url}")
-        out.print(f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)")
+            out.print(
+                f"Temporal UI   http://{host}:{s.ui_port} (decodes via {codec})", markup=False
+            )
+        out.print(f"Ledger        {s.ledger_database_url}", markup=False)
+        out.print(
+            f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)", markup=False
+        )
         run(_serve(rt, write_ready=True, codec=(host, s.codec_port) if codec else None))
     except ForcedStop:
         server.stop()
@@ -83,7 +89,9 @@ def codec_server(ctx: typer.Context, host: str = "127.0.0.1") -> None:
         from dsrflow.api.serve import start, stop
 
         server, task = await start(rt.codec_app(), host, rt.settings.codec_port)
-        out.print(f"Codec server  http://{host}:{rt.settings.codec_port} - Ctrl-C to stop")
+        out.print(
+            f"Codec server  http://{host}:{rt.settings.codec_port} - Ctrl-C to stop", markup=False
+        )
         done = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, done.set)
@@ -107,7 +115,7 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     ready = rt.settings.state_dir / READY_FILE
     worker = rt.worker(client)
     running = asyncio.create_task(worker.run())
-    out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop")
+    out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop", markup=False)
     if write_ready:
         ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
     try:

@@ -8,11 +8,14 @@ an end state (exit ``CLOSED_EXIT``). Only counts, names and statuses are printed
 from __future__ import annotations
 
 import asyncio
+import functools
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from dsrflow.cli.common import is_tty, out
 
@@ -90,20 +93,22 @@ async def watch(rc: RequestClient, request_id: str) -> StatusView:
                     stack.close()
                     out.print(
                         f"request {request_id}: its workflow was {closed} while the request "
-                        f"was {view.status}; it will not move on by itself"
+                        f"was {view.status}; it will not move on by itself",
+                        markup=False,
                     )
                     raise typer.Exit(CLOSED_EXIT)
             polls += 1
             waiting = needs_person(view)
             if waiting is not None:
                 stack.close()
-                out.print(waiting, soft_wrap=True)
+                out.print(waiting, soft_wrap=True, markup=False)
                 raise typer.Exit(NEEDS_PERSON_EXIT)
             await asyncio.sleep(POLL_S)
             view = await rc.status(request_id)
     out.print(
-        f"request {view.request_id}: [bold]{view.status}[/]"
-        + (f" ({view.reason})" if view.reason else "")
+        f"request {escape(view.request_id)}: [bold]{view.status}[/]"
+        + (f" ({escape(view.reason)})" if view.reason else ""),
+        soft_wrap=True,
     )
     return view
 
@@ -116,7 +121,7 @@ def _print_changes(view: StatusView, seen: dict[str, str]) -> None:
     for key, line in lines:
         if seen.get(key) != line:
             seen[key] = line
-            out.print(line, soft_wrap=True)
+            out.print(line, soft_wrap=True, markup=False)
 
 
 def details(o: StoreOutcome) -> str:
@@ -149,36 +154,38 @@ def status_table(view: StatusView) -> Table:
     """Rich table of a request's stores."""
     due = f"due {view.due_at:%Y-%m-%d}" if view.due_at else ""
     flags = " OVERDUE" if view.overdue else ""
-    table = Table(title=f"{view.request_id} ({view.request_type}) - {view.status} {due}{flags}")
+    title = f"{view.request_id} ({view.request_type}) - {view.status} {due}{flags}"
+    table = Table(title=Text(title))
     for col in ("store", "adapter", "status", "attempts", "details"):
         table.add_column(col)
     for o in view.stores:
         text = details(o) + "".join(f"\nwarning: {w}" for w in o.warnings)
-        table.add_row(o.store, o.adapter, str(o.status), str(o.attempts), text)
+        table.add_row(Text(o.store), Text(o.adapter), str(o.status), str(o.attempts), Text(text))
     return table
 
 
 def dry_run_report(view: StatusView) -> bool:
     """Print what a real run would do, store by store; True if it would need a person."""
-    out.print(f"dry run of {view.request_type} request {view.request_id}: nothing was changed")
+    say = functools.partial(out.print, soft_wrap=True, markup=False)
+    say(f"dry run of {view.request_type} request {view.request_id}: nothing was changed")
     problems = False
     for o in view.stores:
         status = str(o.status)
         # A manual store's task would open in a real run: that needs a person too.
         problems |= status in _WAITING_STORES or (o.note or "").startswith(DRY_RUN_TASK)
-        out.print(f"  {o.store:<12} {status:<22} {details(o)}", soft_wrap=True)
+        say(f"  {o.store:<12} {status:<22} {details(o)}")
         for c in o.receipt.collections if o.receipt is not None else []:
             residual = f", residual {c.residual}" if c.residual is not None else ""
-            out.print(
+            say(
                 f"    {c.collection}: {c.action} matched {c.matched}, "
                 f"would change {c.affected}{residual}"
             )
         for h in o.sweep.hits if o.sweep is not None else []:
-            out.print(f"    sweep hit: {h.location} ({h.count}, {h.kind}, {h.mode})")
+            say(f"    sweep hit: {h.location} ({h.count}, {h.kind}, {h.mode})")
         for miss in o.sweep.not_swept if o.sweep is not None else []:
-            out.print(f"    not swept: {miss}")
+            say(f"    not swept: {miss}")
         for w in o.warnings:
-            out.print(f"    warning: {w}", soft_wrap=True)
+            say(f"    warning: {w}")
     verdict = "a real run would need a person" if problems else "a real run would need nobody"
-    out.print(f"dry run {view.request_id}: {verdict}")
+    say(f"dry run {view.request_id}: {verdict}")
     return problems
