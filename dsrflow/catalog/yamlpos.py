@@ -7,6 +7,7 @@ PyYAML silently accepts (last one wins), are rejected here with both lines.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import yaml
@@ -72,6 +73,7 @@ def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: 
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 key = str(key)
+            _plain(key, (*path,), filename, line, allowed="")
             if key in seen:
                 dotted = ".".join(str(p) for p in (*path, key))
                 first = seen[key]
@@ -86,7 +88,24 @@ def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: 
         return [
             _build(child, (*path, i), positions, filename) for i, child in enumerate(node.value)
         ]
-    return _scalar(node)
+    value = _scalar(node)
+    if isinstance(value, str):
+        _plain(value, path, filename, node.start_mark.line + 1, allowed="\n\t")
+    return value
+
+
+def _plain(text: str, path: Path_, filename: str, line: int, *, allowed: str) -> None:
+    """Refuse control and formatting characters: catalog text is printed, logged, used in SQL.
+
+    Names and keys may hold none; values may hold line breaks and tabs (instructions).
+    """
+    for ch in text:
+        if ch not in allowed and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            where = ".".join(str(p) for p in path) or "(top level)"
+            raise ConfigError(
+                f"{filename}:{line}: {where}: control or formatting character U+{ord(ch):04X} "
+                "is not allowed"
+            )
 
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"

@@ -28,8 +28,10 @@ def error(message: str) -> None:
     """Print an error: one line per problem, prefixed ``error:`` (the message is data)."""
     from rich.markup import escape
 
-    for line in message.splitlines() or [""]:
-        err.print(f"[bold red]error:[/] {escape(line)}", markup=True, soft_wrap=True)
+    from dsrflow.service.checks import printable
+
+    for line in message.split("\n") or [""]:
+        err.print(f"[bold red]error:[/] {escape(printable(line))}", markup=True, soft_wrap=True)
 
 
 @dataclass

@@ -102,3 +102,18 @@ def _shown(value: object) -> str:
     if isinstance(value, str) and len(value) <= 80 and value.isprintable():
         return repr(value)
     return "(not printable or too long)"
+
+
+def printable(value: str) -> str:
+    r"""``value`` with control and formatting characters shown as escapes (``\x1b``, ``\u202e``).
+
+    For text that reaches a terminal from elsewhere (a catalog key in an error message, a
+    driver's message): it can never move the cursor, recolour or reorder what follows.
+    """
+    out = []
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
