@@ -160,8 +160,20 @@ class Submit(UseCase):
             UserError: Temporal refused (an ended or different request under this id).
         """
         self.allow(principal, "submit")
+        from temporalio.service import RPCError, RPCStatusCode
+
         rc = rc or await self.requests()
-        done = await rc.submit(inp)
+        try:
+            done = await rc.submit(inp)
+        except RPCError as exc:
+            # Update-with-start on a closed workflow id comes back as a bare ALREADY_EXISTS.
+            if exc.status == RPCStatusCode.ALREADY_EXISTS:
+                raise UserError(
+                    f"request {inp.request_id} already exists and has ended; not submitted again"
+                ) from None
+            raise UserError(
+                f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"
+            ) from None
         if done.created:
             self.audit(
                 principal, "submit", Category.DECISION, inp.request_id,
