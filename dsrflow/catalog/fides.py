@@ -24,10 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dsrflow.catalog.loader import Problems
-from dsrflow.catalog.yamlpos import Path_, load_with_positions
+from dsrflow.catalog.yamlpos import Path_, dump, load_with_positions
 from dsrflow.errors import ConfigError
 
 PERSONAL = re.compile(r"^user(\.|$)")
@@ -305,7 +303,7 @@ def render(catalog: dict[str, Any], source: str, notes: list[str]) -> str:
         "# Erasure policy chosen per collection (review before use):",
         *[f"#   {n}" for n in notes],
     ]
-    body = yaml.safe_dump(catalog, sort_keys=False, default_flow_style=False, width=100)
+    body = dump(catalog, sort_keys=False, default_flow_style=False, width=100)
     return "\n".join(head) + "\n" + body
 
 

@@ -132,3 +132,20 @@ def line_for(positions: dict[Path_, int], path: Path_) -> int | None:
         if line is not None:
             return line
     return None
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two places twice, instead of as an anchor and an alias."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(data: Any, **options: Any) -> str:
+    """YAML text of ``data`` that the catalog loader accepts (no anchors or aliases).
+
+    Args:
+        data: Plain data (dicts, lists, scalars).
+        **options: ``yaml.dump`` options (``sort_keys``, ``width``...).
+    """
+    return yaml.dump(data, Dumper=_PlainDumper, **options)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import yaml
 
+from dsrflow.catalog import yamlpos
 from dsrflow.devserver import DevServer, find_binary
 from dsrflow.domain import DsrInput, Identity, RequestType
 from dsrflow.requests_client import RequestClient
@@ -38,7 +38,7 @@ async def stack(
         "stores": {"shop": DEMO_SHOP, "crm": broken_store(), "support": DEMO_SUPPORT},
     }
     path = demo_dir / "lifecycle.yaml"
-    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    path.write_text(yamlpos.dump(catalog, sort_keys=False))
     rt = make_runtime(temporal_server, tmp_path / "state", path)
     client = await rt.client()
     async with rt.worker(client):

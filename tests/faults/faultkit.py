@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from google.protobuf.message import Message
 from sqlalchemy import create_engine, text
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
+from dsrflow.catalog import yamlpos
 from dsrflow.crypto.codec import EncryptionCodec
 from dsrflow.devserver import DevServer
 from dsrflow.domain import DsrInput, Identity, RequestType, StatusView, StoreStatus
@@ -197,7 +197,7 @@ def write_catalog(folder: Path, schema: str, port: int = 5432, **retry: float) -
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "catalog.yaml"
-    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    path.write_text(yamlpos.dump(catalog, sort_keys=False))
     return path
 
 

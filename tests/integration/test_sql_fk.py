@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import (
     Column,
     Engine,
@@ -33,6 +32,7 @@ from sqlalchemy import (
 
 from adapters.base import AdapterContext, PermanentAdapterError, Subject
 from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.catalog import yamlpos
 from dsrflow.domain import Identity
 from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN
 
@@ -298,7 +298,7 @@ def test_stores_test_cli_dry_run(shop: Shop) -> None:
     """The person's command: prints counts, the FK problem and statement shapes; changes nothing."""
     catalog = {"version": 1, "stores": {"shop": {
         "adapter": "sql", "connection": shop.connection(), "collections": UNDECLARED}}}  # fmt: skip
-    (shop.base / "dsrflow.yaml").write_text(yaml.safe_dump(catalog))
+    (shop.base / "dsrflow.yaml").write_text(yamlpos.dump(catalog))
     before = shop.dump()
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(shop.base),
            "DSRFLOW_CATALOG": str(shop.base / "dsrflow.yaml")}  # fmt: skip

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -28,6 +27,7 @@ from temporalio.worker import Worker
 from adapters.base import Capability, Subject
 from adapters.registry import GROUP, AdapterRegistry
 from adapters.sql import SqlAdapter
+from dsrflow.catalog import yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import StoreReceipt, StoreTaskInput, SweepInput, VerifyReceipt
 from dsrflow.requests_client import RequestClient
@@ -148,7 +148,7 @@ def checks_harness(
         if policies:
             catalog["policies"] = policies
         path = demo_dir / "lifecycle.yaml"
-        path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+        path.write_text(yamlpos.dump(catalog, sort_keys=False))
         rt = ts_runtime(tmp_path / "state", path)
         rt.registry = AdapterRegistry(
             {ep.name: ep for ep in entry_points(group=GROUP)},

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import yaml
 from structlog.testing import capture_logs
 
 from adapters.registry import AdapterRegistry
-from dsrflow.catalog import load_catalog
+from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.lifecycle import StoreDecision
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT, broken_store, fix_broken_store
@@ -26,7 +25,7 @@ class FakeClock:
 
 
 def write(path: Path, stores: dict) -> None:
-    path.write_text(yaml.safe_dump({"version": 1, "stores": stores}, sort_keys=False))
+    path.write_text(yamlpos.dump({"version": 1, "stores": stores}, sort_keys=False))
 
 
 def test_pool_reloads_a_valid_change_and_keeps_the_old_catalog_on_a_bad_one(

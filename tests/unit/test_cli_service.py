@@ -92,3 +92,13 @@ def test_catalog_alias_bomb_is_refused_at_load(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(bomb + "stores: {}\n")
     result = invoke(tmp_path, "catalog", "validate", DSRFLOW_CATALOG=str(tmp_path / "c.yaml"))
     refused(result, r"c\.yaml:2: YAML anchors and aliases are not allowed in the catalog")
+
+
+def test_catalog_yaml_written_by_dsrflow_has_no_aliases() -> None:
+    from dsrflow.catalog.yamlpos import dump, load_with_positions
+
+    gates = {"identity_verification": False}
+    text = dump({"policies": {"erasure": gates, "access": gates}})
+    assert "&" not in text and "*" not in text
+    data, _ = load_with_positions(text, "c.yaml")
+    assert data == {"policies": {"erasure": gates, "access": gates}}

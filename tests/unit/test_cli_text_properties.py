@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from dsrflow.catalog import yamlpos
 from dsrflow.cli.main import app
 from dsrflow.domain import RequestStatus
 from dsrflow.errors import ConfigError, UserError
@@ -207,7 +208,7 @@ def _replaced(slot: tuple, text: str) -> dict:
 @given(slot=st.sampled_from(SLOTS), text=TEXT)
 def test_every_catalog_string_field_takes_any_text(state: Path, slot: tuple, text: str) -> None:
     path = state / "catalog-prop.yaml"
-    path.write_text(yaml.safe_dump(_replaced(slot, text), allow_unicode=True), encoding="utf-8")
+    path.write_text(yamlpos.dump(_replaced(slot, text), allow_unicode=True), encoding="utf-8")
     env = {**env_of(state), "DSRFLOW_CATALOG": str(path)}
     validated = CliRunner().invoke(app, ["catalog", "validate"], env=env)
     check_outcome(validated, multi_line_ok=True)

@@ -21,7 +21,7 @@ from adapters.base import AdapterContext, AdapterError, OperationReceipt, Subjec
 from adapters.registry import AdapterRegistry
 from adapters.sql import SqlAdapter
 from dsrflow.artifacts import ArtifactStore
-from dsrflow.catalog import load_catalog
+from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.domain import Identity, RequestType, StoreTaskInput
@@ -191,7 +191,7 @@ def _use_adapter(acts: StoreActivities, demo_dir: Path, name: str) -> None:
     path = demo_dir / "catalog.yaml"
     raw = yaml.safe_load(path.read_text())
     raw["stores"]["shop"]["adapter"] = name
-    path.write_text(yaml.safe_dump(raw))
+    path.write_text(yamlpos.dump(raw))
     acts.pool.close()
     acts.pool = AdapterPool(load_catalog(path, _registry()), _registry(), {})
 

@@ -11,7 +11,7 @@ import pytest
 from adapters.base import AdapterContext, PermanentAdapterError, Subject
 from adapters.registry import AdapterRegistry
 from adapters.sql import SqlAdapter, SqlConfig
-from dsrflow.catalog import load_catalog
+from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import Identity
 from dsrflow.errors import ConfigError
@@ -347,8 +347,6 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
     import subprocess
     import sys
 
-    import yaml
-
     collections = {
         "customers": CUSTOMERS,
         "visits": {"references": {"customer_id": "customers.id"}},
@@ -360,7 +358,7 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
     catalog = {"version": 1, "stores": {"shop": {
         "adapter": "sql", "connection": {"url": "sqlite:///db.sqlite"},
         "collections": collections}}}  # fmt: skip
-    (db.parent / "dsrflow.yaml").write_text(yaml.safe_dump(catalog))
+    (db.parent / "dsrflow.yaml").write_text(yamlpos.dump(catalog))
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(db.parent),
            "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}  # fmt: skip
     before = dump(db)
