@@ -133,7 +133,9 @@ class ListRequests(UseCase):
         self.allow(principal, "list")
         if status is not None:  # needs_attention and needs-attention both name the status
             status = checks.one_of(
-                status.replace("_", "-"), (*status_filters(), OVERDUE), "--status"
+                status.replace("_", "-"),
+                tuple(dict.fromkeys((*status_filters(), OVERDUE))),
+                "--status",
             )
         if not 1 <= limit <= 10_000:
             raise UserError("--limit: between 1 and 10000")
