@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,29 +33,37 @@ log_app = typer.Typer(help="The transparency log of evidence bundles.", no_args_
 @log_app.command("checkpoint")
 def log_checkpoint(ctx: typer.Context, out_file: OutOpt = None) -> None:
     """Print a checkpoint of the log as it is now (C2SP signed note); auditors keep these."""
-    rt = state(ctx).runtime()
-    ring = rt.keys.keyring()
-    emit(rt.tlog.checkpoint(rt.keys.signer("log"), ring.log_origin), out_file, "checkpoint")
+    tlog, keys = _log(ctx)
+    ring = keys.keyring()
+    emit(tlog.checkpoint(keys.signer("log"), ring.log_origin), out_file, "checkpoint")
+
+
+def _log(ctx: typer.Context) -> tuple[Any, Any]:
+    """The transparency log and key manager, for an authorised caller."""
+    from dsrflow.service.operations import TransparencyLog
+
+    st = state(ctx)
+    return TransparencyLog(st.runtime()).open(st.principal())
 
 
 def _size_of(ctx: typer.Context, arg: str, which: str) -> tuple[int, str]:
     """A size and its checkpoint: from a checkpoint file (checked against the log) or a number."""
     from dsrflow.tlog import checkpoint
 
-    rt = state(ctx).runtime()
-    ring = rt.keys.keyring()
+    tlog, keys = _log(ctx)
+    ring = keys.keyring()
     if arg.isdigit():
         size = int(arg)
-        if size > rt.tlog.size():
-            raise UserError(f"{which}: size {size} is beyond the log ({rt.tlog.size()} entries)")
-        cp = checkpoint.Checkpoint(ring.log_origin, size, rt.tlog.root(size))
-        return size, checkpoint.sign(cp, rt.keys.signer("log"))
+        if size > tlog.size():
+            raise UserError(f"{which}: size {size} is beyond the log ({tlog.size()} entries)")
+        cp = checkpoint.Checkpoint(ring.log_origin, size, tlog.root(size))
+        return size, checkpoint.sign(cp, keys.signer("log"))
     note = read_file(Path(arg), "checkpoint").decode(errors="replace")
     try:
         cp = checkpoint.open_note(note, ring.log_origin, ring.log_keys())
     except checkpoint.CheckpointError as exc:
         raise UserError(f"{arg}: {exc}") from None
-    if cp.size > rt.tlog.size() or rt.tlog.root(cp.size) != cp.root:
+    if cp.size > tlog.size() or tlog.root(cp.size) != cp.root:
         raise UserError(
             f"{arg}: the log at size {cp.size} does not have this root: the log was rewritten"
         )
@@ -72,15 +80,15 @@ def prove_consistency(
     """Prove the log only grew from OLD to NEW (an RFC 9162 consistency proof, as JSON)."""
     from dsrflow.evidence.format import canonical
 
-    rt = state(ctx).runtime()
+    tlog, keys = _log(ctx)
     (m, old_note), (n, new_note) = _size_of(ctx, old, "OLD"), _size_of(ctx, new, "NEW")
     if m > n:
         raise UserError(f"OLD (size {m}) is larger than NEW (size {n})")
     doc = {
-        "origin": rt.keys.keyring().log_origin,
+        "origin": keys.keyring().log_origin,
         "old": {"size": m, "checkpoint": old_note},
         "new": {"size": n, "checkpoint": new_note},
-        "proof": [h.hex() for h in rt.tlog.consistency(m, n)],
+        "proof": [h.hex() for h in tlog.consistency(m, n)],
     }
     emit(canonical(doc).decode() + ("" if out_file else "\n"), out_file, "consistency proof")
 

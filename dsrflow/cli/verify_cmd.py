@@ -198,7 +198,10 @@ def keys_init(
     ring = keys.init(principal, root_key, log_origin)
     say(f"keyring v1 for {ring.controller!r} in {rt.keys.keyring_path}", markup=False)
     say(f"root key fingerprint (publish it): {ring.root_key_id}")
-    say(f"root private key: {root_key or rt.keys.dir / 'root-key.pem'} - keep it offline")
+    say(
+        f"root private key: {root_key or rt.keys.dir / 'root-key.pem'} - keep it offline",
+        markup=False,
+    )
     if not rt.keys.encrypted:
         say(
             f"[yellow]warning:[/] signing keys are NOT encrypted at rest; set "
@@ -241,17 +244,17 @@ def keys_revoke(
 @keys_app.command("export-public")
 def export_public(ctx: typer.Context, out_file: OutOpt = None) -> None:
     """Write (or print) the public keyring regulators verify with; creates keys on first use."""
-    rt = state(ctx).runtime()
-    ring = rt.keys.ensure(rt.settings.controller)
-    text = rt.keys.keyring_path.read_text() + ("" if out_file else "\n")
+    keys, principal = _keys(ctx)
+    ring, text = keys.public(principal)
+    text += "" if out_file else "\n"
     emit(text, out_file, f"keyring v{ring.version} (root {ring.root_key_id})")
 
 
 @keys_app.command("list")
 def keys_list(ctx: typer.Context) -> None:
     """Show the keyring: every key, its purpose, status and validity window."""
-    rt = state(ctx).runtime()
-    ring = rt.keys.keyring()
+    keys, principal = _keys(ctx)
+    ring = keys.keyring(principal)
     say(f"keyring v{ring.version} of {ring.controller!r}, root {ring.root_key_id}", markup=False)
     say(f"log origin {ring.log_origin}", markup=False)
     for k in ring.keys:

@@ -97,3 +97,27 @@ class ManageKeys(UseCase):
         ring, new = self.rt.keys.revoke(key_id, root_key, since)
         self.audit(principal, "keys.revoke", Category.SYSTEM, key=key_id, version=ring.version)
         return ring, new
+
+    def public(self, principal: Principal) -> tuple[Any, str]:
+        """The keyring and its published JSON text; creates the keys on first use (audited)."""
+        self.allow(principal, "keys.read")
+        existed = self.rt.keys.keyring_path.exists()
+        ring = self.rt.keys.ensure(self.rt.settings.controller)
+        if not existed:
+            self.audit(principal, "keys.init", Category.SYSTEM, root=ring.root_key_id,
+                       version=ring.version)  # fmt: skip
+        return ring, self.rt.keys.keyring_path.read_text()
+
+    def keyring(self, principal: Principal) -> Any:
+        """The current keyring (read only)."""
+        self.allow(principal, "keys.read")
+        return self.rt.keys.keyring()
+
+
+class TransparencyLog(UseCase):
+    """The controller's side of the transparency log: checkpoints and consistency proofs."""
+
+    def open(self, principal: Principal) -> tuple[Any, Any]:
+        """Authorise; the log and the key manager to sign checkpoints with."""
+        self.allow(principal, "log")
+        return self.rt.tlog, self.rt.keys

@@ -51,6 +51,8 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "catalog": frozenset({"engineer", "auditor", "admin"}),
     "stores.test": frozenset({"engineer", "admin"}),
     "keys": frozenset({"admin"}),
+    "keys.read": frozenset({"auditor", "engineer", "admin"}),
+    "log": frozenset({"auditor", "admin"}),
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -102,3 +103,16 @@ def test_catalog_yaml_written_by_dsrflow_has_no_aliases() -> None:
     assert "&" not in text and "*" not in text
     data, _ = load_with_positions(text, "c.yaml")
     assert data == {"policies": {"erasure": gates, "access": gates}}
+
+
+def test_key_and_log_commands_reach_the_service_with_the_principal(tmp_path: Path) -> None:
+    for args in (["keys", "list"], ["log", "checkpoint"], ["keys", "rotate"]):
+        result = invoke(tmp_path, *args, DSRFLOW_ROLES="intake")
+        assert isinstance(result.exception, NotAllowed), (args, result.output)
+    published = invoke(tmp_path, "keys", "export-public", DSRFLOW_ROLES="auditor")
+    assert published.exit_code == 0, published.output
+    assert "payload" in json.loads(published.output)  # the signed keyring envelope
+    entries = [(e.actor, e.action, e.category) for e in runtime(tmp_path).ledger.audit_entries()]
+    assert entries == [("staff:cli", "keys.init", "system")]  # keys created on first use
+    again = invoke(tmp_path, "keys", "export-public", DSRFLOW_ROLES="auditor")
+    assert again.exit_code == 0 and len(runtime(tmp_path).ledger.audit_entries()) == 1
