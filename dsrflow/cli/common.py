@@ -1,9 +1,11 @@
-"""Shared CLI plumbing: the lazily built runtime, output helpers."""
+"""Shared CLI plumbing: the lazily built runtime, output helpers.
+
+Imported by every command, so it imports only what every command needs (asyncio, settings and
+logging are loaded by the commands that use them).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import os
 import sys
 from collections.abc import Coroutine
@@ -35,6 +37,7 @@ class CliState:
 
     overrides: dict[str, str] = field(default_factory=dict)
     actor: str | None = None
+    migrate_ledger: bool = False
     _runtime: Runtime | None = None
 
     def runtime(self) -> Runtime:
@@ -46,13 +49,17 @@ class CliState:
 
             env = {**os.environ, **self.overrides}
             settings = Settings.load(env)
-            configure(settings.log_format, settings.log_level)
-            self._runtime = Runtime(settings, env)
+            configure(settings.log.format, settings.log.level)
+            self._runtime = Runtime(settings, env, migrate_ledger=self.migrate_ledger)
         return self._runtime
 
     def who(self) -> str:
-        """The acting person for the audit log."""
-        return self.actor or os.environ.get("DSRFLOW_ACTOR") or f"local:{getpass.getuser()}"
+        """The acting person for the audit log (``--actor``, ``DSRFLOW_ACTOR``, the OS user)."""
+        if self.actor:
+            return self.actor
+        import getpass
+
+        return self.runtime().settings.actor or f"local:{getpass.getuser()}"
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -64,6 +71,8 @@ def state(ctx: typer.Context) -> CliState:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion."""
+    import asyncio
+
     return asyncio.run(coro)
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def ledger(pg_database: str) -> Ledger:
-    ledger = Ledger(f"postgresql://postgres@127.0.0.1:5432/{pg_database}")
+    ledger = Ledger(f"postgresql://postgres@127.0.0.1:5432/{pg_database}", migrate=True)
     yield ledger
     ledger.close()
 
