@@ -27,6 +27,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:
+    assert run(tmp_path, "ledger", "upgrade").returncode == 0
     r = run(tmp_path, "keys", "init")
     assert r.returncode == 0, r.stderr
     assert "root key fingerprint (publish it): sha256:" in r.stdout
@@ -50,6 +51,7 @@ def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_log_consistency_round_trip(tmp_path: Path) -> None:
+    assert run(tmp_path, "ledger", "upgrade").returncode == 0
     assert run(tmp_path, "keys", "init").returncode == 0
     rt = Runtime(
         Settings.load({"DSRFLOW_STATE_DIR": str(tmp_path / "state")}), {}, migrate_ledger=True

@@ -27,7 +27,9 @@ def test_migrations_produce_exactly_the_models(tmp_path: Path) -> None:
 
 def test_reopening_a_ledger_is_a_no_op(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    Ledger(url).audit("staff:ann", "view", "dsr-1")
+    Ledger(url, migrate=True).audit("staff:ann", "view", "dsr-1")
+    again = Ledger(url, migrate=True)
+    assert again.upgraded is not None and again.upgraded.before == again.upgraded.after
     assert [e.action for e in Ledger(url).audit_entries()] == ["view"]
 
 
