@@ -102,7 +102,8 @@ def measure(address: str, env: dict[str, str], rid: str, args: argparse.Namespac
         trees["before"] = args.before.resolve()
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "temporal workflow list": (
-            [temporal, "workflow", "list", "--address", address], dict(os.environ)
+            [temporal, "workflow", "list", "--address", address],
+            dict(os.environ),
         ),
         "temporal workflow describe": (
             [temporal, "workflow", "describe", "-w", rid, "--address", address],
