@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,7 +37,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 # Commands that own their embedded ledger and bring it to this version's schema themselves.
-MIGRATING_COMMANDS = frozenset({"dev"})
+MIGRATING_COMMANDS = frozenset({"dev", "demo"})
 
 
 class _LazyGroup(TyperGroup):
@@ -60,6 +61,15 @@ class _LazyGroup(TyperGroup):
             command.name = cmd_name
             self.commands[cmd_name] = command
         return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # Typer suggests only among commands already built; suggest among all of them.
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            matches = get_close_matches(name, self.list_commands(ctx))
+            hint = f". Did you mean {', '.join(map(repr, matches))}?" if matches else "."
+            ctx.fail(f"No such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(
