@@ -6,13 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsrflow.domain import ProjectionEvent
 from dsrflow.ledger.migrate import (
     UPGRADE_HINT,
     LedgerBehindError,
@@ -27,8 +26,10 @@ from dsrflow.ledger.models import (
     RequestActionRow,
     RequestRow,
 )
-from dsrflow.ledger.projection import apply_event
-from dsrflow.lifecycle import Notification
+
+if TYPE_CHECKING:
+    from dsrflow.domain import ProjectionEvent
+    from dsrflow.lifecycle import Notification
 
 
 class Ledger:
@@ -83,6 +84,9 @@ class Ledger:
         Returns:
             Whether the event changed the ledger.
         """
+        # Imported here: reading commands (list, show) need none of the workflow's types.
+        from dsrflow.ledger.projection import apply_event
+
         with self.session() as s:
             return apply_event(s, event)
 
