@@ -26,7 +26,7 @@ LOG_LINE = re.compile(r"\[(debug|info|warning)\s*\]|\bINFO\b|alembic|Running upg
 
 
 def cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DSRFLOW_STATE_DIR": str(state), "DSRFLOW_LOG_LEVEL": "debug",
+    env = {**os.environ, "DSRFLOW_STATE_DIR": str(state), "DSRFLOW_LOG_LEVEL": "info",
            "DSRFLOW_ENV_FILE": str(state / "no.env"), "DSRFLOW_ACTOR": "staff:test"}  # fmt: skip
     return subprocess.run(
         [*DSRFLOW, *args], capture_output=True, text=True, env=env, timeout=60, check=False
@@ -51,6 +51,7 @@ def test_a_command_refuses_a_ledger_that_is_behind_and_upgrade_fixes_it(tmp_path
         command.upgrade(config(conn), revisions()[0])
     refused(cli(state, "request", "list"), f"is at revision {revisions()[0]}, this dsrflow needs")
     refused(cli(state, "request", "tasks"), "is at revision")
+    refused(cli(state, "codec-server"), "is at revision")  # a server refuses to start as well
 
     up = cli(state, "ledger", "upgrade")
     assert up.returncode == 0, up.stderr
