@@ -199,8 +199,8 @@ class Settings(BaseSettings):
 
         Args:
             env: The environment to read; ``os.environ`` when ``None``. ``DSRFLOW_ENV_FILE``
-                (default ``.env``, ignored when missing) and ``DSRFLOW_SECRETS_DIR`` name the
-                other two sources.
+                (default ``.env``, skipped when missing unless named) and
+                ``DSRFLOW_SECRETS_DIR`` name the other two sources.
 
         Returns:
             Validated settings.
@@ -212,8 +212,10 @@ class Settings(BaseSettings):
         import os
 
         env = dict(os.environ if env is None else env)
-        env_file = Path(env.get(ENV_FILE_VAR) or ".env")
-        dotenv = _read_dotenv(env_file)
+        named = env.get(ENV_FILE_VAR)
+        if named and not Path(named).exists():  # a file named on purpose must be there
+            raise ConfigError(f"settings: {ENV_FILE_VAR}: {named} does not exist")
+        dotenv = _read_dotenv(Path(named or ".env"))
         secrets_dir = env.get(SECRETS_DIR_VAR) or dotenv.get(SECRETS_DIR_VAR)
         secrets = _read_secrets(Path(secrets_dir)) if secrets_dir else {}
         token = _SOURCES.set([env, dotenv, secrets])
@@ -287,7 +289,7 @@ class _MappingSource(EnvSettingsSource):
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
+    if not path.exists():
         return {}
     from dotenv import dotenv_values
 
@@ -296,7 +298,7 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 
 def _read_secrets(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
-        raise ConfigError(f"{SECRETS_DIR_VAR}: {folder} is not a directory")
+        raise ConfigError(f"settings: {SECRETS_DIR_VAR}: {folder} is not a directory")
     return {
         p.name.upper(): p.read_text().strip()
         for p in folder.iterdir()

@@ -27,7 +27,7 @@ LOG_LINE = re.compile(r"\[(debug|info|warning)\s*\]|\bINFO\b|alembic|Running upg
 
 def cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(state), "DSRFLOW_LOG_LEVEL": "info",
-           "DSRFLOW_ENV_FILE": str(state / "no.env"), "DSRFLOW_ACTOR": "staff:test"}  # fmt: skip
+           "DSRFLOW_ENV_FILE": os.devnull, "DSRFLOW_ACTOR": "staff:test"}  # fmt: skip
     return subprocess.run(
         [*DSRFLOW, *args], capture_output=True, text=True, env=env, timeout=60, check=False
     )

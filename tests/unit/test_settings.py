@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ from dsrflow.settings import Settings
 
 
 def load(tmp_path: Path, **env: str) -> Settings:
-    # No stray .env from the working directory: point at one that does not exist unless given.
-    return Settings.load({"DSRFLOW_ENV_FILE": str(tmp_path / "absent.env"), **env})
+    # No stray .env from the working directory: an empty one unless given.
+    return Settings.load({"DSRFLOW_ENV_FILE": os.devnull, **env})
 
 
 def test_defaults_and_prefixed_variables_fill_groups(tmp_path: Path) -> None:
@@ -90,9 +91,18 @@ def test_a_bad_value_is_one_line_naming_the_variable(
     assert message.startswith("settings: ")
 
 
-def test_secrets_dir_that_is_not_a_folder_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^DSRFLOW_SECRETS_DIR: .* is not a directory$"):
+def test_a_named_source_that_is_missing_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(
+        ConfigError, match=r"^settings: DSRFLOW_SECRETS_DIR: .* is not a directory$"
+    ):
         load(tmp_path, DSRFLOW_SECRETS_DIR=str(tmp_path / "nope"))
+    with pytest.raises(ConfigError, match=r"^settings: DSRFLOW_ENV_FILE: .* does not exist$"):
+        Settings.load({"DSRFLOW_ENV_FILE": str(tmp_path / "prod.env")})
+    (tmp_path / ".env").write_text("DSRFLOW_CONTROLLER=Cwd Ltd\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.load({}).controller == "Cwd Ltd"  # .env in the working directory
 
 
 def test_mtls_fields_build_the_client_tls_config(tmp_path: Path) -> None:
@@ -129,6 +139,6 @@ def test_secrets_reach_the_key_code_from_any_source(tmp_path: Path) -> None:
     secrets.mkdir()
     (secrets / "DSRFLOW_SIGNING_PASSPHRASE").write_text("pw-from-file")
     env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_SECRETS_DIR": str(secrets),
-           "DSRFLOW_ENV_FILE": str(tmp_path / "absent.env")}  # fmt: skip
+           "DSRFLOW_ENV_FILE": os.devnull}  # fmt: skip
     rt = Runtime(Settings.load(env), env)
     assert rt.keys.encrypted  # the passphrase file encrypts the signing keys at rest
