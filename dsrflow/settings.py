@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -209,8 +210,6 @@ class Settings(BaseSettings):
             ConfigError: One line naming the variable whose value is wrong.
 
         """
-        import os
-
         env = dict(os.environ if env is None else env)
         named = env.get(ENV_FILE_VAR)
         if named and not Path(named).exists():  # a file named on purpose must be there
