@@ -35,7 +35,7 @@ def main(rounds: int) -> None:
     assert len(inp.outcomes) == 20  # five example stores (one manual) + 15, each with a sweep
     tmp = Path(tempfile.mkdtemp())
     mem = example.example_issuer(MemoryLog())
-    sql = example.example_issuer(SqlLog(Ledger(f"sqlite:///{tmp / 'ledger.db'}")))
+    sql = example.example_issuer(SqlLog(Ledger(f"sqlite:///{tmp / 'ledger.db'}", migrate=True)))
     built = mem.issue(inp, example.K_REQ)
     (tmp / "b.zip").write_bytes(built.data)
     keyring = example.example_keyring().signed(example.ROOT)

@@ -34,7 +34,7 @@ from dsrflow.ledger import Ledger
 db, work = sys.argv[1], Path(sys.argv[2])
 a = adapter(db, {"customers": {"identities": {"email": "email"}},
                  "events": {"references": {"customer_id": "customers.id"}}})
-ledger = Ledger(f"sqlite:///{work / 'ledger.db'}")
+ledger = Ledger(f"sqlite:///{work / 'ledger.db'}", migrate=True)
 store = ArtifactStore(work / "artifacts", KeyStore(ledger, load_kek(work / "keys", {})))
 a.plan()  # connect and reflect before measuring the baseline
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

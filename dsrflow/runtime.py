@@ -12,14 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dsrflow.errors import UserError
-from dsrflow.settings import Settings
+from dsrflow.settings import Settings, TemporalSettings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from temporalio.client import Client
+    from temporalio.service import TLSConfig
     from temporalio.worker import Worker
 
     from adapters.registry import AdapterRegistry
@@ -43,20 +45,23 @@ class Runtime:
 
     settings: Settings
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    migrate_ledger: bool = False
+    """Migrate the ledger when first opened (``dsrflow dev``, tests) instead of refusing to
+    start when its revision is not this dsrflow's."""
 
     @cached_property
     def ledger(self) -> Ledger:
         """The ledger database."""
         from dsrflow.ledger import Ledger
 
-        return Ledger(self.settings.ledger_database_url)
+        return Ledger(self.settings.ledger_database_url, migrate=self.migrate_ledger)
 
     @cached_property
     def keystore(self) -> KeyStore:
         """Per-request data keys."""
         from dsrflow.crypto.keystore import KeyStore, load_kek
 
-        return KeyStore(self.ledger, load_kek(self.settings.keys_dir, self.env))
+        return KeyStore(self.ledger, load_kek(self.settings.keys_dir, self.settings.secret_env()))
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
@@ -91,7 +96,9 @@ class Runtime:
         """The controller's keyring and signing keys (``state_dir/keys``)."""
         from dsrflow.keys.manager import KeyManager
 
-        return KeyManager(self.settings.keys_dir, self.env, self.settings.signing_passphrase_env)
+        # The passphrases may come from the secrets folder or .env, not only the environment.
+        env = {**self.env, **self.settings.secret_env()}
+        return KeyManager(self.settings.keys_dir, env, self.settings.signing.passphrase_env)
 
     @cached_property
     def tlog(self) -> SqlLog:
@@ -118,19 +125,21 @@ class Runtime:
 
         from dsrflow.crypto.codec import data_converter
 
-        s = self.settings
-        api_key = self.env.get(s.temporal_api_key_env) if s.temporal_api_key_env else None
+        t = self.settings.temporal
+        api_key = t.api_key.get_secret_value() if t.api_key else None
+        if api_key is None and t.api_key_env:
+            api_key = self.env.get(t.api_key_env) or None
         try:
             return await Client.connect(
-                s.temporal_address,
-                namespace=s.temporal_namespace,
+                t.address,
+                namespace=t.namespace,
                 data_converter=data_converter(self.keystore),
-                tls=s.temporal_tls or bool(api_key),
+                tls=_tls_config(t) if t.uses_tls or api_key else False,
                 api_key=api_key,
             )
         except RuntimeError as exc:
             raise UserError(
-                f"cannot reach Temporal at {s.temporal_address} ({str(exc).splitlines()[0]}); "
+                f"cannot reach Temporal at {t.address} ({str(exc).splitlines()[0]}); "
                 "is `dsrflow dev` (or your cluster) running?"
             ) from None
 
@@ -138,11 +147,13 @@ class Runtime:
         """The codec server app (the Temporal UI decodes request payloads through it)."""
         from dsrflow.api.codec import create_codec_app, parse_tokens
 
-        ui = self.settings.ui_port
+        ui = self.settings.ui.port
         return create_codec_app(
             self.keystore,
             self.ledger,
-            parse_tokens(self.env.get("DSRFLOW_CODEC_TOKENS")),
+            parse_tokens(
+                tokens.get_secret_value() if (tokens := self.settings.codec.tokens) else None
+            ),
             [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
         )
 
@@ -189,3 +200,32 @@ class Runtime:
             max_concurrent_activities=16,
             graceful_shutdown_timeout=WORKER_SHUTDOWN_GRACE,
         )
+
+
+def _tls_config(t: TemporalSettings) -> TLSConfig | bool:
+    """TLS to the frontend: system roots, or the configured CA, client pair and server name.
+
+    Raises:
+        UserError: A configured file cannot be read (names the variable).
+
+    """
+    from temporalio.service import TLSConfig
+
+    def read(name: str, path: Path | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise UserError(
+                f"DSRFLOW_TEMPORAL_{name}: cannot read {path} ({exc.strerror})"
+            ) from None
+
+    if not any((t.tls_ca, t.tls_client_cert, t.tls_server_name)):
+        return True
+    return TLSConfig(
+        server_root_ca_cert=read("TLS_CA", t.tls_ca),
+        domain=t.tls_server_name,
+        client_cert=read("TLS_CLIENT_CERT", t.tls_client_cert),
+        client_private_key=read("TLS_CLIENT_KEY", t.tls_client_key),
+    )

@@ -1,47 +1,153 @@
 """Process settings, loaded once at the composition root.
 
 Nothing in dsrflow reads the environment on its own: ``Settings.load`` is called by the CLI (or a
-test) and the result is passed down explicitly.
+test) and the result is passed down explicitly. Every variable is ``DSRFLOW_<FIELD>``; a field of
+a group is ``DSRFLOW_<GROUP>_<FIELD>`` (``DSRFLOW_TEMPORAL_ADDRESS`` is ``temporal.address``).
+Values come from, highest first: the environment, a ``.env`` file, a secrets directory (one file
+per variable, named like it, as Docker and Kubernetes mount secrets), the defaults.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextvars
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as _ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from dsrflow.errors import ConfigError
 
-_PREFIX = "DSRFLOW_"
+PREFIX = "DSRFLOW_"
+ENV_FILE_VAR = "DSRFLOW_ENV_FILE"
+SECRETS_DIR_VAR = "DSRFLOW_SECRETS_DIR"
+
+# The value sources of the ``load`` call in progress (pydantic-settings builds sources per class).
+_SOURCES: contextvars.ContextVar[list[Mapping[str, str]]] = contextvars.ContextVar("_SOURCES")
 
 
-class Settings(BaseModel):
-    """Settings for one dsrflow process.
-
-    Every field can be set from an environment variable named ``DSRFLOW_<FIELD>`` (upper case).
-    """
-
+class _Group(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TemporalSettings(_Group):
+    """Where the Temporal frontend is and how to authenticate to it (``DSRFLOW_TEMPORAL_*``)."""
+
+    address: str = Field("127.0.0.1:7233", description="Frontend HOST:PORT.")
+    namespace: str = "default"
+    tls: bool = Field(False, description="TLS without client certificate (implied by the rest).")
+    api_key: SecretStr | None = Field(None, description="Temporal Cloud API key (implies TLS).")
+    api_key_env: str | None = Field(
+        None, description="Name of another env var holding the API key (older form)."
+    )
+    tls_client_cert: FilePath | None = Field(None, description="mTLS client certificate (PEM).")
+    tls_client_key: FilePath | None = Field(None, description="mTLS client private key (PEM).")
+    tls_ca: FilePath | None = Field(None, description="CA that signed the server's certificate.")
+    tls_server_name: str | None = Field(None, description="Server name to expect (SNI).")
+
+    @field_validator("address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT")
+        return value
+
+    @model_validator(mode="after")
+    def _pair(self) -> TemporalSettings:
+        if (self.tls_client_cert is None) != (self.tls_client_key is None):
+            raise ValueError(f"{PREFIX}TEMPORAL_TLS_CLIENT_CERT and _KEY go together (mTLS)")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether the connection is TLS (asked for, or implied by a key or certificate)."""
+        mtls = (self.tls_client_cert, self.tls_ca, self.tls_server_name)
+        return self.tls or self.api_key is not None or any(v is not None for v in mtls)
+
+
+class LedgerSettings(_Group):
+    """The ledger database (``DSRFLOW_LEDGER_*``)."""
+
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under state_dir.")
+
+
+class LogSettings(_Group):
+    """Process logs (``DSRFLOW_LOG_*``)."""
+
+    format: Literal["console", "json"] = "console"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class UiSettings(_Group):
+    """The Temporal UI that ``dsrflow dev`` serves (``DSRFLOW_UI_*``)."""
+
+    port: int = Field(8233, gt=0, lt=65536)
+
+
+class CodecSettings(_Group):
+    """The codec server the Temporal UI decodes payloads through (``DSRFLOW_CODEC_*``)."""
+
+    port: int = Field(8234, gt=0, lt=65536)
+    tokens: SecretStr | None = Field(
+        None, description="``name=TOKEN,...``: who may decode; unset: loopback only."
+    )
+
+
+class SigningSettings(_Group):
+    """Signing keys at rest (``DSRFLOW_SIGNING_*``)."""
+
+    passphrase: SecretStr | None = Field(
+        None, description="Encrypts the evidence and log signing keys at rest."
+    )
+    passphrase_env: str = Field(
+        "DSRFLOW_SIGNING_PASSPHRASE",
+        description="Name of the variable holding that passphrase (when not this one).",
+    )
+
+
+class Settings(BaseSettings):
+    """Settings for one dsrflow process (see ``docs/operations.md``, section Settings)."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,  # DSRFLOW_TEMPORAL_API_KEY is temporal.api_key, not api.key
+        env_ignore_empty=True,
+        case_sensitive=False,
+    )
 
     state_dir: Path = Field(
         Path(".dsrflow"), description="Embedded-stack state: Temporal DB, ledger, keys, artifacts."
     )
     catalog: Path = Field(Path("dsrflow.yaml"), description="The store catalog (config-as-code).")
-    temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    temporal_tls: bool = False
-    temporal_api_key_env: str | None = Field(
-        None, description="Name of the env var holding a Temporal Cloud API key."
-    )
-    task_queue: str = "dsrflow"
-    ui_port: int = 8233
-    codec_port: int = 8234
-    ledger_url: str | None = Field(
-        None, description="SQLAlchemy URL; default: SQLite under state_dir."
-    )
+    task_queue: str = Field("dsrflow", min_length=1)
     controller: str = "Example Controller Ltd"
     retention_days: int = Field(
         30,
@@ -49,41 +155,106 @@ class Settings(BaseModel):
         description="Days after a request ends before `dsrflow purge` destroys its data key "
         "(crypto-shredding Temporal's copy and its encrypted artifacts).",
     )
-    signing_passphrase_env: str = "DSRFLOW_SIGNING_PASSPHRASE"  # noqa: S105 - a variable name
-    log_format: Literal["console", "json"] = "console"
-    log_level: str = "info"
+    actor: str | None = Field(None, description="Who is acting, for the audit log.")
+    roles: str = Field(
+        "admin",
+        description="Comma-separated roles of the CLI's principal (the local operator's tool).",
+    )
+    kek: SecretStr | None = Field(None, description="Base64 32-byte key-encryption key.")
+    root_passphrase: SecretStr | None = Field(None, description="Encrypts the offline root key.")
+    verifier_state: Path | None = Field(None, description="The offline verifier's state file.")
+    debug: bool = Field(False, description="Internal errors print a stack trace.")
+    env_file: Path = Field(Path(".env"), description="A dotenv file read at start-up.")
+    secrets_dir: Path | None = Field(None, description="One file per variable, named like it.")
+    temporal: TemporalSettings = TemporalSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    log: LogSettings = LogSettings()
+    ui: UiSettings = UiSettings()
+    codec: CodecSettings = CodecSettings()
+    signing: SigningSettings = SigningSettings()
+
+    @field_validator("kek")
+    @classmethod
+    def _kek(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                raw = base64.b64decode(value.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not valid base64") from None
+            if len(raw) != 32:
+                raise ValueError("must decode to 32 bytes")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the mappings ``load`` gathered (environment first)."""
+        sources = _SOURCES.get([])
+        return (init_settings, *(_MappingSource(settings_cls, m) for m in sources))
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from an environment mapping.
+        """Build settings from the environment, a ``.env`` file and a secrets directory.
 
         Args:
-            env: The environment to read; ``os.environ`` when ``None``.
+            env: The environment to read; ``os.environ`` when ``None``. ``DSRFLOW_ENV_FILE``
+                (default ``.env``, skipped when missing unless named) and
+                ``DSRFLOW_SECRETS_DIR`` name the other two sources.
 
         Returns:
             Validated settings.
 
         Raises:
-            ConfigError: A variable holds a value of the wrong type.
+            ConfigError: One line naming the variable whose value is wrong.
 
         """
-        env = os.environ if env is None else env
-        values = {}
-        for name in cls.model_fields:
-            key = _PREFIX + name.upper()
-            if key in env and env[key] != "":
-                values[name] = env[key]
+        env = dict(os.environ if env is None else env)
+        named = env.get(ENV_FILE_VAR)
+        if named and not Path(named).exists():  # a file named on purpose must be there
+            raise ConfigError(f"settings: {ENV_FILE_VAR}: {named} does not exist")
+        dotenv = _read_dotenv(Path(named or ".env"))
+        secrets_dir = env.get(SECRETS_DIR_VAR) or dotenv.get(SECRETS_DIR_VAR)
+        secrets = _read_secrets(Path(secrets_dir)) if secrets_dir else {}
+        token = _SOURCES.set([env, dotenv, secrets])
         try:
-            return cls(**values)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            raise ConfigError(f"environment: {_PREFIX}{field.upper()}: {err['msg']}") from None
+            return cls()
+        except _ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+        except SettingsError as exc:  # a group given as one variable, not valid JSON
+            group = str(exc).split('"')[1] if '"' in str(exc) else "?"
+            raise ConfigError(
+                f"settings: {PREFIX}{group.upper()}: set the group's fields one by one "
+                f"({PREFIX}{group.upper()}_<FIELD>)"
+            ) from None
+        finally:
+            _SOURCES.reset(token)
+
+    # Shorthands for the fields most code reads.
+    @property
+    def temporal_address(self) -> str:
+        """``temporal.address``."""
+        return self.temporal.address
+
+    @property
+    def ui_port(self) -> int:
+        """``ui.port``."""
+        return self.ui.port
+
+    @property
+    def codec_port(self) -> int:
+        """``codec.port``."""
+        return self.codec.port
 
     @property
     def ledger_database_url(self) -> str:
         """The ledger's SQLAlchemy URL (SQLite in the state folder unless set)."""
-        return self.ledger_url or f"sqlite:///{(self.state_dir / 'ledger.db').resolve()}"
+        return self.ledger.url or f"sqlite:///{(self.state_dir / 'ledger.db').resolve()}"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -94,3 +265,51 @@ class Settings(BaseModel):
     def keys_dir(self) -> Path:
         """Where the controller's signing key and the key-encryption key live."""
         return self.state_dir / "keys"
+
+    def secret_env(self) -> dict[str, str]:
+        """The secrets as the variables the key code looks up (wherever they were set)."""
+        found = {
+            "DSRFLOW_KEK": self.kek,
+            "DSRFLOW_ROOT_PASSPHRASE": self.root_passphrase,
+            self.signing.passphrase_env: self.signing.passphrase,
+        }
+        return {k: v.get_secret_value() for k, v in found.items() if v is not None}
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment source of pydantic-settings, reading a given mapping."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, str]) -> None:
+        self._values = values
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            k.lower(): v
+            for k, v in self._values.items()
+            if k.upper().startswith(PREFIX) and v != ""
+        }
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _read_secrets(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        raise ConfigError(f"settings: {SECRETS_DIR_VAR}: {folder} is not a directory")
+    return {
+        p.name.upper(): p.read_text().strip()
+        for p in folder.iterdir()
+        if p.is_file() and p.name.upper().startswith(PREFIX)
+    }
+
+
+def _one_line(exc: _ValidationError) -> str:
+    err = exc.errors()[0]
+    name = PREFIX + "_".join(str(part) for part in err["loc"]).upper()
+    return f"settings: {name}: {err['msg'].removeprefix('Value error, ')}"

@@ -1,9 +1,11 @@
-"""Shared CLI plumbing: the lazily built runtime, output helpers."""
+"""Shared CLI plumbing: the lazily built runtime, output helpers.
+
+Imported by every command, so it imports only what every command needs (asyncio, settings and
+logging are loaded by the commands that use them).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 import os
 import sys
 from collections.abc import Coroutine
@@ -40,6 +42,7 @@ class CliState:
 
     overrides: dict[str, str] = field(default_factory=dict)
     actor: str | None = None
+    migrate_ledger: bool = False
     _runtime: Runtime | None = None
 
     def runtime(self) -> Runtime:
@@ -51,13 +54,13 @@ class CliState:
 
             env = {**os.environ, **self.overrides}
             settings = Settings.load(env)
-            configure(settings.log_format, settings.log_level)
-            self._runtime = Runtime(settings, env)
+            configure(settings.log.format, settings.log.level)
+            self._runtime = Runtime(settings, env, migrate_ledger=self.migrate_ledger)
         return self._runtime
 
     def who(self) -> str:
-        """The acting person for the audit log."""
-        return self.actor or os.environ.get("DSRFLOW_ACTOR") or _local_actor()
+        """The acting person for the audit log (``--actor``, ``DSRFLOW_ACTOR``, the OS user)."""
+        return self.actor or self.runtime().settings.actor or _local_actor()
 
     def principal(self) -> Principal:
         """The CLI's caller: ``--actor``/``DSRFLOW_ACTOR``, roles from ``DSRFLOW_ROLES``.
@@ -67,11 +70,11 @@ class CliState:
         """
         from dsrflow.service.principal import Principal
 
-        roles = os.environ.get("DSRFLOW_ROLES", "admin").split(",")
-        return Principal.of(self.who(), roles)
+        return Principal.of(self.who(), self.runtime().settings.roles.split(","))
 
 
 def _local_actor() -> str:
+    import getpass
     import re
 
     return "local:" + (re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:98] or "user")
@@ -86,6 +89,8 @@ def state(ctx: typer.Context) -> CliState:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion."""
+    import asyncio
+
     return asyncio.run(coro)
 
 

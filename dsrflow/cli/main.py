@@ -1,22 +1,79 @@
 """Entry point of the ``dsrflow`` command.
 
 Modules imported at start-up stay light (no Temporal, no SQLAlchemy): ``dsrflow verify`` must
-work where only the verifier's dependencies are installed, and every command starts fast.
+work where only the verifier's dependencies are installed, and every command starts fast. A
+command's module is imported only when that command runs (``_COMMANDS``); ``--help`` imports all.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from dsrflow.cli import common
 from dsrflow.errors import UserError
 
+# name -> (module, attribute: a Typer app or a command function, modules that add to it)
+_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "request": ("dsrflow.cli.requests", "app", ("dsrflow.cli.actions",)),
+    "catalog": ("dsrflow.cli.stores", "catalog_app", ()),
+    "stores": ("dsrflow.cli.stores", "stores_app", ()),
+    "verify": ("dsrflow.cli.verify_cmd", "verify", ()),
+    "keys": ("dsrflow.cli.verify_cmd", "keys_app", ()),
+    "log": ("dsrflow.cli.log_cmd", "log_app", ()),
+    "ledger": ("dsrflow.cli.ledger_upgrade", "ledger_app", ()),
+    "purge": ("dsrflow.cli.purge", "purge", ()),
+    "dev": ("dsrflow.cli.dev", "dev", ()),
+    "worker": ("dsrflow.cli.dev", "worker", ()),
+    "codec-server": ("dsrflow.cli.dev", "codec_server", ()),
+    "demo": ("dsrflow.cli.dev", "demo", ()),
+}
+
+# Commands that own their embedded ledger and bring it to this version's schema themselves.
+MIGRATING_COMMANDS = frozenset({"dev", "demo"})
+
+
+class _LazyGroup(TyperGroup):
+    """The top-level group: builds a command from its module the first time it is asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module, attr, extras = _COMMANDS[cmd_name]
+            for extra in extras:
+                importlib.import_module(extra)
+            target = getattr(importlib.import_module(module), attr)
+            if isinstance(target, typer.Typer):
+                command = typer.main.get_group(target)
+            else:
+                single = typer.Typer(add_completion=False)
+                single.command(cmd_name)(target)
+                command = typer.main.get_command(single)
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # Typer suggests only among commands already built; suggest among all of them.
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            matches = get_close_matches(name, self.list_commands(ctx))
+            hint = f". Did you mean {', '.join(map(repr, matches))}?" if matches else "."
+            ctx.fail(f"No such command {name!r}{hint}")
+        return super().resolve_command(ctx, args)
+
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="dsrflow",
     help="Orchestrate GDPR data-subject requests with verifiable erasure evidence.",
     no_args_is_help=True,
@@ -43,28 +100,11 @@ def _global(
         overrides["DSRFLOW_STATE_DIR"] = str(state_dir)
     if catalog is not None:
         overrides["DSRFLOW_CATALOG"] = str(catalog)
-    ctx.obj = common.CliState(overrides=overrides, actor=actor)
-
-
-def _register() -> None:
-    from dsrflow.cli import actions, dev, log_cmd, purge, requests, stores, verify_cmd
-
-    _ = actions  # registers its commands on the request app
-
-    app.command("verify")(verify_cmd.verify)
-    app.add_typer(verify_cmd.keys_app, name="keys")
-    app.add_typer(log_cmd.log_app, name="log")
-    app.command("dev")(dev.dev)
-    app.command("worker")(dev.worker)
-    app.command("codec-server")(dev.codec_server)
-    app.command("purge")(purge.purge)
-    app.command("demo")(dev.demo)
-    app.add_typer(requests.app, name="request")
-    app.add_typer(stores.catalog_app, name="catalog")
-    app.add_typer(stores.stores_app, name="stores")
-
-
-_register()
+    ctx.obj = common.CliState(
+        overrides=overrides,
+        actor=actor,
+        migrate_ledger=ctx.invoked_subcommand in MIGRATING_COMMANDS,
+    )
 
 
 def main() -> None:
@@ -85,7 +125,9 @@ def main() -> None:
         )
         sys.exit(2)
     except Exception as exc:  # a bug: say so briefly, trace only on request
-        if os.environ.get("DSRFLOW_DEBUG"):
+        # Read here, not from Settings: settings may be what failed, and the verifier's base
+        # install has no pydantic. Same meaning as the ``debug`` setting.
+        if os.environ.get("DSRFLOW_DEBUG", "").lower() not in ("", "0", "false", "no", "off"):
             raise
         from dsrflow.redact import first_line
 

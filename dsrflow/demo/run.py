@@ -69,7 +69,10 @@ def run_demo(out_dir: Path, overrides: dict[str, str]) -> int:
         "DSRFLOW_CATALOG": str(catalog),
         "DSRFLOW_ACTOR": os.environ.get("DSRFLOW_ACTOR", "staff:demo-analyst"),
     }
-    state_dir = Path(env.get("DSRFLOW_STATE_DIR", ".dsrflow")).resolve()
+    # From the settings, as `dsrflow dev` will read them (a .env file may set the state folder).
+    from dsrflow.settings import Settings
+
+    state_dir = Settings.load(env).state_dir.resolve()
     env["DSRFLOW_STATE_DIR"] = str(state_dir)
     ready = state_dir / "dev.ready"
     ready.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""The ledger database: engine, schema creation and the operations the rest of dsrflow uses."""
+"""The ledger database: engine, schema check and the operations the rest of dsrflow uses."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsrflow.domain import ProjectionEvent
-from dsrflow.ledger.migrate import upgrade
+from dsrflow.ledger.migrate import (
+    UPGRADE_HINT,
+    LedgerBehindError,
+    Upgrade,
+    require_current,
+    upgrade,
+)
 from dsrflow.ledger.models import (
     AuditRow,
     HumanTaskRow,
@@ -21,27 +26,45 @@ from dsrflow.ledger.models import (
     RequestActionRow,
     RequestRow,
 )
-from dsrflow.ledger.projection import apply_event
-from dsrflow.lifecycle import Notification
+
+if TYPE_CHECKING:
+    from dsrflow.domain import ProjectionEvent
+    from dsrflow.lifecycle import Notification
 
 
 class Ledger:
-    """Access to the ledger database (SQLite by default, PostgreSQL in production)."""
+    """Access to the ledger database (SQLite by default, PostgreSQL in production).
 
-    def __init__(self, url: str) -> None:
+    Args:
+        url: SQLAlchemy URL of the ledger.
+        migrate: Bring the schema to this dsrflow's revision first (``dsrflow ledger upgrade``,
+            ``dsrflow dev``, tests that make a new ledger). Otherwise a ledger whose revision
+            is not this dsrflow's is refused with one line (``LedgerBehindError``).
+
+    """
+
+    def __init__(self, url: str, *, migrate: bool = False) -> None:
         parsed = make_url(url)
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite and parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            path = Path(parsed.database)
+            if not migrate and not path.exists():  # checking must not leave an empty file
+                raise LedgerBehindError(f"ledger {path} does not exist; {UPGRADE_HINT}")
+            path.parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 30} if self.is_sqlite else {}
         self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        upgrade(self.engine)
+        self.upgraded: Upgrade | None = None
+        """What opening with ``migrate`` did (None when only checked)."""
+        if migrate:
+            self.upgraded = upgrade(self.engine)
+        else:
+            require_current(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,6 +84,9 @@ class Ledger:
         Returns:
             Whether the event changed the ledger.
         """
+        # Imported here: reading commands (list, show) need none of the workflow's types.
+        from dsrflow.ledger.projection import apply_event
+
         with self.session() as s:
             return apply_event(s, event)
 

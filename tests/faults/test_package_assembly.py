@@ -29,7 +29,7 @@ from dsrflow.ledger import Ledger
 
 @pytest.fixture
 def artifacts(tmp_path: Path):
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
     yield ArtifactStore(tmp_path / "artifacts", KeyStore(ledger, b"k" * 32))
     ledger.close()
 

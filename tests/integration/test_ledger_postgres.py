@@ -20,6 +20,7 @@ from dsrflow.domain import (
     StoreStatus,
 )
 from dsrflow.ledger import Ledger
+from dsrflow.ledger.migrate import LedgerBehindError
 from dsrflow.ledger.models import Base
 
 pytestmark = pytest.mark.postgres
@@ -27,9 +28,17 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def ledger(pg_database: str) -> Ledger:
-    ledger = Ledger(f"postgresql://postgres@127.0.0.1:5432/{pg_database}")
+    ledger = Ledger(f"postgresql://postgres@127.0.0.1:5432/{pg_database}", migrate=True)
     yield ledger
     ledger.close()
+
+
+def test_an_unmigrated_database_is_refused_then_upgraded(pg_database: str) -> None:
+    url = f"postgresql://postgres@127.0.0.1:5432/{pg_database}"
+    with pytest.raises(LedgerBehindError, match="has no schema yet; run `dsrflow ledger upgrade`"):
+        Ledger(url)
+    Ledger(url, migrate=True).close()
+    Ledger(url).close()  # now at this dsrflow's revision: opens
 
 
 def test_migrations_match_the_models_on_postgres(ledger: Ledger) -> None:

@@ -72,6 +72,7 @@ def test_submit_rejects_bad_input_before_contacting_anything(tmp_path: Path) -> 
 
 
 def test_submit_without_temporal_is_a_one_line_error(tmp_path: Path) -> None:
+    assert run("ledger", "upgrade", cwd=tmp_path).returncode == 0
     r = run("request", "submit", "--type", "access", "--email", "a@b.io", cwd=tmp_path,
             env={"DSRFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1"})  # fmt: skip
     assert r.returncode == 2

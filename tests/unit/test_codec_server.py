@@ -22,7 +22,7 @@ UI = "http://127.0.0.1:8233"
 
 @pytest.fixture
 def parts(tmp_path: Path) -> tuple[KeyStore, Ledger]:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
     return KeyStore(ledger, load_kek(tmp_path / "keys", {})), ledger
 
 

@@ -16,7 +16,9 @@ from dsrflow.ledger import Ledger
 
 @pytest.fixture
 def keystore(tmp_path: Path) -> KeyStore:
-    return KeyStore(Ledger(f"sqlite:///{tmp_path / 'ledger.db'}"), load_kek(tmp_path / "keys", {}))
+    return KeyStore(
+        Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True), load_kek(tmp_path / "keys", {})
+    )
 
 
 def payload(text: str) -> Payload:

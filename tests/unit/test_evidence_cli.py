@@ -27,6 +27,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:
+    assert run(tmp_path, "ledger", "upgrade").returncode == 0
     r = run(tmp_path, "keys", "init")
     assert r.returncode == 0, r.stderr
     assert "root key fingerprint (publish it): sha256:" in r.stdout
@@ -43,15 +44,18 @@ def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:
     assert r.returncode == 0 and "keyring v2" in r.stdout
     r = run(tmp_path, "keys", "list")
     assert r.stdout.count("superseded") == 1 and r.stdout.count("active") == 2
-    ledger = Ledger(f"sqlite:///{tmp_path / 'state' / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'state' / 'ledger.db'}", migrate=True)
     assert [(a.actor, a.action) for a in ledger.audit_entries()] == [
         ("admin:test", "keys.init"), ("admin:test", "keys.rotate"),
     ]  # fmt: skip
 
 
 def test_log_consistency_round_trip(tmp_path: Path) -> None:
+    assert run(tmp_path, "ledger", "upgrade").returncode == 0
     assert run(tmp_path, "keys", "init").returncode == 0
-    rt = Runtime(Settings.load({"DSRFLOW_STATE_DIR": str(tmp_path / "state")}), {})
+    rt = Runtime(
+        Settings.load({"DSRFLOW_STATE_DIR": str(tmp_path / "state")}), {}, migrate_ledger=True
+    )
     log, signer, origin = rt.tlog, rt.keys.signer("log"), rt.keys.keyring().log_origin
 
     def grow(n: int) -> None:
@@ -101,7 +105,7 @@ def test_log_consistency_round_trip(tmp_path: Path) -> None:
 def test_signing_activity_writes_a_bundle_that_verifies(tmp_path: Path) -> None:
     env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_CONTROLLER": "Ctl Ltd",
            "DSRFLOW_SIGNING_PASSPHRASE": "pw"}  # fmt: skip
-    rt = Runtime(Settings.load(env), env)
+    rt = Runtime(Settings.load(env), env, migrate_ledger=True)
     acts = ResultActivities(rt.artifacts, rt.evidence_issuer)  # keys created on first use
     inp = example.example_input()
     first = acts.build_evidence_bundle(inp)

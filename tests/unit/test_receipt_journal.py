@@ -81,7 +81,7 @@ def _registry() -> AdapterRegistry:
 
 @pytest.fixture
 def acts(demo_dir: Path, tmp_path: Path):
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
     keystore = KeyStore(ledger, b"k" * 32)
     catalog = load_catalog(demo_dir / "catalog.yaml", _registry())
     pool = AdapterPool(catalog, _registry(), {})

@@ -113,7 +113,7 @@ def test_witness_cosignatures_are_ignored() -> None:
 
 @pytest.fixture
 def sql_log(tmp_path: Path) -> SqlLog:
-    return SqlLog(Ledger(f"sqlite:///{tmp_path / 'ledger.db'}"))
+    return SqlLog(Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True))
 
 
 def test_sql_log_proofs_verify_and_match_the_memory_log(sql_log: SqlLog) -> None:
@@ -146,7 +146,7 @@ def test_sql_log_is_append_only(sql_log: SqlLog, tmp_path: Path) -> None:
 
 
 def _append_many(db: str, worker: int, count: int) -> list[tuple[int, str]]:
-    log = SqlLog(Ledger(f"sqlite:///{db}"))
+    log = SqlLog(Ledger(f"sqlite:///{db}", migrate=True))
     out = []
     with ThreadPoolExecutor(4) as pool:
         futures = [
@@ -168,13 +168,13 @@ def _append_many(db: str, worker: int, count: int) -> list[tuple[int, str]]:
 
 def test_concurrent_appends_from_threads_and_processes(tmp_path: Path) -> None:
     db = str(tmp_path / "ledger.db")
-    SqlLog(Ledger(f"sqlite:///{db}")).ledger.close()  # create the schema once
+    SqlLog(Ledger(f"sqlite:///{db}", migrate=True)).ledger.close()  # create the schema once
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(3) as pool:
         results = pool.starmap(_append_many, [(db, w, 12) for w in range(3)])
     indexes = sorted(i for r in results for i, _ in r)
     assert indexes == list(range(36))  # no index lost, none given twice
-    log = SqlLog(Ledger(f"sqlite:///{db}"))
+    log = SqlLog(Ledger(f"sqlite:///{db}", migrate=True))
     entries = log.leaves()
     assert len(entries) == 36 and len({leaf for _, leaf, _ in entries}) == 36
     tree = merkle.ListTree([merkle.leaf_hash(leaf) for _, leaf, _ in entries])
