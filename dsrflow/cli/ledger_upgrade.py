@@ -16,18 +16,12 @@ ledger_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 @ledger_app.command("upgrade")
 def upgrade(ctx: typer.Context) -> None:
     """Apply the ledger's pending migrations (a new ledger gets the whole schema)."""
-    from dsrflow.ledger import Ledger
+    from dsrflow.service.operations import UpgradeLedger
 
-    url = state(ctx).runtime().settings.ledger_database_url
-    ledger = Ledger(url, migrate=True)
-    try:
-        shown = ledger.engine.url.render_as_string(hide_password=True)
-        done = ledger.upgraded
-        assert done is not None  # opened with migrate=True
-    finally:
-        ledger.close()
-    if done.before == done.after:
-        line = f"ledger {shown}: already at revision {done.after}"
+    st = state(ctx)
+    shown, before, after = UpgradeLedger(st.runtime()).run(st.principal())
+    if before == after:
+        line = f"ledger {shown}: already at revision {after}"
     else:
-        line = f"ledger {shown}: upgraded from {done.before or 'an empty database'} to {done.after}"
+        line = f"ledger {shown}: upgraded from {before or 'an empty database'} to {after}"
     out.print(line, soft_wrap=True, markup=False, highlight=False)

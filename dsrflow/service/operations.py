@@ -121,3 +121,31 @@ class TransparencyLog(UseCase):
         """Authorise; the log and the key manager to sign checkpoints with."""
         self.allow(principal, "log")
         return self.rt.tlog, self.rt.keys
+
+
+class UpgradeLedger(UseCase):
+    """Apply the ledger's pending migrations, on purpose (audited as system once it is current)."""
+
+    def run(self, principal: Principal) -> tuple[str, str | None, str]:
+        """Migrate the settings' ledger.
+
+        Returns:
+            The ledger's URL without password, the revision before (None: empty database) and
+            the revision after.
+        """
+        from dsrflow.ledger import Ledger
+        from dsrflow.service.audit import AuditTrail
+
+        self.allow(principal, "ledger.upgrade")
+        ledger = Ledger(self.rt.settings.ledger_database_url, migrate=True)
+        try:
+            shown = ledger.engine.url.render_as_string(hide_password=True)
+            done = ledger.upgraded
+            assert done is not None  # opened with migrate=True
+            AuditTrail(ledger).record(
+                principal, "ledger.upgrade", Category.SYSTEM, None,
+                before=done.before, after=done.after,
+            )  # fmt: skip
+        finally:
+            ledger.close()
+        return shown, done.before, done.after

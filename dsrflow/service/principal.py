@@ -51,6 +51,7 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "catalog": frozenset({"engineer", "auditor", "admin"}),
     "stores.test": frozenset({"engineer", "admin"}),
     "keys": frozenset({"admin"}),
+    "ledger.upgrade": frozenset({"admin"}),
     "keys.read": frozenset({"auditor", "engineer", "admin"}),
     "log": frozenset({"auditor", "admin"}),
 }

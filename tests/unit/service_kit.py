@@ -31,7 +31,7 @@ def runtime(tmp: Path) -> Runtime:
         "DSRFLOW_CATALOG": str(tmp / "none.yaml"),
         "DSRFLOW_TASK_QUEUE": f"svc-{uuid.uuid4().hex[:8]}",
     }
-    return Runtime(Settings.load(env), env)
+    return Runtime(Settings.load(env), env, migrate_ledger=True)
 
 
 def env_of(tmp: Path) -> dict[str, str]:

@@ -17,6 +17,7 @@ CLI = Path(__file__).parents[2] / "dsrflow" / "cli"
 
 
 def invoke(tmp: Path, *args: str, **env: str):
+    runtime(tmp).ledger.close()  # an upgraded ledger, as `dsrflow ledger upgrade` leaves it
     return CliRunner().invoke(app, list(args), env={**env_of(tmp), **env})
 
 

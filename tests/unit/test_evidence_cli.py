@@ -46,6 +46,7 @@ def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:
     assert r.stdout.count("superseded") == 1 and r.stdout.count("active") == 2
     ledger = Ledger(f"sqlite:///{tmp_path / 'state' / 'ledger.db'}", migrate=True)
     assert [(a.actor, a.action) for a in ledger.audit_entries()] == [
+        ("admin:test", "ledger.upgrade"),  # the schema was changed on purpose, by someone
         ("admin:test", "keys.init"), ("admin:test", "keys.rotate"),
     ]  # fmt: skip
 

@@ -220,7 +220,7 @@ def test_migration_classifies_entries_written_before_it(tmp_path: Path) -> None:
                 text("INSERT INTO audit_log (at, actor, action, detail) "
                      "VALUES ('2026-01-01', 'staff:a', :a, '{}')"), {"a": action}
             )  # fmt: skip
-    ledger = Ledger(url)
+    ledger = Ledger(url, migrate=True)  # 0002 -> head: the backfill runs
     assert [(e.action, e.category) for e in ledger.audit_entries()] == [
         ("approve", "decision"), ("view", "view"), ("download", "download"),
         ("codec_decode", "decode"), ("purge", "system"),

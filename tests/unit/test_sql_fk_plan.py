@@ -361,6 +361,8 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
     (db.parent / "dsrflow.yaml").write_text(yamlpos.dump(catalog))
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(db.parent),
            "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}  # fmt: skip
+    up = [sys.executable, "-m", "dsrflow.cli.main", "ledger", "upgrade"]
+    assert subprocess.run(up, env=env, capture_output=True, check=False).returncode == 0
     before = dump(db)
     r = subprocess.run([sys.executable, "-m", "dsrflow.cli.main", "stores", "test", "shop",
                         "--subject", "email=mia@example.org"],
