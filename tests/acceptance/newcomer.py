@@ -211,6 +211,10 @@ def run_cli(catalog: Path, state_dir: Path, *args: str, timeout: float = 300) ->
         "DSRFLOW_ACTOR": "engineer:newcomer",
         "COLUMNS": "200",
     }
+    if not (state_dir / "ledger.db").exists():
+        # What the refusal tells a newcomer to do first: create the ledger on purpose.
+        up = [sys.executable, "-m", "dsrflow.cli.main", "ledger", "upgrade"]
+        subprocess.run(up, env=env, capture_output=True, timeout=timeout, check=True)
     proc = subprocess.run(
         [sys.executable, "-m", "dsrflow.cli.main", *args],
         env=env,

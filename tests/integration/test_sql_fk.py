@@ -302,6 +302,8 @@ def test_stores_test_cli_dry_run(shop: Shop) -> None:
     before = shop.dump()
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(shop.base),
            "DSRFLOW_CATALOG": str(shop.base / "dsrflow.yaml")}  # fmt: skip
+    subprocess.run([*DSRFLOW, "ledger", "upgrade"], env=env, cwd=shop.base, check=True,
+                   capture_output=True, timeout=120)  # fmt: skip
     r = subprocess.run(
         [*DSRFLOW, "stores", "test", "shop", "--subject", "email=Mia@Example.org", "--erase"],
         capture_output=True, text=True, env=env, cwd=shop.base, timeout=120,

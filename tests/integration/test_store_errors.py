@@ -55,6 +55,9 @@ identity_kinds: {customer_id: {}}   # no store here provides it: declared
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DSRFLOW_STATE_DIR": str(tmp_path), "WRONG_PW": "not-the-password",
            "DSRFLOW_CATALOG": str(tmp_path / "dsrflow.yaml")}  # fmt: skip
+    if not (tmp_path / "ledger.db").exists():  # the ledger is created on purpose, first
+        subprocess.run([*DSRFLOW, "ledger", "upgrade"], env=env, cwd=tmp_path, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
     return subprocess.run([*DSRFLOW, *args], capture_output=True, text=True, cwd=tmp_path,
                           env=env, timeout=120)  # fmt: skip
 
