@@ -33,15 +33,11 @@ class Store:
     def __init__(self, url: str, admin: str, schema: str | None, base: Path) -> None:
         self.engine = create_engine(admin)
         self.q = (lambda n: f'"{schema}".{n}') if schema else (lambda n: n)
+        ddl = ("customers (id INT PRIMARY KEY, email VARCHAR(100))",
+               "signin_log (id INT PRIMARY KEY, user_email VARCHAR(200))")  # fmt: skip
         with self.engine.begin() as conn:
-            conn.execute(
-                text(f"CREATE TABLE {self.q('customers')} (id INT PRIMARY KEY, email VARCHAR(100))")
-            )  # noqa: E501
-            conn.execute(
-                text(
-                    f"CREATE TABLE {self.q('signin_log')} (id INT PRIMARY KEY, user_email VARCHAR(200))"
-                )
-            )  # noqa: E501
+            for table in ddl:
+                conn.execute(text(f"CREATE TABLE {self.q('')}{table}"))
         conn_cfg: dict[str, Any] = {"url": url}
         if schema:
             conn_cfg["schema"] = schema
