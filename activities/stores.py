@@ -77,8 +77,8 @@ class StoreActivities:
         """Stream the subject's records into the request's encrypted staging area."""
         started = datetime.now(UTC)
         with store_errors(inp.store):
-            catalog_digest = self.pool.catalog.digest
-            adapter = self.pool.get(inp.store)
+            adapter, catalog = self.pool.checkout(inp.store)
+            catalog_digest = catalog.digest
             if Capability.ACCESS not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} does not support access")
             subject = _subject(inp)
@@ -146,8 +146,8 @@ class StoreActivities:
         attempt = activity.info().attempt
         with store_errors(inp.store):
             # The catalog this run actually uses (a reload may have replaced the planned one).
-            catalog_digest = self.pool.catalog.digest
-            adapter = self.pool.get(inp.store)
+            adapter, catalog = self.pool.checkout(inp.store)
+            catalog_digest = catalog.digest
             if capability not in adapter.capabilities:
                 raise NotSupportedError(f"store {inp.store!r} does not support {action}")
             options = _dry_run_options(adapter, inp, action)

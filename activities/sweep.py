@@ -56,12 +56,11 @@ class SweepActivities:
         with store_errors(inp.store):
             if inp.after not in AFTER:
                 raise ConfigError(f"store {inp.store!r}: sweep after {inp.after!r}, not {AFTER}")
-            catalog = self.pool.catalog
-            adapter = self.pool.get(inp.store)
+            adapter, catalog = self.pool.checkout(inp.store)  # read together: a reload races
             sweep = getattr(adapter, "sweep", None)
             if Capability.SWEEP not in adapter.capabilities or sweep is None:
                 raise NotSupportedError(f"store {inp.store!r} cannot sweep for residual data")
-            budget = self.pool.entry(inp.store).common.sweep.budget()
+            budget = catalog.stores[inp.store].common.sweep.budget()
             identities = inp.identities
             if not getattr(adapter, "sweep_uses_all_identities", False):
                 strong = strong_kinds(catalog_kinds(catalog))

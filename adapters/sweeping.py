@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.base import Subject
-from dsrflow.identity import normalize_value
+from dsrflow.identity import casefold, normalize_value
 
 BUILTIN_STRONG = frozenset({"email", "phone"})
 
@@ -38,7 +38,7 @@ def mode_of(kind: str, kinds: Any = None) -> str:
 def normalize(mode: str, value: str, country_code: str | None = None) -> str:
     """Normalise one value by a match mode (what the column's normalised form is compared to)."""
     if mode == "casefold":
-        return value.strip().lower()
+        return casefold(value)
     if mode == "phone":
         extra = {"default_country_code": country_code} if country_code else {}
         return normalize_value("phone", value, **extra)
@@ -67,7 +67,7 @@ def searchable(subject: Subject, kinds: Any = None) -> dict[str, tuple[str, tupl
 
 def needles(found: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, tuple[str, ...]]:
     """Lower-cased values per kind, for case-insensitive substring search in text."""
-    return {kind: tuple(sorted({v.lower() for v in vals})) for kind, (_, vals) in found.items()}
+    return {kind: tuple(sorted({casefold(v) for v in vals})) for kind, (_, vals) in found.items()}
 
 
 def escape_like(value: str, escape: str = "!") -> str:

@@ -48,10 +48,25 @@ def normalize_phone(value: str, default_country_code: str | None = None) -> str:
     return digits
 
 
+def _folds_onto_ascii(ch: str) -> bool:
+    # KELVIN SIGN lower-cases to ASCII "k", DOTTED CAPITAL I to "i" + a combining dot: folding
+    # them would make a different address equal someone's plain ASCII one.
+    return not ch.isascii() and any(c.isascii() for c in ch.lower())
+
+
+def casefold(value: str) -> str:
+    """Trim and lower-case an identifier, never onto another person's address.
+
+    A non-ASCII character whose lower case contains an ASCII letter (``K`` KELVIN SIGN -> ``k``)
+    is kept as it is: ``mia.par\u212a@example.org`` is not ``mia.park@example.org``.
+    """
+    return "".join(ch if _folds_onto_ascii(ch) else ch.lower() for ch in value.strip())
+
+
 def normalize_mode(mode: str, value: str, *, default_country_code: str | None = None) -> str:
     """Normalise a value by a match mode (``exact``, ``casefold`` or ``phone``)."""
     if mode == "casefold":
-        return value.strip().lower()
+        return casefold(value)
     if mode == "phone":
         return normalize_phone(value, default_country_code)
     return value.strip()
@@ -150,6 +165,9 @@ def casefold_glob(value: str, escape: Callable[[str], str]) -> str:
     out = []
     for ch in value:
         low, up = ch.lower(), ch.upper()
+        if _folds_onto_ascii(ch) or _folds_onto_ascii(up):
+            out.append(escape(ch))  # never a class that takes in another address's letter
+            continue
         # Only an upper case that lower-cases back to the same letter: never a class wider
         # than what lower(trim(...)) would call equal.
         if len(low) == 1 and len(up) == 1 and low != up and up.lower() == low:

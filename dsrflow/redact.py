@@ -131,7 +131,11 @@ def _postgres(exc: BaseException, cls: str) -> DriverError:
         # Raised by the client before the server said anything (connection refused, timeout):
         # the message is about the host, never about rows.
         return DriverError(cls, None, first_line(str(exc)))
-    if state[:2] in _PG_TRUSTED_CLASSES and diag.message_primary:
+    # An error raised inside a function or trigger (it has a CONTEXT: "PL/pgSQL function ...
+    # at RAISE") carries a message its author wrote, whatever SQLSTATE the author picked
+    # (``RAISE ... USING ERRCODE = 'insufficient_privilege'`` is class 42): never trusted.
+    from_code = bool(getattr(diag, "context", None))
+    if state[:2] in _PG_TRUSTED_CLASSES and diag.message_primary and not from_code:
         return DriverError(cls, f"SQLSTATE {state}", first_line(diag.message_primary))
     parts = [
         f"{label} {value}"

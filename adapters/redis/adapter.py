@@ -36,7 +36,7 @@ from adapters.base import (
 from adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
 from adapters.redis.sweep import sweep_redis
 from dsrflow.domain import CollectionCount
-from dsrflow.identity import casefold_glob
+from dsrflow.identity import casefold, casefold_glob
 from dsrflow.redact import first_line
 from dsrflow.sweeps import SweepReport
 
@@ -198,9 +198,9 @@ class RedisAdapter:
                 found.update(dict.fromkeys(m for m, _ in c.zscan_iter(key, match=pattern)))
         if kind == "list":
             # Lists have no scan with MATCH: compare each element's lower case.
-            wanted = {m.lower() for m in self._render(template, subject, glob=False)}
+            wanted = {casefold(m) for m in self._render(template, subject, glob=False)}
             for m in c.lrange(key, 0, -1):
-                if isinstance(_text(m), str) and _text(m).lower() in wanted:
+                if isinstance(_text(m), str) and casefold(_text(m)) in wanted:
                     found[m] = None
         return list(found)
 

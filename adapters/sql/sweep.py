@@ -44,7 +44,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.types import NullType
+from sqlalchemy.types import (
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    Interval,
+    LargeBinary,
+    NullType,
+    Numeric,
+    Time,
+    TypeEngine,
+    Uuid,
+)
 
 from adapters.base import Subject, SweepBudget
 from adapters.sql.bounded import (
@@ -67,6 +79,7 @@ _RULES = {
     "exact": "{kind}: column = value",
 }
 _ONE, _ZERO = literal_column("1"), literal_column("0")
+_NOT_TEXT = (Integer, Numeric, Boolean, Date, DateTime, Time, Interval, LargeBinary, Uuid)
 
 Progress = Callable[[int], None]
 # Rows the catalog accounts for, why, and the one column it applies to (None: every column).
@@ -266,7 +279,15 @@ def _targets(
 
 
 def _text_shape(col_type: Any, free_min: int) -> str | None:
-    """``plain`` (equality), ``free`` (also substring), ``cast`` (search its text form), None."""
+    """``plain`` (equality), ``free`` (also substring), ``cast`` (search its text form), None.
+
+    None only for numbers, dates, booleans, binary and UUIDs (the rules say so); a type this
+    code does not know (a PostgreSQL DOMAIN's base, hstore, tsvector, inet, ...) is searched by
+    its text form rather than silently left out.
+    """
+    base = getattr(col_type, "data_type", None)  # a PostgreSQL DOMAIN: its base type decides
+    if isinstance(base, TypeEngine):
+        return _text_shape(base, free_min)
     if isinstance(col_type, JSON | NullType):
         return "cast"  # JSON documents; untyped SQLite columns may hold text
     if isinstance(col_type, ARRAY):
@@ -276,7 +297,9 @@ def _text_shape(col_type: Any, free_min: int) -> str | None:
     if isinstance(col_type, String):
         length = col_type.length
         return "free" if length is None or length >= free_min else "plain"
-    return None  # numbers, dates, binary: not searched (stated in the rules)
+    if isinstance(col_type, _NOT_TEXT):
+        return None  # numbers, dates, binary: not searched (stated in the rules)
+    return "cast"
 
 
 def _rules(

@@ -123,21 +123,39 @@ class AdapterPool:
 
     def get(self, store: str) -> Adapter:
         """The adapter instance for a store (built from the catalog in use)."""
-        entry = self.entry(store)
+        return self.checkout(store)[0]
+
+    def checkout(self, store: str) -> tuple[Adapter, Catalog]:
+        """The store's adapter and the catalog it was built from, read together.
+
+        Another activity thread may reload the catalog between this thread's read of the entry
+        and its build of the adapter: the adapter is built from the catalog in use *under the
+        lock*, otherwise one built from the old entry would be cached under the new catalog and
+        serve every later request (and a receipt would name a digest its adapter never ran).
+
+        Raises:
+            ConfigError: The catalog has no such store.
+
+        """
+        self.entry(store)  # reloads if the file changed; an unknown store is refused here
         with self._lock:
+            catalog = self._catalog
+            entry = catalog.stores.get(store)
+            if entry is None:  # removed by a reload since
+                raise ConfigError(f"unknown store {store!r} (not in {catalog.path})")
             adapter = self._adapters.get(store)
             if adapter is None:
                 cls = self._registry.get(entry.common.adapter)
                 ctx = AdapterContext(
                     store=store,
-                    base_dir=self._catalog.base_dir,
+                    base_dir=catalog.base_dir,
                     env=self._env,
-                    identity_kinds=self._catalog.identity_kinds,
-                    locate=functools.partial(self._catalog.locate, store),
+                    identity_kinds=catalog.identity_kinds,
+                    locate=functools.partial(catalog.locate, store),
                 )
                 adapter = cls.create(entry.config, ctx)
                 self._adapters[store] = adapter
-            return adapter
+            return adapter, catalog
 
     def close(self) -> None:
         """Close every adapter that was opened."""

@@ -189,6 +189,21 @@ def _ascii(text: str, limit: int = 300) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:limit] or "?"
 
 
+def _location(text: str) -> str:
+    """A sweep location in the schema's form (printable ASCII, no space), one-to-one.
+
+    Table and column names may hold spaces or non-ASCII letters (``"E-Mail Adresse"``,
+    ``käufer``); their UTF-8 bytes outside ``!``..``~`` (and ``%`` itself) are percent-encoded,
+    so a real store's name never makes its own bundle fail the schema, and two names never
+    collapse into one.
+    """
+    out = []
+    for byte in text.encode("utf-8"):
+        ch = chr(byte)
+        out.append(ch if "!" <= ch <= "~" and ch != "%" else f"%{byte:02X}")
+    return "".join(out)[:300] or "?"
+
+
 def sweep_record(sweep: SweepReport) -> dict[str, Any]:
     """The sweep in a record: where it searched, hits and exclusions (counts), what it missed.
 
@@ -196,15 +211,15 @@ def sweep_record(sweep: SweepReport) -> dict[str, Any]:
     """
     return {
         "method": sweep.method,
-        "searched": sorted({_ascii(x) for x in sweep.searched}),
+        "searched": sorted({_location(x) for x in sweep.searched}),
         "hits": [
-            {"location": h.location, "count": h.count, "kind": h.kind, "mode": h.mode}
-            for h in sorted(sweep.hits, key=lambda h: (h.location, h.kind, h.mode))
+            {"location": _location(h.location), "count": h.count, "kind": h.kind, "mode": h.mode}
+            for h in sorted(sweep.hits, key=lambda h: (_location(h.location), h.kind, h.mode))
             if h.count > 0
         ],
         "excluded": [
-            {"location": x.location, "count": x.count, "reason": _ascii(x.reason, 207)}
-            for x in sorted(sweep.excluded, key=lambda x: (x.location, x.reason))
+            {"location": _location(x.location), "count": x.count, "reason": _ascii(x.reason, 207)}
+            for x in sorted(sweep.excluded, key=lambda x: (_location(x.location), x.reason))
         ],
         "not_swept": sorted({_ascii(x) for x in sweep.not_swept}),
         "rules": sorted({_ascii(x) for x in sweep.rules}),
