@@ -4,7 +4,8 @@ The verifier uses ``normalize_value`` too, so nothing here may import the rest o
 
 Every identity kind has a match mode, which is also its normaliser:
 
-- ``casefold`` (built-in ``email``): trimmed and lower-cased. Nothing else: plus-tags, dots and
+- ``casefold`` (built-in ``email``): trimmed (every white space, ``TRIMMED``) and lower-cased
+  (never onto ASCII from a look-alike, ``FOLD_GUARDED``). Nothing else: plus-tags, dots and
   anything that could merge two people are kept (``mia.park+shop@example.org`` and
   ``mia.park@example.org`` are different people).
 - ``phone`` (built-in ``phone``): E.164, ``+<digits>``. ``00`` is the international prefix;
@@ -48,6 +49,17 @@ def normalize_phone(value: str, default_country_code: str | None = None) -> str:
     return digits
 
 
+TRIMMED = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "\u200b\ufeff"
+"""What ``casefold`` trims at both ends: every Unicode white space (a CRLF import's ``\\r``, a
+tab, a no-break space...) plus the zero-width space and the byte-order mark. The SQL form
+(``adapters/sql/normalize.py``) trims exactly these characters, so a padded value in a store is
+found by the matcher and by the sweep."""
+
+FOLD_GUARDED = "\u212a\u0130"
+"""Characters whose lower case contains an ASCII letter (KELVIN SIGN, CAPITAL I WITH DOT):
+never folded, in Python or in SQL."""
+
+
 def _folds_onto_ascii(ch: str) -> bool:
     # KELVIN SIGN lower-cases to ASCII "k", DOTTED CAPITAL I to "i" + a combining dot: folding
     # them would make a different address equal someone's plain ASCII one.
@@ -60,7 +72,7 @@ def casefold(value: str) -> str:
     A non-ASCII character whose lower case contains an ASCII letter (``K`` KELVIN SIGN -> ``k``)
     is kept as it is: ``mia.par\u212a@example.org`` is not ``mia.park@example.org``.
     """
-    return "".join(ch if _folds_onto_ascii(ch) else ch.lower() for ch in value.strip())
+    return "".join(ch if _folds_onto_ascii(ch) else ch.lower() for ch in value.strip(TRIMMED))
 
 
 def normalize_mode(mode: str, value: str, *, default_country_code: str | None = None) -> str:

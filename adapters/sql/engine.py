@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
 from adapters.base import AdapterContext, AdapterError, PermanentAdapterError, RetryableAdapterError
 from adapters.sql.config import Connection
-from adapters.sql.normalize import SQLITE_E164, sqlite_e164
+from adapters.sql.normalize import SQLITE_CASEFOLD, SQLITE_E164, sqlite_casefold, sqlite_e164
 from dsrflow.redact import DriverError, describe_driver_error, first_line
 
 # Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).
@@ -91,6 +91,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Phone matching compares the E.164 form; SQLite has no regexp_replace, so the Python
     # normaliser itself is the SQL function (deterministic: usable in an expression index).
     dbapi_conn.create_function(SQLITE_E164, 2, sqlite_e164, deterministic=True)
+    dbapi_conn.create_function(SQLITE_CASEFOLD, 1, sqlite_casefold, deterministic=True)
 
 
 # Error codes that say "try again": connection loss, deadlock, serialization, lock and

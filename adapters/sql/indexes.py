@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from adapters.base import Check
 from adapters.sql.config import SqlConfig
+from adapters.sql.normalize import normalized
 from adapters.sql.plan import SqlPlan
 from dsrflow.identity import IdentityKinds
 
@@ -81,7 +82,9 @@ def index_checks(engine: Engine, plan: SqlPlan) -> list[Check]:
                 checks.append(Check(f"index:{name}.{column}", True, detail))
                 continue
             detail = (
-                f"{where}: served by an index" if served else _advice(plan, table, column, mode)
+                f"{where}: served by an index"
+                if served
+                else _advice(plan, table, column, mode, engine)
             )
             checks.append(Check(f"index:{name}.{column}", True, detail))
     return checks
@@ -120,7 +123,7 @@ def _uses_index(engine: Engine, stmt: Any) -> bool:
         return "USING" in details and "INDEX" in details and "SCAN" not in details
 
 
-def _advice(plan: SqlPlan, table: Any, column: str, mode: str) -> str:
+def _advice(plan: SqlPlan, table: Any, column: str, mode: str, engine: Engine) -> str:
     where = f"{table.name}.{column} ({mode})"
     if plan.dialect in ("mysql", "mariadb"):
         if mode == "casefold":
@@ -135,6 +138,10 @@ def _advice(plan: SqlPlan, table: Any, column: str, mode: str) -> str:
             f"{where}: full scan; at scale store the E.164 form in an indexed column and "
             "declare it {kind: phone, match: exact}"
         )
-    expr = f"lower(trim({column}))"
-    expr = f"({expr})" if plan.dialect == "postgresql" else expr
-    return f"{where}: full scan; CREATE INDEX ... ON {table.name} ({expr}) to serve it"
+    if plan.dialect != "postgresql":
+        # SQLite's casefold is an application function (dsrflow_casefold): an index on it would
+        # break every other writer of the table that does not register it. Scan instead.
+        return f"{where}: full scan (SQLite cannot index the casefold form safely)"
+    expr = normalized(table.c[column], "casefold", plan.dialect)
+    sql = str(expr.compile(dialect=engine.dialect))
+    return f"{where}: full scan; CREATE INDEX ... ON {table.name} (({sql})) to serve it"

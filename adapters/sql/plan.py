@@ -42,7 +42,7 @@ from adapters.sql.config import (
 from adapters.sql.fk import ForeignKey, order_constraints
 from adapters.sql.normalize import is_mysql, normalized
 from dsrflow.graph import find_cycle, topo_levels
-from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
+from dsrflow.identity import DEFAULT_KINDS, TRIMMED, IdentityKinds
 
 Edge = tuple[str, str]  # (parent collection, parent column)
 
@@ -165,10 +165,12 @@ class SqlPlan:
         expr = normalized(col, mode, self.dialect, country_code=self.kinds.default_country_code)
         if mode == "casefold" and (name, column) in self.ci_columns:
             # No expression indexes on MariaDB: the column's case-insensitive collation lets its
-            # plain index find every case and trailing-space variant (plus leading-space ones
-            # by prefix); the byte-wise test then keeps exactly lower(trim(col)) = value.
-            candidates = or_(col.in_(normal), col.like(" %"))
-            return and_(candidates, expr.in_(normal))
+            # plain index find every case variant by prefix (so a trailing CR or tab too), and
+            # values with leading white space by their first character; the byte-wise test then
+            # keeps exactly the rows whose casefold form is the value.
+            prefixes = [col.like(_like_prefix(v), escape="\\") for v in normal]
+            padded = [col.like(_like_prefix(ch), escape="\\") for ch in TRIMMED]
+            return and_(or_(col.in_(normal), *prefixes, *padded), expr.in_(normal))
         return expr.in_(normal)
 
     def erase_order(self) -> list[str]:
@@ -355,3 +357,9 @@ def coerce(column: Any, values: tuple[str, ...]) -> list[Any]:
     if py_type is str:
         return list(values)
     return list(values)
+
+
+def _like_prefix(value: str) -> str:
+    """``value%`` with LIKE's own metacharacters escaped (backslash as the escape)."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"

@@ -74,7 +74,7 @@ from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 METHOD = "sql-sweep"
 _ESC = "!"
 _RULES = {
-    "casefold": "{kind}: lower(trim(column)) = value",
+    "casefold": "{kind}: casefold(column) = value (every white space trimmed, lower-cased)",
     "phone": "{kind}: E.164 form of column = value",
     "exact": "{kind}: column = value",
 }

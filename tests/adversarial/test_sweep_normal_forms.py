@@ -7,9 +7,8 @@ non-breaking space pasted from a web form, or an address with an upper-case non-
 SQLite is then invisible to both the erase matcher and the "independent" sweep: the store ends
 ``done`` (or ``not_found``) with a clean sweep, and the bundle verifies, while her data stays.
 
-Not fixed here: the SQL normal form is also what the documented expression indexes serve
-(``docs/catalog.md``, ``docs/benchmarks.md``), so widening it is the matching owner's call.
-The tests are strict xfails: they turn red the day the sweep sees these copies.
+Fixed: the SQL casefold form now trims every white space Python does (``identity.TRIMMED``)
+and SQLite compares by Python's own rule (``dsrflow_casefold``); these tests keep it so.
 """
 
 from __future__ import annotations
@@ -84,7 +83,6 @@ def _erase_then_sweep(store: Store) -> int:
     return store.adapter.sweep(subject, SweepBudget()).hit_count
 
 
-@pytest.mark.xfail(strict=True, reason="SQL trim() removes spaces only; Python strip() all")
 @pytest.mark.parametrize("pad", ["\r", "\t", "\u00a0"], ids=["cr", "tab", "nbsp"])
 def test_sweep_finds_an_unmapped_copy_padded_with_other_whitespace(store: Store, pad: str) -> None:
     store.put("customers", "Mia.Park@Example.org")
@@ -92,7 +90,6 @@ def test_sweep_finds_an_unmapped_copy_padded_with_other_whitespace(store: Store,
     assert _erase_then_sweep(store) == 1, "her sign-in row is left and the sweep says clean"
 
 
-@pytest.mark.xfail(strict=True, reason="SQL trim() removes spaces only; Python strip() all")
 def test_a_crlf_padded_identity_row_is_never_a_clean_not_found(store: Store) -> None:
     store.put("customers", "Mia.Park@Example.org\r\n")
     hits = _erase_then_sweep(store)
@@ -100,7 +97,6 @@ def test_a_crlf_padded_identity_row_is_never_a_clean_not_found(store: Store) -> 
     assert store.left("customers") == 0 or hits == 1
 
 
-@pytest.mark.xfail(strict=True, reason="SQLite lower() folds ASCII only: matcher and sweep miss")
 def test_sqlite_non_ascii_upper_case_is_never_a_clean_not_found(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     store = Store(url, url, None, tmp_path)

@@ -166,12 +166,19 @@ def test_stores_test_says_when_a_full_scan_happens(db: Db) -> None:
         assert before["index:people.phone"][0] and "full scan" in before["index:people.phone"][1]
     finally:
         adapter.close()
+    if db.dialect == "sqlite":
+        # lower() folds ASCII only there: the casefold form is an application function that
+        # cannot be indexed safely, and stores test says so instead of suggesting an index.
+        assert "cannot index the casefold form safely" in before["index:people.email"][1]
+        return
     table = f"{db.schema}.people" if db.schema else "people"
-    index = {
-        "postgresql": f"CREATE INDEX people_email_ci ON {table} ((lower(trim(email))))",
-        "sqlite": "CREATE INDEX people_email_ci ON people (lower(trim(email)))",
-        "mysql": "CREATE INDEX people_email ON people (email)",  # general_ci: case-insensitive
-    }[db.dialect]
+    if db.dialect == "postgresql":
+        # The advice is the exact statement to run: taking it turns the scan into an index.
+        advice = before["index:people.email"][1]
+        expr = advice.split("CREATE INDEX ... ON people ", 1)[1].removesuffix(" to serve it")
+        index = f"CREATE INDEX people_email_ci ON {table} {expr}"
+    else:
+        index = "CREATE INDEX people_email ON people (email)"  # general_ci: case-insensitive
     with db.engine.begin() as conn:
         conn.exec_driver_sql(index)
     adapter = db.adapter(collections)
