@@ -116,6 +116,7 @@ class Runtime:
         """
         from temporalio.client import Client
 
+        from dsrflow.assertions import CallerSigner
         from dsrflow.crypto.codec import data_converter
 
         s = self.settings
@@ -125,6 +126,7 @@ class Runtime:
                 s.temporal_address,
                 namespace=s.temporal_namespace,
                 data_converter=data_converter(self.keystore),
+                interceptors=[CallerSigner(self.caller_key)],
                 tls=s.temporal_tls or bool(api_key),
                 api_key=api_key,
             )
@@ -133,6 +135,23 @@ class Runtime:
                 f"cannot reach Temporal at {s.temporal_address} ({str(exc).splitlines()[0]}); "
                 "is `dsrflow dev` (or your cluster) running?"
             ) from None
+
+    def caller_key(self) -> bytes:
+        """The key that signs and checks caller assertions (kept like the data keys)."""
+        from dsrflow.assertions import KEY_OWNER
+
+        return self.keystore.key_for(KEY_OWNER)[1]
+
+    async def reconcile_forever(self, client: Client) -> None:
+        """The worker's reconciler loop (``settings.reconcile_interval_s``; 0 turns it off)."""
+        from dsrflow.reconciler import Reconciler
+        from dsrflow.requests_client import RequestClient
+
+        interval = getattr(self.settings, "reconcile_interval_s", 300)
+        if interval <= 0:
+            return
+        rc = RequestClient(client, self.settings.task_queue)
+        await Reconciler(self.ledger, rc).run_forever(timedelta(seconds=interval))
 
     def codec_app(self) -> FastAPI:
         """The codec server app (the Temporal UI decodes request payloads through it)."""
@@ -157,6 +176,7 @@ class Runtime:
         from dsrflow.catalog.pool import AdapterPool
         from workflows.common import sandbox_runner
         from workflows.dsr import DataSubjectRequestWorkflow
+        from workflows.guard import CallerCheck
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
@@ -170,6 +190,7 @@ class Runtime:
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
             workflow_runner=sandbox_runner(),
+            interceptors=[CallerCheck(self.caller_key())],
             activities=[
                 stores.get_policy,
                 stores.plan_request,

@@ -47,13 +47,14 @@ def _global(
 
 
 def _register() -> None:
-    from dsrflow.cli import actions, dev, log_cmd, purge, requests, stores, verify_cmd
+    from dsrflow.cli import actions, dev, ledger_cmd, log_cmd, purge, requests, stores, verify_cmd
 
     _ = actions  # registers its commands on the request app
 
     app.command("verify")(verify_cmd.verify)
     app.add_typer(verify_cmd.keys_app, name="keys")
     app.add_typer(log_cmd.log_app, name="log")
+    app.add_typer(ledger_cmd.ledger_app, name="ledger")
     app.command("dev")(dev.dev)
     app.command("worker")(dev.worker)
     app.command("codec-server")(dev.codec_server)
