@@ -83,6 +83,8 @@ class Reconciler:
         view = await self._view(request_id)
         closed = desc.status not in (None, WorkflowExecutionStatus.RUNNING)
         if closed and (view is None or not view.status.terminal):
+            if RequestStatus(row.status).terminal:
+                return Finding(request_id, "ok")  # already projected as ended
             how = desc.status.name.lower() if desc.status else "closed"
             self._end_outside(row, view, how)
             return Finding(request_id, "ended_outside", how)

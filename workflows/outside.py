@@ -57,7 +57,11 @@ class Outside(_Base):
         workflow.upsert_search_attributes([DSR_STATUS.value_set(str(self._status))])
         await self._project()
         return DsrResult(
-            request_id=self._inp.request_id, status=self._status, stores=[], reason=self._reason
+            request_id=self._inp.request_id,
+            status=self._status,
+            stores=[],
+            artifact=None,
+            reason=self._reason,
         )
 
     async def _refuse(self, operation: str, actor: str, problem: str) -> None:
