@@ -147,7 +147,7 @@ class Runtime:
         from dsrflow.reconciler import Reconciler
         from dsrflow.requests_client import RequestClient
 
-        interval = getattr(self.settings, "reconcile_interval_s", 300)
+        interval = self.settings.reconcile_interval_s
         if interval <= 0:
             return
         rc = RequestClient(client, self.settings.task_queue)
@@ -190,7 +190,7 @@ class Runtime:
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
             workflow_runner=sandbox_runner(),
-            interceptors=[CallerCheck(self.caller_key())],
+            interceptors=[CallerCheck(self.caller_key(), self.settings.caller_assertion_max_age_s)],
             activities=[
                 stores.get_policy,
                 stores.plan_request,

@@ -50,6 +50,20 @@ class Settings(BaseModel):
         "(crypto-shredding Temporal's copy and its encrypted artifacts).",
     )
     signing_passphrase_env: str = "DSRFLOW_SIGNING_PASSPHRASE"  # noqa: S105 - a variable name
+    caller_assertion_max_age_s: int = Field(
+        300,
+        ge=0,
+        description="How old a start's or update's caller assertion may be when the workflow "
+        "sees it (0: not checked; only for test servers whose clock skips ahead).",
+    )
+    reconcile_interval_s: int = Field(
+        300, ge=0, description="Seconds between the worker's reconciler rounds (0: off)."
+    )
+    codec_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (the Temporal UI's) allowed to call the codec "
+        "server; default: the embedded UI on ui_port.",
+    )
     log_format: Literal["console", "json"] = "console"
     log_level: str = "info"
 

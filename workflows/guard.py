@@ -41,25 +41,29 @@ class CallerCheck(Interceptor):
 
     Args:
         key: The caller key.
+        max_age_s: How old an assertion may be (0: not checked).
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, max_age_s: int = assertions.MAX_AGE_S) -> None:
         self._key = key
+        self._max_age_s = max_age_s
 
     def workflow_interceptor_class(
         self, input: WorkflowInterceptorClassInput
     ) -> type[WorkflowInboundInterceptor]:
         """The inbound interceptor class, bound to this worker's key."""
-        key = self._key
+        key, max_age_s = self._key, self._max_age_s
 
         class _Bound(_CheckInbound):
             _KEY = key
+            _MAX_AGE_S = max_age_s
 
         return _Bound
 
 
 class _CheckInbound(WorkflowInboundInterceptor):
     _KEY: bytes
+    _MAX_AGE_S: int
 
     def _problem(self, operation: str, actor: str, headers: Any) -> str | None:
         return assertions.problem(
@@ -69,6 +73,7 @@ class _CheckInbound(WorkflowInboundInterceptor):
             operation=operation,
             actor=actor,
             now=workflow.now(),
+            max_age_s=self._MAX_AGE_S,
         )
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
