@@ -155,14 +155,14 @@ class Runtime:
 
     def codec_app(self) -> FastAPI:
         """The codec server app (the Temporal UI decodes request payloads through it)."""
-        from dsrflow.api.codec import create_codec_app, parse_tokens
+        from dsrflow.api.codec import create_codec_app, parse_origins, parse_tokens
 
-        ui = self.settings.ui_port
+        s = self.settings
         return create_codec_app(
             self.keystore,
             self.ledger,
             parse_tokens(self.env.get("DSRFLOW_CODEC_TOKENS")),
-            [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
+            parse_origins(s.codec_allowed_origins, s.ui_port),
         )
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
