@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dsrflow.domain import DsrInput, DsrResult, Identity, RequestStatus, RequestType, StatusView
-from dsrflow.errors import UserError
 from dsrflow.lifecycle import Decision, IdentityVerification
-from dsrflow.requests_client import RequestClient
+from dsrflow.requests_client import ActionNotConfirmed, ActionRefused, RequestClient
 from dsrflow.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
@@ -47,13 +46,17 @@ async def _one(rt: Runtime, n: int) -> tuple[str, list[str]]:
         ("approve", Decision(f"staff:approver-{n}", "load test"), "approved"),
     )
     for update, arg, action in steps:
+        unconfirmed = False
         for _ in range(3):  # a timed-out attempt is retried, as a person would
             try:
                 await rc.act(rid, update, arg)
-            except UserError as exc:
-                if "in time" in str(exc):
-                    continue
-                raise
+            except ActionNotConfirmed:
+                unconfirmed = True  # recorded only if the workflow accepted it
+                continue
+            except ActionRefused:
+                if not unconfirmed:
+                    raise
+                # the unconfirmed attempt was accepted after all: the gate has moved on
             accepted.append(action)
             break
     return rid, accepted
