@@ -24,6 +24,7 @@ from workflows.clock import Clock
 from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
 from workflows.decisions import StoreDecisions, need_actor
 from workflows.outside import Outside
+from workflows.projecting import Projecting
 from workflows.steps import StoreSteps
 
 with workflow.unsafe.imports_passed_through():
@@ -34,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         HumanAction,
         Identity,
         Plan,
-        ProjectionEvent,
         RequestStatus,
         RequestType,
         StatusView,
@@ -60,13 +60,14 @@ with workflow.unsafe.imports_passed_through():
 
 PATCH_RELEASE_STATUS = "release-keeps-status"
 PATCH_DRY_RUN = "dry-run-requests"
-PATCH_ACCEPTED_FIRST = "project-accepted-actions"
 DRY_RUN_REASON = "dry run: no store was changed, no evidence was signed"
 STUCK = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.INCOMPLETE)
 
 
 @workflow.defn(name="DataSubjectRequest")
-class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock, Outside):
+class DataSubjectRequestWorkflow(
+    StoreSteps, StoreChecks, StoreDecisions, Clock, Outside, Projecting
+):
     """One workflow per request, from receipt to its end state."""
 
     @workflow.init
@@ -322,26 +323,6 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock,
 
     # -- state -----------------------------------------------------------------------
 
-    async def _act(
-        self, actor: str, action: str, detail: str, store: str | None = None
-    ) -> UpdateAck:
-        self._record(actor, action, detail, store)
-        if self._accepted_first():
-            # Projected by an activity, which runs only once the workflow task that accepted
-            # the update is in history: a lost task cannot leave a phantom action in the ledger.
-            seq, mine = len(self._actions), self._seq + 1
-            self._unconfirmed.add(seq)
-            await self._project(durable=True)
-            self._unconfirmed.discard(seq)
-            if self._seq > mine:  # a newer snapshot (without this action) overtook it
-                await self._project()
-        else:
-            await self._project()
-        return UpdateAck(self._inp.request_id, self._status, action, self._due_at)
-
-    def _accepted_first(self) -> bool:
-        return workflow.patched(PATCH_ACCEPTED_FIRST)
-
     def _record(self, actor: str, action: str, detail: str = "", store: str | None = None) -> None:
         self._actions.append(
             HumanAction(len(self._actions) + 1, workflow.now(), actor, action, store, detail)
@@ -380,34 +361,3 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock,
             )
         except ActivityError:
             self._record("system:outbox", "notification_failed", kind)
-
-    async def _project(self, *, durable: bool = False) -> None:
-        self._seq += 1
-        pending = not durable and self._unconfirmed
-        event = ProjectionEvent(
-            request_id=self._inp.request_id,
-            request_type=self._inp.request_type,
-            status=self._status,
-            received_at=self._inp.received_at,
-            stores=list(self._outcomes.values()),
-            artifact=self._artifact,
-            regulation=self._inp.regulation,
-            seq=self._seq,
-            due_at=self._due_at,
-            overdue=self._overdue,
-            reason=self._reason,
-            actions=[a for a in self._actions if not pending or a.seq not in self._unconfirmed],
-        )
-        if durable:
-            await workflow.execute_activity(
-                "project", event, result_type=bool, start_to_close_timeout=SHORT,
-                retry_policy=SHORT_RETRY,
-            )  # fmt: skip
-            return
-        await workflow.execute_local_activity(
-            "project",
-            event,
-            result_type=bool,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=SHORT_RETRY,
-        )
