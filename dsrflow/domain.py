@@ -44,6 +44,10 @@ class RequestStatus(StrEnum):
     DENIED = "denied"
     EXPIRED = "expired"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    """Started from outside dsrflow (no caller assertion): refused at once, nothing acted on."""
+    ENDED_OUTSIDE = "ended_outside"
+    """Its workflow was terminated or timed out in Temporal, outside dsrflow (the reconciler)."""
 
     @property
     def terminal(self) -> bool:
@@ -57,6 +61,8 @@ _TERMINAL_REQUEST = frozenset(
         RequestStatus.DENIED,
         RequestStatus.EXPIRED,
         RequestStatus.CANCELLED,
+        RequestStatus.REJECTED,
+        RequestStatus.ENDED_OUTSIDE,
     }
 )
 

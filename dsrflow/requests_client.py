@@ -4,6 +4,13 @@ Submission uses update-with-start: the ``submit`` update is sent together with a
 reuses a running workflow of the same id, so a retried submit (a timeout, a double click, a
 queue redelivery) lands on the same request instead of creating a second one. A different
 request under an existing id is refused by the update's validator.
+
+Every call is signed with the caller assertion by the client's interceptor
+(``dsrflow.assertions.CallerSigner``, installed by ``Runtime.client``). An action's outcome is one
+of three, and the application layer audits each as what it is: accepted (an ``UpdateAck``),
+refused (``ActionRefused``: nothing happened), or not confirmed (``ActionNotConfirmed``: the
+workflow did not answer in time; it may or may not have accepted it, and the ledger shows it
+only once the workflow did).
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
 from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
+
+
+class ActionRefused(UserError):
+    """The workflow refused a person's action; nothing was recorded as done."""
+
+
+class ActionNotConfirmed(UserError):
+    """No worker confirmed a person's action in time: record the attempt, not the action."""
 
 
 @dataclass(frozen=True)
@@ -90,15 +105,17 @@ class RequestClient:
         """Send one of the people's-action updates; a refusal says why.
 
         Raises:
-            UserError: The request does not exist, or the workflow refused the action.
+            ActionRefused: The workflow refused the action.
+            ActionNotConfirmed: No worker answered in time (the action may still be accepted).
+            UserError: The request does not exist or has ended.
         """
         handle = self.handle(request_id)
         try:
             return await handle.execute_update(update, arg, result_type=UpdateAck)
         except WorkflowUpdateFailedError as exc:
-            raise UserError(f"request {request_id}: {update} refused: {_reason(exc)}") from None
+            raise ActionRefused(f"request {request_id}: {update} refused: {_reason(exc)}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise UserError(
+            raise ActionNotConfirmed(
                 f"request {request_id}: no worker answered {update} in time; is a worker running?"
             ) from None
         except RPCError as exc:

@@ -123,6 +123,7 @@ class Runtime:
         """
         from temporalio.client import Client
 
+        from dsrflow.assertions import CallerSigner
         from dsrflow.crypto.codec import data_converter
 
         t = self.settings.temporal
@@ -134,6 +135,7 @@ class Runtime:
                 t.address,
                 namespace=t.namespace,
                 data_converter=data_converter(self.keystore),
+                interceptors=[CallerSigner(self.caller_key)],
                 tls=_tls_config(t) if t.uses_tls or api_key else False,
                 api_key=api_key,
             )
@@ -143,9 +145,26 @@ class Runtime:
                 "is `dsrflow dev` (or your cluster) running?"
             ) from None
 
+    def caller_key(self) -> bytes:
+        """The key that signs and checks caller assertions (kept like the data keys)."""
+        from dsrflow.assertions import KEY_OWNER
+
+        return self.keystore.key_for(KEY_OWNER)[1]
+
+    async def reconcile_forever(self, client: Client) -> None:
+        """The worker's reconciler loop (``settings.reconcile_interval_s``; 0 turns it off)."""
+        from dsrflow.reconciler import Reconciler
+        from dsrflow.requests_client import RequestClient
+
+        interval = self.settings.reconcile_interval_s
+        if interval <= 0:
+            return
+        rc = RequestClient(client, self.settings.task_queue)
+        await Reconciler(self.ledger, rc).run_forever(timedelta(seconds=interval))
+
     def codec_app(self) -> FastAPI:
         """The codec server app (the Temporal UI decodes request payloads through it)."""
-        from dsrflow.api.codec import create_codec_app, parse_tokens
+        from dsrflow.api.codec import create_codec_app, parse_origins, parse_tokens
 
         ui = self.settings.ui.port
         return create_codec_app(
@@ -154,7 +173,7 @@ class Runtime:
             parse_tokens(
                 tokens.get_secret_value() if (tokens := self.settings.codec.tokens) else None
             ),
-            [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"],
+            parse_origins(self.settings.codec_allowed_origins, ui),
         )
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
@@ -168,6 +187,7 @@ class Runtime:
         from dsrflow.catalog.pool import AdapterPool
         from workflows.common import sandbox_runner
         from workflows.dsr import DataSubjectRequestWorkflow
+        from workflows.guard import CallerCheck
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
@@ -181,6 +201,7 @@ class Runtime:
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
             workflow_runner=sandbox_runner(),
+            interceptors=[CallerCheck(self.caller_key(), self.settings.caller_assertion_max_age_s)],
             activities=[
                 stores.get_policy,
                 stores.plan_request,

@@ -164,6 +164,20 @@ class Settings(BaseSettings):
     root_passphrase: SecretStr | None = Field(None, description="Encrypts the offline root key.")
     verifier_state: Path | None = Field(None, description="The offline verifier's state file.")
     debug: bool = Field(False, description="Internal errors print a stack trace.")
+    caller_assertion_max_age_s: int = Field(
+        300,
+        ge=0,
+        description="How old a start's or update's caller assertion may be when the workflow "
+        "sees it (0: not checked; only for test servers whose clock skips ahead).",
+    )
+    reconcile_interval_s: int = Field(
+        300, ge=0, description="Seconds between the worker's reconciler rounds (0: off)."
+    )
+    codec_allowed_origins: str = Field(
+        "",
+        description="Comma-separated origins (the Temporal UI's) allowed to call the codec "
+        "server; default: the embedded UI on the UI port.",
+    )
     env_file: Path = Field(Path(".env"), description="A dotenv file read at start-up.")
     secrets_dir: Path | None = Field(None, description="One file per variable, named like it.")
     temporal: TemporalSettings = TemporalSettings()

@@ -70,7 +70,8 @@ class StoreDecisions(_Base):
         """Put the request under legal hold: erasure pauses until released."""
         self._hold = d
         if self._status in (RequestStatus.RUNNING, RequestStatus.NEEDS_ATTENTION):
-            await self._set_status(RequestStatus.ON_HOLD)
+            # Projected with the recorded action, once the update is durably accepted.
+            await self._set_status(RequestStatus.ON_HOLD, project=not self._accepted_first())
         return await self._act(d.actor, "hold", d.reason)
 
     @hold.validator
@@ -88,7 +89,7 @@ class StoreDecisions(_Base):
         """Release the legal hold."""
         self._hold = None
         if self._status == RequestStatus.ON_HOLD and self._executing:
-            await self._set_status(self._running_status())
+            await self._set_status(self._running_status(), project=not self._accepted_first())
         return await self._act(d.actor, "released", d.reason)
 
     @release.validator

@@ -23,6 +23,8 @@ from workflows.checks import WORKLOAD, StoreChecks
 from workflows.clock import Clock
 from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
 from workflows.decisions import StoreDecisions, need_actor
+from workflows.outside import Outside
+from workflows.projecting import Projecting
 from workflows.steps import StoreSteps
 
 with workflow.unsafe.imports_passed_through():
@@ -33,7 +35,6 @@ with workflow.unsafe.imports_passed_through():
         HumanAction,
         Identity,
         Plan,
-        ProjectionEvent,
         RequestStatus,
         RequestType,
         StatusView,
@@ -64,7 +65,9 @@ STUCK = (StoreStatus.FAILED_NEEDS_ATTENTION, StoreStatus.INCOMPLETE)
 
 
 @workflow.defn(name="DataSubjectRequest")
-class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock):
+class DataSubjectRequestWorkflow(
+    StoreSteps, StoreChecks, StoreDecisions, Clock, Outside, Projecting
+):
     """One workflow per request, from receipt to its end state."""
 
     @workflow.init
@@ -98,12 +101,17 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
         self._resolved: dict[str, int] = {}  # identifiers each identity source found
         self._warned: set[tuple[str, str]] = set()
         self._dry_settled: set[str] = set()  # a dry run's stores that failed (nobody is asked)
+        # People's actions whose update is not yet durably accepted: not projected until it is.
+        self._unconfirmed: set[int] = set()
 
     # -- run -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: DsrInput) -> DsrResult:
         """Run the request to its end state."""
+        refused = self._start_refused()
+        if refused is not None:
+            return await self._reject_start(refused)
         workflow.upsert_search_attributes(
             [DSR_TYPE.value_set(str(inp.request_type)), DSR_DUE.value_set(self._due_at)]
         )
@@ -117,7 +125,11 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
         clock = asyncio.create_task(self._watch_deadlines())
         evicted = False
         try:
-            await self._lifecycle()
+            try:
+                await self._lifecycle()
+            except asyncio.CancelledError:
+                if not await self._cancelled_outside():
+                    raise
         except GeneratorExit:  # dropped from the worker's cache (e.g. terminated): no awaiting
             evicted = True
             raise
@@ -311,13 +323,6 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
 
     # -- state -----------------------------------------------------------------------
 
-    async def _act(
-        self, actor: str, action: str, detail: str, store: str | None = None
-    ) -> UpdateAck:
-        self._record(actor, action, detail, store)
-        await self._project()
-        return UpdateAck(self._inp.request_id, self._status, action, self._due_at)
-
     def _record(self, actor: str, action: str, detail: str = "", store: str | None = None) -> None:
         self._actions.append(
             HumanAction(len(self._actions) + 1, workflow.now(), actor, action, store, detail)
@@ -337,11 +342,12 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
             self._status = self._running_status()
         await self._set_status(self._status)
 
-    async def _set_status(self, status: RequestStatus) -> None:
+    async def _set_status(self, status: RequestStatus, *, project: bool = True) -> None:
         self._status = status
         shown = RequestStatus.OVERDUE if self._overdue and not status.terminal else status
         workflow.upsert_search_attributes([DSR_STATUS.value_set(str(shown))])
-        await self._project()
+        if project:
+            await self._project()
 
     async def _notify(self, kind: str, stores: list[str] | None = None, detail: str = "") -> None:
         """Put a notification in the outbox; a broken outbox must not stop the clock."""
@@ -355,26 +361,3 @@ class DataSubjectRequestWorkflow(StoreSteps, StoreChecks, StoreDecisions, Clock)
             )
         except ActivityError:
             self._record("system:outbox", "notification_failed", kind)
-
-    async def _project(self) -> None:
-        self._seq += 1
-        await workflow.execute_local_activity(
-            "project",
-            ProjectionEvent(
-                request_id=self._inp.request_id,
-                request_type=self._inp.request_type,
-                status=self._status,
-                received_at=self._inp.received_at,
-                stores=list(self._outcomes.values()),
-                artifact=self._artifact,
-                regulation=self._inp.regulation,
-                seq=self._seq,
-                due_at=self._due_at,
-                overdue=self._overdue,
-                reason=self._reason,
-                actions=list(self._actions),
-            ),
-            result_type=bool,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=SHORT_RETRY,
-        )

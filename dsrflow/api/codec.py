@@ -51,6 +51,29 @@ def parse_tokens(value: str | None) -> dict[str, str]:
     return tokens
 
 
+def parse_origins(value: str | None, ui_port: int) -> list[str]:
+    """The browser origins allowed to call the codec server (``DSRFLOW_CODEC_ALLOWED_ORIGINS``).
+
+    Empty means the embedded UI on this machine (``http://127.0.0.1:<ui_port>`` and
+    ``http://localhost:<ui_port>``). Each entry is a bare origin, ``scheme://host[:port]``; a
+    wildcard is refused, since the codec server accepts credentials (the UI's access token).
+
+    Raises:
+        ConfigError: An entry is not a bare http(s) origin.
+    """
+    origins = [o.strip().rstrip("/") for o in (value or "").split(",") if o.strip()]
+    if not origins:
+        return [f"http://127.0.0.1:{ui_port}", f"http://localhost:{ui_port}"]
+    for n, origin in enumerate(origins, 1):
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
+            raise ConfigError(
+                f"environment: DSRFLOW_CODEC_ALLOWED_ORIGINS entry {n} is not an origin "
+                "like https://temporal-ui.example.com[:port] (no path, no wildcard)"
+            )
+    return origins
+
+
 def create_codec_app(
     keystore: KeyStore,
     ledger: Ledger,

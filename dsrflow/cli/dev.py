@@ -115,6 +115,9 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     ready = rt.settings.state_dir / READY_FILE
     worker = rt.worker(client)
     running = asyncio.create_task(worker.run())
+    # Requests ended outside dsrflow (a Temporal terminate or timeout) and projection drift
+    # are found on a schedule, not only when someone runs `dsrflow ledger reconcile`.
+    reconciling = asyncio.create_task(rt.reconcile_forever(client))
     out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop", markup=False)
     if write_ready:
         ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
@@ -124,6 +127,7 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
         )
     finally:
         ready.unlink(missing_ok=True)
+        reconciling.cancel()
     if codec_server is not None:
         from dsrflow.api.serve import stop as stop_codec
 

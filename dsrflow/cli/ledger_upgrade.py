@@ -25,3 +25,12 @@ def upgrade(ctx: typer.Context) -> None:
     else:
         line = f"ledger {shown}: upgraded from {before or 'an empty database'} to {after}"
     out.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _register_reconcile() -> None:
+    from dsrflow.cli.ledger_cmd import reconcile
+
+    ledger_app.command("reconcile")(reconcile)
+
+
+_register_reconcile()

@@ -1,12 +1,19 @@
-"""Apply the workflow's state snapshots to the ledger tables."""
+"""Apply the workflow's state snapshots to the ledger tables.
+
+A snapshot is the workflow's whole view of the request, so applying it replaces what the ledger
+showed: an action the ledger holds that the snapshot does not (a person's update whose workflow
+task was lost) is removed, and one whose content changed is rewritten. Refusals of calls from
+outside dsrflow, and ends outside it, also go to the audit log as they are first projected.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dsrflow.domain import ProjectionEvent, StoreOutcome, StoreStatus
 from dsrflow.ledger.models import (
+    AuditRow,
     HumanTaskRow,
     RequestActionRow,
     RequestRow,
@@ -14,9 +21,18 @@ from dsrflow.ledger.models import (
     utcnow,
 )
 
+AUDITED = frozenset(
+    {"start_rejected", "caller_refused", "cancelled_outside_dsrflow", "ended_outside_dsrflow"}
+)
+"""Workflow-recorded actions that are also audit entries: nobody in dsrflow did them."""
+
 
 def apply_event(s: Session, event: ProjectionEvent) -> bool:
-    """Apply one snapshot unless a newer one (higher ``seq``) was applied already."""
+    """Apply one snapshot unless a newer one (higher ``seq``) was applied already.
+
+    A snapshot with the same ``seq`` is applied again: it is either a retry (no change) or the
+    re-run of a workflow task whose first run was lost, which is the truth.
+    """
     # FOR UPDATE (PostgreSQL): two snapshots of one request are applied one after the other, so
     # the sequence check below cannot be raced. SQLite serialises through BEGIN IMMEDIATE.
     row = s.get(RequestRow, event.request_id, with_for_update=True)
@@ -29,7 +45,7 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
             status=str(event.status),
         )
         s.add(row)
-    elif row.projection_seq >= event.seq:
+    elif row.projection_seq > event.seq:
         return False
     row.status = str(event.status)
     row.projection_seq = event.seq
@@ -75,24 +91,51 @@ def _apply_store(st: StoreStateRow, outcome: StoreOutcome) -> None:
 
 
 def _apply_actions(s: Session, event: ProjectionEvent) -> None:
-    known = set(
-        s.scalars(
-            select(RequestActionRow.seq).where(RequestActionRow.request_id == event.request_id)
+    known = {
+        r.seq: r
+        for r in s.scalars(
+            select(RequestActionRow).where(RequestActionRow.request_id == event.request_id)
+        )
+    }
+    shown = {a.seq for a in event.actions}
+    gone = [seq for seq in known if seq not in shown]
+    if gone:
+        s.execute(
+            delete(RequestActionRow).where(
+                RequestActionRow.request_id == event.request_id, RequestActionRow.seq.in_(gone)
+            )
+        )
+    for a in event.actions:
+        values = {
+            "at": a.at,
+            "actor": _fit(a.actor, 120),
+            "action": _fit(a.action, 60),
+            "store": a.store,
+            "detail": a.detail,
+        }
+        row = known.get(a.seq)
+        if row is None:
+            s.add(RequestActionRow(request_id=event.request_id, seq=a.seq, **values))
+            if a.action in AUDITED:
+                audit_outside(s, event.request_id, a.actor, a.action, a.detail)
+        elif (row.actor, row.action, row.store, row.detail) != (
+            values["actor"], values["action"], a.store, a.detail
+        ):  # fmt: skip
+            for key, value in values.items():
+                setattr(row, key, value)
+
+
+def audit_outside(s: Session, request_id: str, actor: str, action: str, detail: str) -> None:
+    """Append the audit entry of something done to a request from outside dsrflow."""
+    s.add(
+        AuditRow(
+            at=utcnow(),
+            actor=_fit(actor, 120),
+            action=_fit(action, 60),
+            request_id=request_id,
+            detail={"reason": detail, "category": "system"},
         )
     )
-    for a in event.actions:
-        if a.seq not in known:
-            s.add(
-                RequestActionRow(
-                    request_id=event.request_id,
-                    seq=a.seq,
-                    at=a.at,
-                    actor=_fit(a.actor, 120),
-                    action=_fit(a.action, 60),
-                    store=a.store,
-                    detail=a.detail,
-                )
-            )
 
 
 def _apply_tasks(s: Session, event: ProjectionEvent) -> None:

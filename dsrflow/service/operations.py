@@ -149,3 +149,22 @@ class UpgradeLedger(UseCase):
         finally:
             ledger.close()
         return shown, done.before, done.after
+
+
+class Reconcile(UseCase):
+    """Check open requests against their workflows: ends outside dsrflow, projection drift."""
+
+    async def run(self, principal: Principal, request_ids: list[str] | None) -> list[Any]:
+        """The reconciler's findings (each ``request_id``, ``kind``, ``detail``), audited."""
+        from dsrflow.reconciler import Reconciler
+
+        self.allow(principal, "ledger.reconcile")
+        for rid in request_ids or []:
+            checks.request_id(rid)
+        found = await Reconciler(self.rt.ledger, await self.requests()).run(request_ids)
+        changed = [f.request_id for f in found if f.kind in ("ended_outside", "rebuilt")]
+        self.audit(
+            principal, "ledger.reconcile", Category.SYSTEM, None,
+            checked=len(found), reconciled=changed,
+        )  # fmt: skip
+        return found

@@ -52,6 +52,7 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "stores.test": frozenset({"engineer", "admin"}),
     "keys": frozenset({"admin"}),
     "ledger.upgrade": frozenset({"admin"}),
+    "ledger.reconcile": frozenset({"admin"}),
     "keys.read": frozenset({"auditor", "engineer", "admin"}),
     "log": frozenset({"auditor", "admin"}),
 }

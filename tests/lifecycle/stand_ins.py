@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from adapters.base import Capability, Subject
 from adapters.registry import GROUP, AdapterRegistry
 from adapters.sql import SqlAdapter
+from dsrflow.assertions import with_signer
 from dsrflow.catalog import yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import StoreReceipt, StoreTaskInput, SweepInput, VerifyReceipt
@@ -161,7 +162,12 @@ def checks_harness(
         pool = real["plan_request"].__self__.pool  # type: ignore[attr-defined]
         fakes = StandIns(pool, real)
         config["activities"] = fakes.activities(config["activities"])
-        h = Harness(ts_env, rt, RequestClient(ts_env.client, rt.settings.task_queue), demo_dir)
+        h = Harness(
+            ts_env,
+            rt,
+            RequestClient(with_signer(ts_env.client, rt.caller_key), rt.settings.task_queue),
+            demo_dir,
+        )
         try:
             async with Worker(**config):
                 yield h, fakes
