@@ -24,7 +24,7 @@ def _event(seq: int, status: RequestStatus, *actions: tuple[str, str]) -> Projec
 
 
 def test_a_rerun_snapshot_replaces_the_phantom_action(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
     verified = ("staff:ann", "identity_verified")
     # The workflow task that accepted the verification was lost after projecting it ...
     assert ledger.apply(_event(2, RequestStatus.AWAITING_APPROVAL, verified))
@@ -42,7 +42,7 @@ def test_a_rerun_snapshot_replaces_the_phantom_action(tmp_path: Path) -> None:
 
 
 def test_refusals_and_outside_ends_are_audited_once(tmp_path: Path) -> None:
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
     refused = ("temporal:unverified", "caller_refused")
     ledger.apply(_event(1, RequestStatus.AWAITING_VERIFICATION, refused))
     ledger.apply(_event(2, RequestStatus.AWAITING_VERIFICATION, refused))
