@@ -132,7 +132,7 @@ def test_list_refuses_an_unknown_status_naming_the_allowed_ones(tmp_path: Path) 
     project(rt, "dsr-a", RequestStatus.NEEDS_ATTENTION)
     with pytest.raises(
         UserError,
-        match=r"--status: .bogus. is not one of received, .*, cancelled, rejected, ended_outside$",
+        match=r"--status: .bogus. is not one of received, .*, cancelled, rejected, ended-outside$",
     ):
         ListRequests(rt).run(AUDITOR, "bogus")
     assert [r.id for r in ListRequests(rt).run(AUDITOR, "needs-attention")] == ["dsr-a"]
