@@ -39,7 +39,7 @@ async def _outside(rt: Runtime, *, key: bytes | None = None) -> Client:
     """A client like the Temporal UI's: clear payloads, and no caller key (or a wrong one)."""
     signer = [CallerSigner(lambda: key)] if key is not None else []
     return await Client.connect(
-        rt.settings.temporal_address, namespace=rt.settings.temporal_namespace,
+        rt.settings.temporal_address, namespace=rt.settings.temporal.namespace,
         interceptors=signer,
     )  # fmt: skip
 
