@@ -284,10 +284,6 @@ def test_pointer_column_in_other_peoples_rows_is_recorded_not_a_hit(
     store: Store, tmp_path: Path
 ) -> None:
     """A colleague's row names her in a pointer column: not her row, not a hit, recorded."""
-    from adapters.sql.config import CollectionConfig
-
-    if "pointers" not in CollectionConfig.model_fields:
-        pytest.skip("pointer rules (issue 8 item 5) are not in this build")
     t = store.table("customers")
     with store.engine.begin() as conn:
         conn.execute(t.insert().values(id=3, email="colleague@example.org", referred_by=SUBJECT))
