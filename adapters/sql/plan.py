@@ -41,6 +41,7 @@ from adapters.sql.config import (
 )
 from adapters.sql.fk import ForeignKey, order_constraints
 from adapters.sql.normalize import is_mysql, normalized
+from adapters.sweeping import escape_like
 from dsrflow.graph import find_cycle, topo_levels
 from dsrflow.identity import DEFAULT_KINDS, TRIMMED, IdentityKinds
 
@@ -168,8 +169,8 @@ class SqlPlan:
             # plain index find every case variant by prefix (so a trailing CR or tab too), and
             # values with leading white space by their first character; the byte-wise test then
             # keeps exactly the rows whose casefold form is the value.
-            prefixes = [col.like(_like_prefix(v), escape="\\") for v in normal]
-            padded = [col.like(_like_prefix(ch), escape="\\") for ch in TRIMMED]
+            prefixes = [col.like(escape_like(v) + "%", escape="!") for v in normal]
+            padded = [col.like(escape_like(ch) + "%", escape="!") for ch in TRIMMED]
             return and_(or_(col.in_(normal), *prefixes, *padded), expr.in_(normal))
         return expr.in_(normal)
 
@@ -357,9 +358,3 @@ def coerce(column: Any, values: tuple[str, ...]) -> list[Any]:
     if py_type is str:
         return list(values)
     return list(values)
-
-
-def _like_prefix(value: str) -> str:
-    """``value%`` with LIKE's own metacharacters escaped (backslash as the escape)."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + "%"
