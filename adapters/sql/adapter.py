@@ -274,7 +274,7 @@ class SqlAdapter:
 
         """
         plan = self.plan()
-        eraser = Eraser(plan, self._hmac_keys(), self.config.batch_size)
+        eraser = Eraser(plan, self.hmac_keys(), self.config.batch_size)
         try:
             with self.engine.connect() as conn, conn.begin() as tx:
                 run = eraser.run(conn, subject, progress)
@@ -349,9 +349,6 @@ class SqlAdapter:
 
     def hmac_keys(self) -> dict[str, bytes]:
         """Every HMAC key the catalog names, from its env var (raises if one is not set)."""
-        return self._hmac_keys()
-
-    def _hmac_keys(self) -> dict[str, bytes]:
         keys = {}
         for coll in self.config.collections.values():
             for rule in coll.erase.fields.values():
