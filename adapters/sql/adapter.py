@@ -176,11 +176,16 @@ class SqlAdapter:
 
         return check_store(self)
 
-    def dry_run_store(self, subject: Subject, *, erase: bool) -> DryRunReport:
-        """Access (and erasure), then the sweep, in one transaction rolled back (``dryrun.py``)."""
+    def dry_run_store(
+        self, subject: Subject, *, erase: bool, budget: SweepBudget | None = None
+    ) -> DryRunReport:
+        """Access (and erasure), then the sweep, in one transaction rolled back (``dryrun.py``).
+
+        ``budget`` is the store's own ``sweep:`` budget from the catalog (default: the defaults).
+        """
         from adapters.sql.dryrun import dry_run
 
-        return dry_run(self, subject, erase=erase)
+        return dry_run(self, subject, erase=erase, budget=budget)
 
     def access(self, subject: Subject) -> Iterator[Record]:
         """Stream every matching row of every collection, in declaration order."""

@@ -150,7 +150,9 @@ def _dry_run(
         return False
     subject = Subject.of([Identity(k, v) for k, v in identities])
     try:
-        dry = adapter.dry_run_store(subject, erase=erase)
+        # The same sweep budget the workflow's sweep would use for this store.
+        budget = pool.entry(store).common.sweep.budget()
+        dry = adapter.dry_run_store(subject, erase=erase, budget=budget)
     except AdapterError as exc:  # the store went away, or its schema changed meanwhile
         out.print(f"[red]FAIL[/] {escape(f'{store}: dry run: {exc}')}", soft_wrap=True)
         return False
