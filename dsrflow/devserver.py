@@ -151,13 +151,32 @@ class DevServer:
                 raise UserError(
                     f"temporal server exited with code {self.proc.returncode}; see {self.logfile}"
                 )
-            with socket.socket() as sock:
-                sock.settimeout(0.5)
-                if sock.connect_ex((self.host, self.port)) == 0:
-                    return
+            if self._serving():
+                return
             time.sleep(0.1)
         self.stop()
         raise UserError(f"temporal server did not start within {timeout:.0f}s; see {self.logfile}")
+
+    def _serving(self) -> bool:
+        """Whether the frontend answers its health check with SERVING.
+
+        An open port is not enough: the frontend accepts connections a moment before
+        it is healthy, and a client that connects in that window fails with
+        "Frontend is not healthy yet" (seen in CI).
+        """
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((self.host, self.port)) != 0:
+                return False
+        try:
+            probe = subprocess.run(
+                [str(find_binary("temporal")), "operator", "cluster", "health",
+                 "--address", self.address],
+                capture_output=True, text=True, timeout=5, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return False
+        return probe.returncode == 0 and probe.stdout.strip() == "SERVING"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server: SIGTERM, then SIGKILL if it lingers."""
