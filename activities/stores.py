@@ -10,8 +10,8 @@ from typing import Any
 import structlog
 from temporalio import activity
 
-from activities.errors import store_errors
-from adapters.base import (
+from dsrflow.activities.errors import store_errors
+from dsrflow.adapters.base import (
     Capability,
     NotSupportedError,
     OperationReceipt,

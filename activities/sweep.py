@@ -16,9 +16,9 @@ from typing import Any
 import structlog
 from temporalio import activity
 
-from activities.errors import store_errors
-from adapters.base import Capability, NotSupportedError, Subject
-from adapters.sweeping import strong_kinds
+from dsrflow.activities.errors import store_errors
+from dsrflow.adapters.base import Capability, NotSupportedError, Subject
+from dsrflow.adapters.sweeping import strong_kinds
 from dsrflow.catalog.model import Catalog
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import SweepInput

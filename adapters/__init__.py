@@ -3,7 +3,7 @@
 See ``docs/writing-an-adapter.md``. Store-specific code lives here and nowhere else.
 """
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     Adapter,
     AdapterContext,
     AdapterError,
@@ -17,7 +17,7 @@ from adapters.base import (
     RetryableAdapterError,
     Subject,
 )
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.registry import AdapterRegistry
 
 __all__ = [
     "Adapter",

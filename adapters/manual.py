@@ -23,7 +23,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     AdapterContext,
     Capability,
     Check,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 
-from adapters.base import Adapter, Capability
+from dsrflow.adapters.base import Adapter, Capability
 from dsrflow.errors import ConfigError
 
 GROUP = "dsrflow.adapters"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import Subject
+from dsrflow.adapters.base import Subject
 from dsrflow.identity import casefold, normalize_value
 
 BUILTIN_STRONG = frozenset({"email", "phone"})

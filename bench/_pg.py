@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
-from adapters.base import AdapterContext
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from adapters.base import AdapterContext, Subject, SweepBudget
-from adapters.sql import SqlAdapter, SqlConfig
 from bench._pg import engine, scratch_database, timed
+from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 
 ROWS, SUBJECTS = 1_000_000, 100_000

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from temporalio.service import TLSConfig
     from temporalio.worker import Worker
 
-    from adapters.registry import AdapterRegistry
+    from dsrflow.adapters.registry import AdapterRegistry
     from dsrflow.artifacts import ArtifactStore
     from dsrflow.catalog import Catalog
     from dsrflow.crypto.keystore import KeyStore
@@ -80,7 +80,7 @@ class Runtime:
     @cached_property
     def registry(self) -> AdapterRegistry:
         """Installed adapters."""
-        from adapters.registry import AdapterRegistry
+        from dsrflow.adapters.registry import AdapterRegistry
 
         return AdapterRegistry.from_entry_points()
 
@@ -180,14 +180,14 @@ class Runtime:
         """A worker running the request workflow and every activity."""
         from temporalio.worker import Worker
 
-        from activities.ledger import LedgerActivities
-        from activities.results import ResultActivities
-        from activities.stores import StoreActivities
-        from activities.sweep import SweepActivities
+        from dsrflow.activities.ledger import LedgerActivities
+        from dsrflow.activities.results import ResultActivities
+        from dsrflow.activities.stores import StoreActivities
+        from dsrflow.activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
-        from workflows.common import sandbox_runner
-        from workflows.dsr import DataSubjectRequestWorkflow
-        from workflows.guard import CallerCheck
+        from dsrflow.workflows.common import sandbox_runner
+        from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
+        from dsrflow.workflows.guard import CallerCheck
 
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.common import store_options
+from dsrflow.workflows.common import store_options
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

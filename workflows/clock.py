@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import StoreStatus
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pkgutil
 from datetime import timedelta
 
 from temporalio import workflow
@@ -63,7 +64,17 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     visible to the data converter inside the sandbox (a type defined in a module the workflow
     never imports by name would otherwise decode with no module globals). Worker and replayer
     must use the same runner.
+
+    The workflow modules themselves (``dsrflow.workflows``) are not passed through: they
+    are re-imported in each sandbox, where the sandbox's restrictions apply to them.
     """
+    import dsrflow
+
+    core = sorted(
+        f"dsrflow.{info.name}"
+        for info in pkgutil.iter_modules(dsrflow.__path__)
+        if info.name != "workflows"
+    )
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("dsrflow")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*core)
     )

@@ -26,10 +26,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from dsrflow.verify.schema import SchemaError, validate
 
-from workflows.common import DSR_DUE
+from dsrflow.workflows.common import DSR_DUE
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

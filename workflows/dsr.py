@@ -19,13 +19,13 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from workflows.checks import WORKLOAD, StoreChecks
-from workflows.clock import Clock
-from workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
-from workflows.decisions import StoreDecisions, need_actor
-from workflows.outside import Outside
-from workflows.projecting import Projecting
-from workflows.steps import StoreSteps
+from dsrflow.workflows.checks import WORKLOAD, StoreChecks
+from dsrflow.workflows.clock import Clock
+from dsrflow.workflows.common import DSR_DUE, DSR_STATUS, DSR_TYPE, NOTIFY_RETRY, SHORT, SHORT_RETRY
+from dsrflow.workflows.decisions import StoreDecisions, need_actor
+from dsrflow.workflows.outside import Outside
+from dsrflow.workflows.projecting import Projecting
+from dsrflow.workflows.steps import StoreSteps
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (

@@ -5,7 +5,7 @@ A mixin of ``DataSubjectRequestWorkflow`` (its state lives there):
 - a start without a valid caller assertion ends at once as ``rejected``: nothing of its input
   is acted on or projected, and the refusal is recorded (and audited by the projection);
 - an update without one is refused in its handler and the refusal recorded the same way
-  (see ``workflows.guard``);
+  (see ``dsrflow.workflows.guard``);
 - a Temporal cancel (the UI's button, ``temporal workflow cancel``) is handled like a person's
   cancel: recorded, the stores that had not finished marked cancelled, the evidence bundle or
   package built if execution had started, and the request projected ``cancelled``.
@@ -23,11 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import DsrResult, RequestStatus
     from dsrflow.lifecycle import Decision
 
-from workflows.common import DSR_STATUS
-from workflows.guard import PATCH_CALLER_CHECK, START_PROBLEM
+from dsrflow.workflows.common import DSR_STATUS
+from dsrflow.workflows.guard import PATCH_CALLER_CHECK, START_PROBLEM
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

@@ -19,10 +19,10 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import ProjectionEvent
     from dsrflow.lifecycle import UpdateAck
 
-from workflows.common import SHORT, SHORT_RETRY
+from dsrflow.workflows.common import SHORT, SHORT_RETRY
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.checks import PATCH_STORE_CHECKS, WORKLOAD
-from workflows.common import MAX_IDENTITY_HOPS, SHORT, SHORT_RETRY, VERBS, store_options
+from dsrflow.workflows.checks import PATCH_STORE_CHECKS, WORKLOAD
+from dsrflow.workflows.common import MAX_IDENTITY_HOPS, SHORT, SHORT_RETRY, VERBS, store_options
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.redact import first_line
@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.lifecycle import StoreDecision
 
 if TYPE_CHECKING:
-    from workflows.dsr import DataSubjectRequestWorkflow as _Base
+    from dsrflow.workflows.dsr import DataSubjectRequestWorkflow as _Base
 else:
     _Base = object
 

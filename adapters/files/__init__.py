@@ -1,5 +1,5 @@
 """Built-in files adapter: a folder (local or a mounted object store) with per-subject paths."""
 
-from adapters.files.adapter import FilesAdapter, FilesConfig
+from dsrflow.adapters.files.adapter import FilesAdapter, FilesConfig
 
 __all__ = ["FilesAdapter", "FilesConfig"]

@@ -35,7 +35,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     AdapterContext,
     Capability,
     Check,
@@ -49,7 +49,7 @@ from adapters.base import (
     SweepBudget,
     operation_digest,
 )
-from adapters.files.sweep import sweep_files
+from dsrflow.adapters.files.sweep import sweep_files
 from dsrflow.domain import CollectionCount
 from dsrflow.identity import casefold_glob
 from dsrflow.sweeps import SweepReport

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Subject, SweepBudget
-from adapters.sweeping import NO_STRONG_IDENTIFIER, searchable
+from dsrflow.adapters.base import Subject, SweepBudget
+from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, searchable
 from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "files-scan"

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 from cryptography import x509
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -37,9 +37,9 @@ from adapters.base import (
     Subject,
     operation_digest,
 )
-from adapters.opendsr.client import OpenDsrClient
-from adapters.opendsr.config import OpenDsrConfig
-from adapters.opendsr.signing import (
+from dsrflow.adapters.opendsr.client import OpenDsrClient
+from dsrflow.adapters.opendsr.config import OpenDsrConfig
+from dsrflow.adapters.opendsr.signing import (
     SignatureError,
     SignedBody,
     check_certificate,

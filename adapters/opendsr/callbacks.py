@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
-from adapters.opendsr.signing import (
+from dsrflow.adapters.opendsr.signing import (
     DOMAIN_HEADER,
     SIGNATURE_HEADER,
     SignatureError,

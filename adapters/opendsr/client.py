@@ -15,8 +15,8 @@ from typing import Any
 
 from cryptography import x509
 
-from adapters.base import PermanentAdapterError, RetryableAdapterError
-from adapters.opendsr.signing import (
+from dsrflow.adapters.base import PermanentAdapterError, RetryableAdapterError
+from dsrflow.adapters.opendsr.signing import (
     DOMAIN_HEADER,
     SIGNATURE_HEADER,
     SignatureError,

@@ -1,6 +1,6 @@
 """Built-in Redis adapter: key templates, hash fields, set/list/sorted-set members."""
 
-from adapters.redis.adapter import RedisAdapter
-from adapters.redis.config import RedisConfig
+from dsrflow.adapters.redis.adapter import RedisAdapter
+from dsrflow.adapters.redis.config import RedisConfig
 
 __all__ = ["RedisAdapter", "RedisConfig"]

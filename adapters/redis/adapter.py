@@ -18,7 +18,7 @@ from typing import Any, Self
 import redis
 from redis import exceptions as rex
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -33,8 +33,8 @@ from adapters.base import (
     SweepBudget,
     operation_digest,
 )
-from adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
-from adapters.redis.sweep import sweep_redis
+from dsrflow.adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
+from dsrflow.adapters.redis.sweep import sweep_redis
 from dsrflow.domain import CollectionCount
 from dsrflow.identity import casefold, casefold_glob
 from dsrflow.redact import first_line

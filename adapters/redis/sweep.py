@@ -15,8 +15,8 @@ from typing import Any
 
 import redis
 
-from adapters.base import Subject, SweepBudget
-from adapters.sweeping import NO_STRONG_IDENTIFIER, normalize, searchable
+from dsrflow.adapters.base import Subject, SweepBudget
+from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, normalize, searchable
 from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "redis-scan"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.engine import Connection, make_url
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -22,16 +22,16 @@ from adapters.base import (
     SweepBudget,
     operation_digest,
 )
-from adapters.sql.bounded import read_only
-from adapters.sql.config import HmacValue, SqlConfig
-from adapters.sql.engine import build_engine, map_error
-from adapters.sql.erase import Eraser
-from adapters.sql.fk import reflect_foreign_keys
-from adapters.sql.indexes import ci_columns
-from adapters.sql.plan import SqlPlan
-from adapters.sql.reflect import SchemaReader
-from adapters.sql.sweep import sweep_connection
-from adapters.sql.updates import (
+from dsrflow.adapters.sql.bounded import read_only
+from dsrflow.adapters.sql.config import HmacValue, SqlConfig
+from dsrflow.adapters.sql.engine import build_engine, map_error
+from dsrflow.adapters.sql.erase import Eraser
+from dsrflow.adapters.sql.fk import reflect_foreign_keys
+from dsrflow.adapters.sql.indexes import ci_columns
+from dsrflow.adapters.sql.plan import SqlPlan
+from dsrflow.adapters.sql.reflect import SchemaReader
+from dsrflow.adapters.sql.sweep import sweep_connection
+from dsrflow.adapters.sql.updates import (
     CollectionUpdates,
     receipt_of,
     rectify_statement,
@@ -41,7 +41,7 @@ from dsrflow.domain import CollectionCount, Identity
 from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
-    from adapters.sql.dryrun import DryRunReport
+    from dsrflow.adapters.sql.dryrun import DryRunReport
 
 
 class SqlAdapter:
@@ -172,7 +172,7 @@ class SqlAdapter:
 
     def check_connection(self) -> CheckReport:
         """Connect; check tables, columns, foreign keys and privileges (see ``checks.py``)."""
-        from adapters.sql.checks import check_store
+        from dsrflow.adapters.sql.checks import check_store
 
         return check_store(self)
 
@@ -183,7 +183,7 @@ class SqlAdapter:
 
         ``budget`` is the store's own ``sweep:`` budget from the catalog (default: the defaults).
         """
-        from adapters.sql.dryrun import dry_run
+        from dsrflow.adapters.sql.dryrun import dry_run
 
         return dry_run(self, subject, erase=erase, budget=budget)
 

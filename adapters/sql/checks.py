@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, select, update
 
-from adapters.base import AdapterError, Check, CheckReport
-from adapters.sql.engine import map_error
-from adapters.sql.fk import by_table, fk_problems, widening_references
-from adapters.sql.indexes import index_checks
+from dsrflow.adapters.base import AdapterError, Check, CheckReport
+from dsrflow.adapters.sql.engine import map_error
+from dsrflow.adapters.sql.fk import by_table, fk_problems, widening_references
+from dsrflow.adapters.sql.indexes import index_checks
 
 if TYPE_CHECKING:
-    from adapters.sql.adapter import SqlAdapter
-    from adapters.sql.plan import SqlPlan
+    from dsrflow.adapters.sql.adapter import SqlAdapter
+    from dsrflow.adapters.sql.plan import SqlPlan
 
 
 def check_store(adapter: SqlAdapter) -> CheckReport:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from adapters.base import AdapterError, Subject, SweepBudget
-from adapters.sql.engine import map_error
-from adapters.sql.erase import Eraser
-from adapters.sql.fk import fk_problems, shared_rows, widening_edges, widening_references
+from dsrflow.adapters.base import AdapterError, Subject, SweepBudget
+from dsrflow.adapters.sql.engine import map_error
+from dsrflow.adapters.sql.erase import Eraser
+from dsrflow.adapters.sql.fk import fk_problems, shared_rows, widening_edges, widening_references
 from dsrflow.domain import CollectionCount
 from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
-    from adapters.sql.adapter import SqlAdapter
-    from adapters.sql.plan import SqlPlan
+    from dsrflow.adapters.sql.adapter import SqlAdapter
+    from dsrflow.adapters.sql.plan import SqlPlan
 
 
 @dataclass
@@ -166,7 +166,7 @@ def _sweep(
 ) -> None:
     try:
         # Written in parallel by the sweep's owner; this build may not have it yet.
-        from adapters.sql.sweep import sweep_connection
+        from dsrflow.adapters.sql.sweep import sweep_connection
     except ImportError:
         report.sweep_note = "sweep: not available in this build"
         return

@@ -9,9 +9,19 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
-from adapters.base import AdapterContext, AdapterError, PermanentAdapterError, RetryableAdapterError
-from adapters.sql.config import Connection
-from adapters.sql.normalize import SQLITE_CASEFOLD, SQLITE_E164, sqlite_casefold, sqlite_e164
+from dsrflow.adapters.base import (
+    AdapterContext,
+    AdapterError,
+    PermanentAdapterError,
+    RetryableAdapterError,
+)
+from dsrflow.adapters.sql.config import Connection
+from dsrflow.adapters.sql.normalize import (
+    SQLITE_CASEFOLD,
+    SQLITE_E164,
+    sqlite_casefold,
+    sqlite_e164,
+)
 from dsrflow.redact import DriverError, describe_driver_error, first_line
 
 # Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).

@@ -19,10 +19,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.base import PermanentAdapterError, Progress, Subject
-from adapters.sql.config import HmacValue, PointerSpec
-from adapters.sql.fk import blocking_rows, fk_problems
-from adapters.sql.plan import Edge, SqlPlan
+from dsrflow.adapters.base import PermanentAdapterError, Progress, Subject
+from dsrflow.adapters.sql.config import HmacValue, PointerSpec
+from dsrflow.adapters.sql.fk import blocking_rows, fk_problems
+from dsrflow.adapters.sql.plan import Edge, SqlPlan
 from dsrflow.domain import CollectionCount
 
 

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 if TYPE_CHECKING:
-    from adapters.sql.plan import SqlPlan
+    from dsrflow.adapters.sql.plan import SqlPlan
 
 _CASCADING = ("CASCADE", "SET NULL", "SET DEFAULT")
 

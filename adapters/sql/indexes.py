@@ -18,10 +18,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from adapters.base import Check
-from adapters.sql.config import SqlConfig
-from adapters.sql.normalize import normalized
-from adapters.sql.plan import SqlPlan
+from dsrflow.adapters.base import Check
+from dsrflow.adapters.sql.config import SqlConfig
+from dsrflow.adapters.sql.normalize import normalized
+from dsrflow.adapters.sql.plan import SqlPlan
 from dsrflow.identity import IdentityKinds
 
 _PROBE = "dsrflow-index-probe@example.invalid"  # not personal data: only the plan is read

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
-from adapters.base import PermanentAdapterError, Subject
-from adapters.sql.config import (
+from dsrflow.adapters.base import PermanentAdapterError, Subject
+from dsrflow.adapters.sql.config import (
     CollectionConfig,
     FixedValue,
     HmacValue,
@@ -39,9 +39,9 @@ from adapters.sql.config import (
     RandomValue,
     SqlConfig,
 )
-from adapters.sql.fk import ForeignKey, order_constraints
-from adapters.sql.normalize import is_mysql, normalized
-from adapters.sweeping import escape_like
+from dsrflow.adapters.sql.fk import ForeignKey, order_constraints
+from dsrflow.adapters.sql.normalize import is_mysql, normalized
+from dsrflow.adapters.sweeping import escape_like
 from dsrflow.graph import find_cycle, topo_levels
 from dsrflow.identity import DEFAULT_KINDS, TRIMMED, IdentityKinds
 

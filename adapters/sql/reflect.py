@@ -6,9 +6,9 @@ import warnings
 
 from sqlalchemy import Engine, MetaData, Table
 
-from adapters.base import AdapterContext
-from adapters.sql.config import CollectionConfig, SqlConfig
-from adapters.sql.engine import map_error
+from dsrflow.adapters.base import AdapterContext
+from dsrflow.adapters.sql.config import CollectionConfig, SqlConfig
+from dsrflow.adapters.sql.engine import map_error
 
 
 class SchemaReader:

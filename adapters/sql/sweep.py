@@ -58,17 +58,17 @@ from sqlalchemy.types import (
     Uuid,
 )
 
-from adapters.base import Subject, SweepBudget
-from adapters.sql.bounded import (
+from dsrflow.adapters.base import Subject, SweepBudget
+from dsrflow.adapters.sql.bounded import (
     StatementTimeout,
     error_kind,
     over_budget,
     run_one,
     timeout_scope,
 )
-from adapters.sql.normalize import normalized
-from adapters.sql.plan import SqlPlan
-from adapters.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, searchable
+from dsrflow.adapters.sql.normalize import normalized
+from dsrflow.adapters.sql.plan import SqlPlan
+from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, searchable
 from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "sql-sweep"

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, or_, update
 from sqlalchemy.sql.dml import Update
 
-from adapters.base import OperationReceipt, Subject, operation_digest
-from adapters.sql.config import CollectionConfig
-from adapters.sql.engine import map_error
-from adapters.sql.erase import count
-from adapters.sql.plan import SqlPlan
+from dsrflow.adapters.base import OperationReceipt, Subject, operation_digest
+from dsrflow.adapters.sql.config import CollectionConfig
+from dsrflow.adapters.sql.engine import map_error
+from dsrflow.adapters.sql.erase import count
+from dsrflow.adapters.sql.plan import SqlPlan
 from dsrflow.domain import CollectionCount
 
 Statement = Callable[[Table, CollectionConfig, Any], Update | None]

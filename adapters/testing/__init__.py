@@ -5,6 +5,6 @@ a ``harness`` fixture that seeds subjects in a real store, and pytest collects e
 ``docs/writing-an-adapter.md``.
 """
 
-from adapters.testing.suite import AdapterConformance, Harness, Seeded
+from dsrflow.adapters.testing.suite import AdapterConformance, Harness, Seeded
 
 __all__ = ["AdapterConformance", "Harness", "Seeded"]

@@ -2,7 +2,7 @@
 
 Usage in an adapter's test module::
 
-    from adapters.testing import AdapterConformance, Harness, Seeded
+    from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 
     class MyHarness(Harness):
         ...  # seeds subjects in a real store, one prefix/schema per test
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from adapters.base import (
+from dsrflow.adapters.base import (
     Adapter,
     Capability,
     CheckReport,

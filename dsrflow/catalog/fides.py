@@ -320,9 +320,9 @@ def sql_reflector(
     def reflect(tables: list[str]) -> SchemaInfo:
         from sqlalchemy import inspect
 
-        from adapters.base import AdapterContext, AdapterError
-        from adapters.sql.config import Connection
-        from adapters.sql.engine import build_engine, map_error
+        from dsrflow.adapters.base import AdapterContext, AdapterError
+        from dsrflow.adapters.sql.config import Connection
+        from dsrflow.adapters.sql.engine import build_engine, map_error
 
         conn = Connection.model_validate(connection)
         info = SchemaInfo()

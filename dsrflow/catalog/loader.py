@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog.identities import IdentityKindsConfig, build_registry
 from dsrflow.catalog.model import (
     GENERIC_KEYS,

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import structlog
 
-from adapters.base import Adapter, AdapterContext
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.base import Adapter, AdapterContext
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog.model import Catalog, StoreEntry
 from dsrflow.errors import ConfigError
 

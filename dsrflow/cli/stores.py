@@ -138,7 +138,7 @@ def _dry_run(
     pool: Any, store: str, report: Any, identities: list[tuple[str, str]], erase: bool
 ) -> bool:
     """Print the store-level dry run; True when it found no problem."""
-    from adapters.base import AdapterError, Subject
+    from dsrflow.adapters.base import AdapterError, Subject
     from dsrflow.domain import Identity
 
     adapter = pool.get(store)
@@ -210,7 +210,7 @@ def import_fides(
     ] = False,
 ) -> None:
     """Turn a Fides dataset into SQL-adapter catalog entries, validated before writing."""
-    from adapters.registry import AdapterRegistry
+    from dsrflow.adapters.registry import AdapterRegistry
     from dsrflow.catalog import load_catalog
     from dsrflow.catalog.fides import import_fides as build
     from dsrflow.catalog.fides import render, sql_reflector

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog.loader import load_catalog
 from dsrflow.catalog.model import StoreEntry
 from dsrflow.catalog.pool import AdapterPool

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from adapters.base import AdapterContext, Subject, SweepBudget
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.evidence.records import sweep_record
 from dsrflow.evidence.schemas import SWEEP

@@ -16,9 +16,9 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from adapters.base import AdapterContext, Subject
-from adapters.redis import RedisAdapter, RedisConfig
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import normalize_value
 from tests.fixtures.databases import PG_ADMIN

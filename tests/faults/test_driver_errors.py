@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import store_errors
-from adapters.base import AdapterContext, PermanentAdapterError, Subject
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.activities.errors import store_errors
+from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.redact import describe_exception
 from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN

@@ -18,8 +18,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.results import PACKAGE_ATTEMPTS, ResultActivities
-from adapters.base import Record
+from dsrflow.activities.results import PACKAGE_ATTEMPTS, ResultActivities
+from dsrflow.adapters.base import Record
 from dsrflow.artifacts import PACKAGE, ArtifactStore
 from dsrflow.crypto.files import decrypt_chunks
 from dsrflow.crypto.keystore import KeyStore

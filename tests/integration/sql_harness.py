@@ -23,9 +23,9 @@ from sqlalchemy import (
     insert,
 )
 
-from adapters.base import AdapterContext, Subject
-from adapters.sql import SqlAdapter, SqlConfig
-from adapters.testing import Harness, Seeded
+from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.testing import Harness, Seeded
 from dsrflow.domain import Identity
 
 HMAC_ENV = "TEST_SQL_HMAC_KEY"

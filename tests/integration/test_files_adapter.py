@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import AdapterContext, PermanentAdapterError, Subject
-from adapters.files import FilesAdapter, FilesConfig
-from adapters.testing import AdapterConformance, Harness, Seeded
+from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
+from dsrflow.adapters.files import FilesAdapter, FilesConfig
+from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 
 COLLECTIONS = {

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
-from adapters.base import AdapterContext, Subject
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import BUILTIN_KINDS, IdentityKinds
 from tests.fixtures.databases import PG_ADMIN

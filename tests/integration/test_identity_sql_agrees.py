@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String, create_engine, literal, select
 
-from adapters.sql.normalize import normalized
+from dsrflow.adapters.sql.normalize import normalized
 from dsrflow.identity import normalize_mode
 from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN
 from tests.fixtures.services import require_service

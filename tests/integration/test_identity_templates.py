@@ -10,9 +10,9 @@ from pathlib import Path
 
 import redis
 
-from adapters.base import AdapterContext, Subject
-from adapters.files import FilesAdapter, FilesConfig
-from adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.files import FilesAdapter, FilesConfig
+from dsrflow.adapters.redis import RedisAdapter, RedisConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import BUILTIN_KINDS, IdentityKinds
 from tests.fixtures.redis_store import REDIS_URL

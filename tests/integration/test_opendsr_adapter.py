@@ -13,10 +13,15 @@ from typing import Any
 
 import pytest
 
-from adapters.base import AdapterContext, PermanentAdapterError, RetryableAdapterError, Subject
-from adapters.opendsr import CallbackResult, CallbackVerifier, OpenDsrAdapter, OpenDsrConfig
-from adapters.opendsr.signing import SignatureError, check_certificate, verify_signature
-from adapters.testing import AdapterConformance, Harness, Seeded
+from dsrflow.adapters.base import (
+    AdapterContext,
+    PermanentAdapterError,
+    RetryableAdapterError,
+    Subject,
+)
+from dsrflow.adapters.opendsr import CallbackResult, CallbackVerifier, OpenDsrAdapter, OpenDsrConfig
+from dsrflow.adapters.opendsr.signing import SignatureError, check_certificate, verify_signature
+from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 from tests.fixtures.opendsr_processor import DOMAIN, Pki, Processor, make_pki, sign
 
@@ -134,7 +139,7 @@ def test_signed_callbacks_are_verified(opendsr_processor: Processor, tmp_path: P
     server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
     url = f"http://127.0.0.1:{server.server_address[1]}/opendsr/callbacks"
     verifier = CallbackVerifier({DOMAIN: opendsr_processor.pki.cert}, {url})
-    from adapters.opendsr import callback_handler
+    from dsrflow.adapters.opendsr import callback_handler
 
     server.RequestHandlerClass = callback_handler(verifier, got.append)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 import redis
 
-from adapters.base import AdapterContext, PermanentAdapterError, RetryableAdapterError, Subject
-from adapters.redis import RedisAdapter, RedisConfig
-from adapters.testing import AdapterConformance, Harness, Seeded
+from dsrflow.adapters.base import (
+    AdapterContext,
+    PermanentAdapterError,
+    RetryableAdapterError,
+    Subject,
+)
+from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 from tests.fixtures.redis_store import REDIS_URL
 

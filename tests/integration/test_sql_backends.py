@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from adapters.base import AdapterContext, PermanentAdapterError
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext, PermanentAdapterError
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from tests.fixtures.databases import PG_ADMIN
 from tests.integration.sql_harness import HMAC_ENV, SqlHarness
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.testing import AdapterConformance
+from dsrflow.adapters.testing import AdapterConformance
 from tests.integration.sql_harness import SqlHarness
 
 

@@ -30,8 +30,8 @@ from sqlalchemy import (
     select,
 )
 
-from adapters.base import AdapterContext, PermanentAdapterError, Subject
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.catalog import yamlpos
 from dsrflow.domain import Identity
 from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN

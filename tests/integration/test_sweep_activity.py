@@ -13,8 +13,8 @@ import structlog.testing
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.sweep import SweepActivities
-from adapters.registry import AdapterRegistry
+from dsrflow.activities.sweep import SweepActivities
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog.loader import load_catalog
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import Identity, SweepInput

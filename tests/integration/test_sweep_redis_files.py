@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from adapters.base import AdapterContext, Subject, SweepBudget
-from adapters.files.adapter import FilesAdapter, FilesConfig
-from adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.files.adapter import FilesAdapter, FilesConfig
+from dsrflow.adapters.redis import RedisAdapter, RedisConfig
 from dsrflow.domain import Identity
 from tests.fixtures.redis_store import REDIS_URL
 

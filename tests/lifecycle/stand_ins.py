@@ -24,9 +24,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from adapters.base import Capability, Subject
-from adapters.registry import GROUP, AdapterRegistry
-from adapters.sql import SqlAdapter
+from dsrflow.adapters.base import Capability, Subject
+from dsrflow.adapters.registry import GROUP, AdapterRegistry
+from dsrflow.adapters.sql import SqlAdapter
 from dsrflow.assertions import with_signer
 from dsrflow.catalog import yamlpos
 from dsrflow.catalog.pool import AdapterPool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from structlog.testing import capture_logs
 
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.lifecycle import StoreDecision

@@ -13,9 +13,9 @@ from dsrflow.cli.main import app
 from dsrflow.domain import DsrInput, Identity, RequestType
 from dsrflow.errors import UserError
 from dsrflow.sweeps import SweepHit
+from dsrflow.workflows.dsr import DRY_RUN_REASON
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT
 from tests.lifecycle.stand_ins import sweeping
-from workflows.dsr import DRY_RUN_REASON
 
 ARCHIVE = {
     "adapter": "sql",

@@ -11,7 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.errors import store_errors
+from dsrflow.activities.errors import store_errors
 from dsrflow.domain import RequestType
 from dsrflow.errors import UserError
 from dsrflow.lifecycle import Decision, Denial, ExtensionRequest, StoreDecision

@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workflows.common import sandbox_runner
-from workflows.dsr import DataSubjectRequestWorkflow
+from dsrflow.workflows.common import sandbox_runner
+from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
 

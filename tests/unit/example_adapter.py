@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 
-from adapters import (
+from dsrflow.adapters import (
     AdapterContext,
     Capability,
     Check,
@@ -22,7 +22,7 @@ from adapters import (
     Record,
     Subject,
 )
-from adapters.base import Progress, operation_digest
+from dsrflow.adapters.base import Progress, operation_digest
 from dsrflow.domain import CollectionCount
 
 

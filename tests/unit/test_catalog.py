@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import AdapterRegistry
+from dsrflow.adapters.registry import AdapterRegistry
 from dsrflow.catalog import load_catalog
 from dsrflow.errors import ConfigError
 

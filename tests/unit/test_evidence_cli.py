@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from activities.results import ResultActivities
+from dsrflow.activities.results import ResultActivities
 from dsrflow.evidence import example
 from dsrflow.ledger import Ledger
 from dsrflow.runtime import Runtime

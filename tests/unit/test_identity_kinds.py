@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from adapters.base import Subject
-from adapters.registry import AdapterRegistry
-from adapters.sql import SqlConfig
-from adapters.sql.normalize import normalized
-from adapters.sql.plan import SqlPlan
+from dsrflow.adapters.base import Subject
+from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sql import SqlConfig
+from dsrflow.adapters.sql.normalize import normalized
+from dsrflow.adapters.sql.plan import SqlPlan
 from dsrflow.catalog import load_catalog
 from dsrflow.cli.requests import parse_identities
 from dsrflow.domain import Identity

@@ -16,10 +16,10 @@ from sqlalchemy import text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.stores import StoreActivities
-from adapters.base import AdapterContext, AdapterError, OperationReceipt, Subject
-from adapters.registry import AdapterRegistry
-from adapters.sql import SqlAdapter
+from dsrflow.activities.stores import StoreActivities
+from dsrflow.adapters.base import AdapterContext, AdapterError, OperationReceipt, Subject
+from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sql import SqlAdapter
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
@@ -71,7 +71,7 @@ class NoHookSql(SqlAdapter):
 def _registry() -> AdapterRegistry:
     from importlib.metadata import entry_points
 
-    from adapters.registry import GROUP
+    from dsrflow.adapters.registry import GROUP
 
     return AdapterRegistry(
         {ep.name: ep for ep in entry_points(group=GROUP)},
@@ -199,7 +199,7 @@ def _use_adapter(acts: StoreActivities, demo_dir: Path, name: str) -> None:
 def test_on_commit_runs_inside_the_transaction(demo_dir: Path) -> None:
     import yaml
 
-    from adapters.sql import SqlConfig
+    from dsrflow.adapters.sql import SqlConfig
 
     raw = yaml.safe_load((demo_dir / "catalog.yaml").read_text())["stores"]["shop"]
     cfg = SqlConfig.model_validate({k: raw[k] for k in ("connection", "collections")})

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters import AdapterContext, Subject
-from adapters.base import Capability
-from adapters.manual import ManualAdapter, ManualConfig
-from adapters.registry import GROUP, AdapterRegistry
-from adapters.testing import AdapterConformance, Harness, Seeded
+from dsrflow.adapters import AdapterContext, Subject
+from dsrflow.adapters.base import Capability
+from dsrflow.adapters.manual import ManualAdapter, ManualConfig
+from dsrflow.adapters.registry import GROUP, AdapterRegistry
+from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.catalog import load_catalog
 from dsrflow.domain import Identity
 from dsrflow.errors import ConfigError
@@ -105,7 +105,7 @@ def test_manual_store_capabilities_are_the_persons_verbs(tmp_path: Path) -> None
     adapter = ManualAdapter.create(
         cat.stores["archive"].config, AdapterContext("archive", tmp_path, {})
     )
-    from adapters.base import NotSupportedError
+    from dsrflow.adapters.base import NotSupportedError
 
     with pytest.raises(NotSupportedError, match="store 'archive' is a manual store"):
         adapter.erase(Subject.of([Identity("email", "a@example.com")]))

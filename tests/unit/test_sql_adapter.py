@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import AdapterContext, PermanentAdapterError, RetryableAdapterError, Subject
-from adapters.sql import SqlAdapter, SqlConfig
+from dsrflow.adapters.base import (
+    AdapterContext,
+    PermanentAdapterError,
+    RetryableAdapterError,
+    Subject,
+)
+from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 
 
