@@ -154,7 +154,8 @@ def test_a_rewritten_chain_is_found_by_its_anchor(tmp_path: Path) -> None:
         conn.execute(text("UPDATE audit_log SET prev_hash = :p, entry_hash = :h WHERE seq = :s"),
                      fixes)  # fmt: skip
         conn.execute(text("UPDATE audit_head SET hash = :h"), {"h": prev})
-    assert audit_chain.walk(rt.ledger.session().__enter__()).problem is None  # chain holds...
+    with rt.ledger.session() as s:
+        assert audit_chain.walk(s).problem is None  # the chain holds...
     verdict = VerifyAudit(rt).run(AUDITOR)
     assert verdict.problem == (  # ...but the log remembers the old head
         "audit anchor at log index 0 (entry 6): the chain no longer has that entry"
