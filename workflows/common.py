@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import pkgutil
-from datetime import timedelta
 
-from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import SearchAttributeKey
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-with workflow.unsafe.imports_passed_through():
-    from dsrflow.domain import RequestType, StorePlan
 
 DSR_STATUS = SearchAttributeKey.for_keyword("DsrStatus")
 DSR_TYPE = SearchAttributeKey.for_keyword("DsrType")
 DSR_DUE = SearchAttributeKey.for_datetime("DsrDueAt")
 
-SHORT = timedelta(seconds=60)
-SHORT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
-# Notifications give up after about an hour of failures (recorded on the request) instead of
-# holding the deadline clock hostage.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=20,
-)
-NON_RETRYABLE = ["PermanentStoreError", "NotSupported", "ConfigError"]
 MAX_IDENTITY_HOPS = 5
-
-# request type -> (activity, capability the store must declare)
-VERBS: dict[RequestType, tuple[str, str]] = {
-    RequestType.ACCESS: ("access_store", "access"),
-    RequestType.EXPORT: ("access_store", "access"),
-    RequestType.ERASURE: ("erase_store", "erase"),
-    RequestType.RECTIFICATION: ("rectify_store", "rectify"),
-    RequestType.RESTRICTION: ("restrict_store", "restrict"),
-}
-
-
-def store_options(store: StorePlan) -> dict[str, object]:
-    """Activity options from a store's retry policy in the catalog."""
-    r = store.retry
-    return {
-        "start_to_close_timeout": timedelta(seconds=r.timeout_s),
-        "heartbeat_timeout": timedelta(seconds=r.heartbeat_s),
-        "retry_policy": RetryPolicy(
-            initial_interval=timedelta(seconds=r.initial_interval_s),
-            backoff_coefficient=r.backoff,
-            maximum_interval=timedelta(seconds=r.max_interval_s),
-            maximum_attempts=r.max_attempts,
-            non_retryable_error_types=NON_RETRYABLE,
-        ),
-    }
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

@@ -121,6 +121,40 @@ async def test_plaintext_start_is_rejected_and_audited(demo_stack: Runtime) -> N
     assert not row.stores
 
 
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+async def test_undecodable_start_is_rejected_and_keeps_nothing(
+    demo_stack: Runtime, signed: bool
+) -> None:
+    """A UI start whose JSON is not a request ends at once: no workflow task fails for ever."""
+    rt = demo_stack
+    rid = f"t-side-{uuid.uuid4().hex[:8]}"
+    junk = {"request_type": "access", "email": SUBJECT, "note": "from the UI"}
+    # Signed with dsrflow's own key, the start passes the caller check: what is refused then
+    # is the input itself.
+    outside = await _outside(rt, key=rt.caller_key() if signed else None)
+    await outside.start_workflow(
+        "DataSubjectRequest", junk, id=rid, task_queue=rt.settings.task_queue
+    )
+    mine = await rt.client()
+    result = await mine.get_workflow_handle(rid, result_type=DsrResult).result()
+    assert result.status == RequestStatus.REJECTED
+    expected = (
+        "start refused: its input is not a dsrflow request"
+        if signed
+        else "start refused: no dsrflow caller assertion"
+    )
+    assert result.reason.startswith(expected), result.reason
+
+    row = rt.ledger.get_request(rid)
+    assert row is not None and row.status == "rejected" and row.type == "access"
+    assert _purgeable(rt, rid)
+    assert len(_audited(rt, rid, "start_rejected")) == 1
+    kept = [row.reason or "", *(str(a.detail) for a in rt.ledger.actions(rid))]
+    kept += [str(e.detail) for e in rt.ledger.audit_entries(rid)]
+    assert not [k for k in kept if "sidedoor" in k or "from the UI" in k], kept
+    assert not row.stores
+
+
 async def test_outside_cancel_ends_projected_and_purgeable(demo_stack: Runtime) -> None:
     from dsrflow.cli.progress import watch
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,37 @@ def test_latest_generation_covers_sweeps_resumes_and_dry_runs() -> None:
         "test_retry_after_a_catalog_fix_runs_the_current_catalog",
     ):
         assert scenario in names
+
+
+def _decoded(payload: dict[str, str]) -> object:
+    return json.loads(base64.b64decode(payload["data"]))
+
+
+def _published(path: Path) -> tuple[set[str], list[str]]:
+    """The patches a history recorded, and every ``DsrStatus`` value it upserted, in order."""
+    patches: set[str] = set()
+    statuses: list[str] = []
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                patches.add(_decoded(payload)["id"])  # type: ignore[index]
+        upsert = event.get("upsertWorkflowSearchAttributesEventAttributes")
+        if upsert:
+            fields = upsert["searchAttributes"]["indexedFields"]
+            if "DsrStatus" in fields:
+                statuses.append(str(_decoded(fields["DsrStatus"])))
+    return patches, statuses
+
+
+def test_newest_generation_publishes_the_status_only_when_it_changed() -> None:
+    v5 = [p for p in HISTORIES if p.parent.name.startswith("v5")]
+    assert len(v5) >= 30
+    for path in v5:
+        patches, statuses = _published(path)
+        assert "publish-only-changes" in patches, path.name
+        repeated = [a for a, b in itertools.pairwise(statuses) if a == b]
+        assert not repeated, f"{path.name} upserted {repeated} twice in a row"
+    # The generation before re-published unchanged values (what the patch removes).
+    _, older = _published(next(p for p in HISTORIES if p.parent.name.startswith("v4")))
+    assert any(a == b for a, b in itertools.pairwise(older))
