@@ -47,6 +47,6 @@ def test_refusals_and_outside_ends_are_audited_once(tmp_path: Path) -> None:
     ledger.apply(_event(1, RequestStatus.AWAITING_VERIFICATION, refused))
     ledger.apply(_event(2, RequestStatus.AWAITING_VERIFICATION, refused))
     entries = ledger.audit_entries("r-1")
-    assert [(e.actor, e.action, e.detail["category"]) for e in entries] == [
+    assert [(e.actor, e.action, e.category) for e in entries] == [
         ("temporal:unverified", "caller_refused", "system")
     ]
