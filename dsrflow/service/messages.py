@@ -73,17 +73,18 @@ class SendPending(UseCase):
         from dsrflow.messages.smtp import Mailer
 
         self.allow(principal, "messages.send")
-        now = now or datetime.now(UTC)
         mailer = Mailer(self.rt.settings.smtp)
         tried: set[int] = set()
         counts = dict.fromkeys(("sent", "failed", "not_sent", "retrying"), 0)
         for _ in range(MAX_ROUNDS):
-            rows = outbox.claim(self.rt.ledger, now, limit=BATCH, lease=LEASE, skip=tried)
+            # Each batch as of its own time: staff escalations written by the last one are due.
+            at = now or datetime.now(UTC)
+            rows = outbox.claim(self.rt.ledger, at, limit=BATCH, lease=LEASE, skip=tried)
             if not rows:
                 break
             for row in rows:
                 tried.add(row.id)
-                counts[self._deliver(principal, row, mailer, now)] += 1
+                counts[self._deliver(principal, row, mailer, at)] += 1
         return SendReport(**counts)
 
     def _deliver(
