@@ -1,8 +1,9 @@
 """Ledger tables: the projection lists and reports read, the audit log, and key records.
 
 Temporal is the source of truth for progress; these tables are a projection the workflow keeps
-current through an activity, so lists never have to scan Temporal. No table holds personal data:
-requests are keyed by opaque ids, and data keys are stored wrapped.
+current through an activity, so lists never have to scan Temporal. No table holds personal data
+in clear: requests are keyed by opaque ids, data keys are stored wrapped, and the one subject
+contact a request keeps (for messages) is sealed under that request's data key.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ A snapshot is the workflow's whole view of the request, so applying it replaces 
 showed: an action the ledger holds that the snapshot does not (a person's update whose workflow
 task was lost) is removed, and one whose content changed is rewritten. Refusals of calls from
 outside dsrflow, and ends outside it, also go to the audit log as they are first projected.
+Messages the change causes (``dsrflow.messages.kinds``) go to the outbox in the same transaction.
 """
 
 from __future__ import annotations

@@ -170,8 +170,10 @@ def values_for(
         authority=authority,
     )
     if kind == "completion":
-        sha = str(context.get("artifact_sha256", ""))
-        digest = f" / {context.get('artifact_kind', 'result')} {sha[:23]}" if sha else ""
+        # A short form of the result's digest: enough to match it, nothing about the subject.
+        sha = str(context.get("artifact_sha256", "")).removeprefix("sha256:")
+        kind = context.get("artifact_kind", "result")
+        digest = f" / {kind} sha256:{sha[:16]}" if sha else ""
         out["delivery_reference"] = f"{request_id}{digest}"
     return out
 

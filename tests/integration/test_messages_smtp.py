@@ -188,7 +188,8 @@ def test_a_permanent_refusal_fails_at_once_without_echoing_the_address(
 
 
 def test_staff_messages_go_by_mail_when_no_webhook_is_set(tmp_path: Path, mailbox: Mailbox) -> None:
-    rt = runtime(tmp_path, **mailbox.env(), DSRFLOW_MESSAGES_STAFF_EMAIL="dpo@controller.test, ops@controller.test")  # fmt: skip
+    staff = "dpo@controller.test, ops@controller.test"
+    rt = runtime(tmp_path, **mailbox.env(), DSRFLOW_MESSAGES_STAFF_EMAIL=staff)
     rid = "dsr-20260302-0000aa07"
     p = Projector(rt, rid)
     p.project(RequestStatus.RUNNING)
@@ -276,6 +277,7 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
+    loopback = ipaddress.ip_address("127.0.0.1")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.now(UTC)
     cert = (
@@ -283,7 +285,7 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
         .subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(loopback)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )  # fmt: skip

@@ -80,13 +80,13 @@ def test_a_subject_line_cannot_inject_headers() -> None:
 
 
 def test_templates_dir_and_webhook_settings_are_checked() -> None:
-    with pytest.raises(ConfigError, match="DSRFLOW_MESSAGES: .*WEBHOOK_URL needs .*SECRET"):
+    with pytest.raises(ConfigError, match=r"DSRFLOW_MESSAGES: .*WEBHOOK_URL needs .*SECRET"):
         Settings.load({"DSRFLOW_MESSAGES_WEBHOOK_URL": "https://hooks.example.com/x"})
     with pytest.raises(ConfigError, match="DSRFLOW_SMTP_SECURITY"):
         Settings.load({"DSRFLOW_SMTP_SECURITY": "tls1.0"})
     s = Settings.load({"DSRFLOW_SMTP_PASSWORD": "hunter2", "DSRFLOW_SMTP_FROM_ADDRESS": "a@b.c"})
     assert "hunter2" not in repr(s) and s.smtp.from_address == "a@b.c"
-    with pytest.raises(ConfigError, match="TEMPLATES_DIR: .* is not a directory"):
+    with pytest.raises(ConfigError, match=r"TEMPLATES_DIR: .* is not a directory"):
         Templates(Path("/nonexistent/templates"))
 
 
@@ -108,7 +108,9 @@ def test_cli_check_templates_names_the_broken_file_and_line(tmp_path: Path) -> N
     override = tmp_path / "templates"
     override.mkdir()
     (override / "completion.txt").write_text("Subject: done\n\n{% for x in %}\n")
-    bad = _cli(tmp_path, "messages", "check-templates", DSRFLOW_MESSAGES_TEMPLATES_DIR=str(override))
+    bad = _cli(
+        tmp_path, "messages", "check-templates", DSRFLOW_MESSAGES_TEMPLATES_DIR=str(override)
+    )
     assert bad.returncode != 0
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in bad.stderr
