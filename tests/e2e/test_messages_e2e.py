@@ -138,3 +138,44 @@ async def test_no_email_means_not_sent_and_a_refused_submit_keeps_no_contact(
     assert code != 0 and "different request" in text
     assert outbox.contact(stack.ledger, rid) is None
     assert all(rid not in m.message["Subject"] for m in mailbox.received)
+
+
+async def test_dsrflow_worker_runs_the_sender_and_checks_templates_first(
+    temporal_server: DevServer, demo_dir: Path, tmp_path: Path, mailbox: Mailbox
+) -> None:
+    import os
+    import signal
+
+    from tests.fixtures.stack import DSRFLOW
+
+    rt = make_runtime(
+        temporal_server, tmp_path / "state", demo_dir / "catalog.yaml", **mailbox.env(),
+        DSRFLOW_MESSAGES_SEND_INTERVAL_S="1",
+    )  # fmt: skip
+    broken = tmp_path / "templates"
+    broken.mkdir()
+    (broken / "overdue.txt").write_text("Subject: late\n\n{{ request_id }\n")
+    env = {**os.environ, **rt.env}
+    refused = await asyncio.create_subprocess_exec(
+        *DSRFLOW, "worker", env={**env, "DSRFLOW_MESSAGES_TEMPLATES_DIR": str(broken)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(refused.communicate(), 60)
+    assert refused.returncode != 0
+    assert err.decode().strip().splitlines() == [
+        f"error: {broken / 'overdue.txt'}:3: unexpected '}}'"
+    ]
+
+    worker = await asyncio.create_subprocess_exec(
+        *DSRFLOW, "worker", env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        rid = f"e2e-{uuid.uuid4().hex[:8]}"
+        await cli(rt, "request", "submit", "--type", "erasure", "--email", "dave@example.com",
+                  "--request-id", rid)  # fmt: skip
+        await arrives(mailbox, f"We have received your request ({rid})")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(worker.wait(), 60)
+    rt.ledger.close()

@@ -299,3 +299,34 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def test_webhook_errors_retry_on_5xx_and_fail_on_4xx(
+    tmp_path: Path, webhook_receiver: WebhookReceiver
+) -> None:
+    rt = runtime(
+        tmp_path,
+        DSRFLOW_MESSAGES_WEBHOOK_URL=webhook_receiver.url,
+        DSRFLOW_MESSAGES_WEBHOOK_SECRET="k",
+    )
+    p = Projector(rt, "dsr-20260302-0000aa10")
+    p.project(RequestStatus.RUNNING)
+    p.act("clock:deadline", "reminder", "7 days before due")
+    p.act("clock:deadline", "overdue", "due 2026-04-02")
+    p.project(RequestStatus.RUNNING)
+    webhook_receiver.statuses = [503, 404]  # the reminder first (older), then the overdue flag
+    t0 = datetime.now(UTC)
+    SendPending(rt).run(SENDER, now=t0)
+    rows = _rows(rt, p.request_id)
+    assert (rows["reminder"].status, rows["reminder"].last_error) == ("pending", "HTTP 503")
+    assert (rows["overdue"].status, rows["overdue"].last_error) == ("failed", "HTTP 404")
+    # The subject's acknowledgement: no SMTP server, said so; no staff escalation for staff.
+    assert rows["acknowledgement"].status == "not_sent"
+    assert "message_failed" not in rows
+    SendPending(rt).run(SENDER, now=t0 + timedelta(minutes=2))
+    assert _rows(rt, p.request_id)["reminder"].status == "sent"
+    assert len(webhook_receiver.calls) == 3
+    assert all(
+        webhook.verify("k", c.headers[webhook.TIMESTAMP], c.body, c.headers[webhook.SIGNATURE])
+        for c in webhook_receiver.calls
+    )

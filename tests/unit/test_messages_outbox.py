@@ -157,3 +157,24 @@ def test_purge_removes_a_contact_whose_submission_never_started(tmp_path: Path) 
     assert outbox.contact(rt.ledger, "dsr-20260302-00000007") is not None
     with pytest.raises(KeyDestroyedError):
         rt.keystore.key_for(rid)
+
+
+def test_submit_keeps_the_first_email_sealed_and_nothing_for_dry_runs(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from dsrflow.service.intake import Submit, SubmitCommand
+
+    rt = runtime(tmp_path)
+    use = Submit(rt)
+    cmd = SubmitCommand(
+        "erasure", email=["  Alice.Subject@Example.org "], identity=["customer_id=7"]
+    )
+    inp = use.check(ADMIN, cmd)
+    assert use._keep_contact(inp) is True
+    assert contact.read(rt.ledger, rt.keystore, inp.request_id) == ADDRESS  # normalised
+    assert use._keep_contact(inp) is False  # a retried submit keeps the first
+    dry = replace(use.check(ADMIN, cmd), dry_run=True)
+    assert use._keep_contact(dry) is False and outbox.contact(rt.ledger, dry.request_id) is None
+    no_mail = use.check(ADMIN, SubmitCommand("access", identity=["customer_id=7"]))
+    assert use._keep_contact(no_mail) is False
+    assert outbox.contact(rt.ledger, no_mail.request_id) is None
