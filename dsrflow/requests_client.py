@@ -38,6 +38,10 @@ from dsrflow.redact import first_line
 WORKFLOW = "DataSubjectRequest"
 
 
+class SubmitRefused(UserError):
+    """Temporal refused a submission for certain: no request was started by it."""
+
+
 class ActionRefused(UserError):
     """The workflow refused a person's action; nothing was recorded as done."""
 
@@ -88,11 +92,11 @@ class RequestClient:
                 result_type=SubmissionAck,
             )
         except WorkflowAlreadyStartedError:
-            raise UserError(
+            raise SubmitRefused(
                 f"request {inp.request_id} already exists and has ended; not submitted again"
             ) from None
         except WorkflowUpdateFailedError as exc:
-            raise UserError(f"request {inp.request_id}: {_reason(exc)}") from None
+            raise SubmitRefused(f"request {inp.request_id}: {_reason(exc)}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
             raise UserError(
                 f"request {inp.request_id}: no worker answered in time; the request may exist "

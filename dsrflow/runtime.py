@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from dsrflow.keys.manager import KeyManager
     from dsrflow.ledger import Ledger
     from dsrflow.ledger.journal import ReceiptJournal
+    from dsrflow.messages.render import Templates
     from dsrflow.tlog.store import SqlLog
 
 
@@ -76,6 +77,13 @@ class Runtime:
         from dsrflow.ledger.journal import BLIND_INDEX_OWNER, ReceiptJournal
 
         return ReceiptJournal(self.ledger, lambda: self.keystore.key_for(BLIND_INDEX_OWNER)[1])
+
+    @cached_property
+    def templates(self) -> Templates:
+        """The message templates (shipped, overridden by ``messages.templates_dir``)."""
+        from dsrflow.messages.render import Templates
+
+        return Templates(self.settings.messages.templates_dir)
 
     @cached_property
     def registry(self) -> AdapterRegistry:
@@ -181,6 +189,27 @@ class Runtime:
                 await asyncio.to_thread(AnchorAudit(self).run, worker)
             except Exception as exc:  # keep anchoring on the next round; say why this one failed
                 log.warning("audit anchor failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
+
+    async def messages_forever(self) -> None:
+        """The worker's message sender loop (``messages.send_interval_s``; 0: off)."""
+        import asyncio
+
+        import structlog
+
+        from dsrflow.service.messages import SendPending
+        from dsrflow.service.principal import Principal
+
+        interval = self.settings.messages.send_interval_s
+        if interval <= 0:
+            return
+        worker = Principal.of("system:messages", ["admin"])
+        log = structlog.get_logger("dsrflow.messages")
+        while True:
+            try:
+                await asyncio.to_thread(SendPending(self).run, worker)
+            except Exception as exc:  # send on the next round; say why this one failed
+                log.warning("message round failed", error=type(exc).__name__)
             await asyncio.sleep(interval)
 
     def codec_app(self) -> FastAPI:

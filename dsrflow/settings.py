@@ -130,6 +130,51 @@ class SigningSettings(_Group):
     )
 
 
+class SmtpSettings(_Group):
+    """The SMTP server messages to data subjects and staff go through (``DSRFLOW_SMTP_*``)."""
+
+    host: str | None = Field(None, description="SMTP server; unset: no e-mail is sent.")
+    port: int = Field(587, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="STARTTLS on a plain port, SSL from the start (465), or none."
+    )
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field("privacy@example.com", description="The messages' From address.")
+    ca_file: FilePath | None = Field(None, description="CA to trust instead of the system's.")
+    timeout_s: float = Field(30.0, gt=0)
+
+
+class MessagesSettings(_Group):
+    """What the outbox sends, to whom, and how it retries (``DSRFLOW_MESSAGES_*``)."""
+
+    templates_dir: Path | None = Field(
+        None, description="Folder of templates overriding the shipped ones, file by file."
+    )
+    staff_email: str = Field("", description="Comma-separated staff addresses (no webhook set).")
+    webhook_url: SecretStr | None = Field(None, description="Staff webhook (Slack-compatible).")
+    webhook_secret: SecretStr | None = Field(None, description="Signs the webhook's requests.")
+    status_url: str = Field(
+        "", description="Where a subject follows the request; ``{request_id}`` is filled in."
+    )
+    authority: str = Field(
+        "the data protection supervisory authority where you live or work",
+        description="The supervisory authority a denial names (Art. 12(4)).",
+    )
+    send_interval_s: int = Field(
+        30, ge=0, description="Seconds between the worker's sender rounds (0: off)."
+    )
+    max_attempts: int = Field(8, ge=1, le=100)
+    retry_initial_s: float = Field(60.0, ge=0)
+    retry_max_s: float = Field(3600.0, ge=0)
+
+    @model_validator(mode="after")
+    def _signed(self) -> MessagesSettings:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError(f"{PREFIX}MESSAGES_WEBHOOK_URL needs {PREFIX}MESSAGES_WEBHOOK_SECRET")
+        return self
+
+
 class Settings(BaseSettings):
     """Settings for one dsrflow process (see ``docs/operations.md``, section Settings)."""
 
@@ -192,6 +237,8 @@ class Settings(BaseSettings):
     ui: UiSettings = UiSettings()
     codec: CodecSettings = CodecSettings()
     signing: SigningSettings = SigningSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    messages: MessagesSettings = MessagesSettings()
 
     @field_validator("kek")
     @classmethod

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.timeskip",
     "tests.fixtures.lifecycle",
+    "tests.fixtures.mailbox",
 ]

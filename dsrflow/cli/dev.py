@@ -41,6 +41,7 @@ def dev(
 
     rt = state(ctx).runtime()
     _ = rt.catalog  # a bad catalog is reported before anything starts
+    rt.templates.check()  # so is a broken message template (one line: file and line)
     s = rt.settings
     host, port = _host_port(s.temporal_address)
     codec = f"http://{host}:{s.codec_port}" if ui else None
@@ -74,6 +75,7 @@ def worker(ctx: typer.Context) -> None:
     """Run a worker against the configured Temporal (scale out by running more of these)."""
     rt = state(ctx).runtime()
     _ = rt.catalog
+    rt.templates.check()
     try:
         run(_serve(rt, write_ready=False))
     except ForcedStop:
@@ -121,6 +123,8 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     # The audit chain's head goes into the transparency log on a schedule, so a cut-off tail
     # is detectable (docs/operations.md, "The audit log").
     anchoring = asyncio.create_task(rt.anchor_forever())
+    # Messages the projection put in the outbox go out from here (docs/messages.md).
+    messaging = asyncio.create_task(rt.messages_forever())
     out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop", markup=False)
     if write_ready:
         ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
@@ -132,6 +136,7 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
         ready.unlink(missing_ok=True)
         reconciling.cancel()
         anchoring.cancel()
+        messaging.cancel()
     if codec_server is not None:
         from dsrflow.api.serve import stop as stop_codec
 

@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "log": ("dsrflow.cli.log_cmd", "log_app", ()),
     "ledger": ("dsrflow.cli.ledger_upgrade", "ledger_app", ()),
     "audit": ("dsrflow.cli.audit_cmd", "audit_app", ()),
+    "messages": ("dsrflow.cli.messages_cmd", "messages_app", ()),
     "purge": ("dsrflow.cli.purge", "purge", ()),
     "dev": ("dsrflow.cli.dev", "dev", ()),
     "worker": ("dsrflow.cli.dev", "worker", ()),

@@ -1,8 +1,9 @@
 """Ledger tables: the projection lists and reports read, the audit log, and key records.
 
 Temporal is the source of truth for progress; these tables are a projection the workflow keeps
-current through an activity, so lists never have to scan Temporal. No table holds personal data:
-requests are keyed by opaque ids, and data keys are stored wrapped.
+current through an activity, so lists never have to scan Temporal. No table holds personal data
+in clear: requests are keyed by opaque ids, data keys are stored wrapped, and the one subject
+contact a request keeps (for messages) is sealed under that request's data key.
 """
 
 from __future__ import annotations
@@ -219,3 +220,46 @@ class JournalSubjectRow(Base):
     store: Mapped[str] = mapped_column(String(80), primary_key=True)
     operation: Mapped[str] = mapped_column(String(20), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class SubjectContactRow(Base):
+    """How to reach a request's data subject: the address sealed under the request's data key.
+
+    Written by the submit use case; ``dsrflow purge`` destroys the key (crypto-shredding) and
+    the row. Only the sender opens it, at the moment it sends.
+    """
+
+    __tablename__ = "subject_contacts"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="email")
+    key_id: Mapped[str] = mapped_column(String(80))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessageRow(Base):
+    """One message to a data subject or to staff, written by the projection, sent by the sender.
+
+    ``(request_id, kind, seq)`` is unique: a projection applied again writes nothing new.
+    ``context`` holds the template's values (ids, dates, reasons staff gave), never an address;
+    ``last_error`` is one line without personal data.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "seq", name="uq_outbox_message"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(80), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    recipient: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    channel: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    context: Mapped[dict] = mapped_column(JSON, default=dict)
+    reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -4,6 +4,7 @@ A snapshot is the workflow's whole view of the request, so applying it replaces 
 showed: an action the ledger holds that the snapshot does not (a person's update whose workflow
 task was lost) is removed, and one whose content changed is rewritten. Refusals of calls from
 outside dsrflow, and ends outside it, also go to the audit log as they are first projected.
+Messages the change causes (``dsrflow.messages.kinds``) go to the outbox in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from dsrflow.domain import ProjectionEvent, StoreOutcome, StoreStatus
-from dsrflow.ledger import audit_chain
+from dsrflow.domain import HumanAction, ProjectionEvent, StoreOutcome, StoreStatus
+from dsrflow.ledger import audit_chain, outbox
 from dsrflow.ledger.models import (
     HumanTaskRow,
     RequestActionRow,
@@ -20,6 +21,7 @@ from dsrflow.ledger.models import (
     StoreStateRow,
     utcnow,
 )
+from dsrflow.messages import kinds
 
 AUDITED = frozenset(
     {"start_rejected", "caller_refused", "cancelled_outside_dsrflow", "ended_outside_dsrflow"}
@@ -36,6 +38,7 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
     # FOR UPDATE (PostgreSQL): two snapshots of one request are applied one after the other, so
     # the sequence check below cannot be raced. SQLite serialises through BEGIN IMMEDIATE.
     row = s.get(RequestRow, event.request_id, with_for_update=True)
+    created, before = row is None, row.status if row is not None else None
     if row is None:
         row = RequestRow(
             id=event.request_id,
@@ -67,8 +70,10 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
             row.stores.append(st)
         _apply_store(st, outcome)
     s.flush()
-    _apply_actions(s, event)
+    new = _apply_actions(s, event)
     _apply_tasks(s, event)
+    # Messages go to the outbox in this transaction: written exactly when the change is.
+    outbox.enqueue(s, event.request_id, kinds.plan(event, created=created, before=before, new=new))
     return True
 
 
@@ -90,7 +95,9 @@ def _apply_store(st: StoreStateRow, outcome: StoreOutcome) -> None:
     st.updated_at = utcnow()
 
 
-def _apply_actions(s: Session, event: ProjectionEvent) -> None:
+def _apply_actions(s: Session, event: ProjectionEvent) -> list[HumanAction]:
+    """Bring the request's actions in line with the snapshot; returns the ones it added."""
+    added: list[HumanAction] = []
     known = {
         r.seq: r
         for r in s.scalars(
@@ -116,6 +123,7 @@ def _apply_actions(s: Session, event: ProjectionEvent) -> None:
         row = known.get(a.seq)
         if row is None:
             s.add(RequestActionRow(request_id=event.request_id, seq=a.seq, **values))
+            added.append(a)
             if a.action in AUDITED:
                 audit_outside(s, event.request_id, a.actor, a.action, a.detail)
         elif (row.actor, row.action, row.store, row.detail) != (
@@ -123,6 +131,7 @@ def _apply_actions(s: Session, event: ProjectionEvent) -> None:
         ):  # fmt: skip
             for key, value in values.items():
                 setattr(row, key, value)
+    return added
 
 
 def audit_outside(s: Session, request_id: str, actor: str, action: str, detail: str) -> None:

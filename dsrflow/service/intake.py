@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -159,24 +160,63 @@ class Submit(UseCase):
             NotAllowed: The principal may not submit.
             UserError: Temporal refused (an ended or different request under this id).
         """
-        self.allow(principal, "submit")
-        from temporalio.service import RPCError, RPCStatusCode
+        from dsrflow.requests_client import SubmitRefused
 
+        self.allow(principal, "submit")
         rc = rc or await self.requests()
+        kept = await asyncio.to_thread(self._keep_contact, inp)
         try:
-            done = await rc.submit(inp)
-        except RPCError as exc:
-            # Update-with-start on a closed workflow id comes back as a bare ALREADY_EXISTS.
-            if exc.status == RPCStatusCode.ALREADY_EXISTS:
-                raise UserError(
-                    f"request {inp.request_id} already exists and has ended; not submitted again"
-                ) from None
-            raise UserError(
-                f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"
-            ) from None
+            done = await self._start(rc, inp)
+        except SubmitRefused:
+            # Refused for certain: a contact kept for it must not stay behind under an id that
+            # names someone else's request. (When the outcome is unknown, a timeout, the contact
+            # stays for the retry the error asks for; `dsrflow purge` removes it if none comes.)
+            if kept:
+                from dsrflow.ledger import outbox
+
+                await asyncio.to_thread(outbox.drop_contact, self.rt.ledger, inp.request_id)
+            raise
         if done.created:
             self.audit(
                 principal, "submit", Category.DECISION, inp.request_id,
                 type=str(inp.request_type), dry_run=inp.dry_run,
             )  # fmt: skip
         return done
+
+    @staticmethod
+    async def _start(rc: RequestClient, inp: DsrInput) -> Submitted:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from dsrflow.requests_client import SubmitRefused
+
+        try:
+            return await rc.submit(inp)
+        except RPCError as exc:
+            # Update-with-start on a closed workflow id comes back as a bare ALREADY_EXISTS.
+            if exc.status == RPCStatusCode.ALREADY_EXISTS:
+                raise SubmitRefused(
+                    f"request {inp.request_id} already exists and has ended; not submitted again"
+                ) from None
+            raise UserError(
+                f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"
+            ) from None
+
+    def _keep_contact(self, inp: DsrInput) -> bool:
+        """Seal the subject's e-mail under the request's data key before Temporal sees it.
+
+        Kept before the workflow starts, so the acknowledgement its first projection puts in
+        the outbox finds it. A dry run sends the subject nothing, so keeps nothing.
+
+        Returns:
+            Whether this call stored it (False: no e-mail, a dry run, or already kept).
+        """
+        from dsrflow.crypto.keystore import KeyDestroyedError
+        from dsrflow.messages import contact
+
+        address = None if inp.dry_run else contact.email_of(inp.identities)
+        if address is None:
+            return False
+        try:
+            return contact.keep(self.rt.ledger, self.rt.keystore, inp.request_id, address)
+        except KeyDestroyedError:  # a purged request's id: Temporal refuses the submit below
+            return False

@@ -58,6 +58,9 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "audit.anchor": frozenset({"admin"}),
     "audit.verify": frozenset({"auditor", "admin"}),
     "audit.export": frozenset({"auditor", "admin"}),
+    "messages.send": frozenset({"admin"}),
+    "messages.list": READERS,
+    "messages.check": READERS | {"engineer"},
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
 

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
     from dsrflow.service.principal import Principal
 
+ORPHAN_AGE = timedelta(days=1)
+"""A contact with no request this old belongs to a submission that never started."""
+
 NOT_FINISHED_EXIT = 3
 """``request result`` on a request that has not ended yet."""
 
@@ -94,6 +97,8 @@ class Purge(UseCase):
 
         Each purge is audited (system) as it happens, so a crash half-way leaves a true log.
         """
+        from dsrflow.ledger import outbox
+
         self.allow(principal, "purge")
         days, cutoff = self.cutoff(older_than)
         done = []
@@ -106,10 +111,31 @@ class Purge(UseCase):
             removed = rt.artifacts.purge(row.id)
             # The subject's blind index (keyed hashes) links requests only while they may overlap.
             tokens = rt.journal.forget_subject(row.id)
+            # The sealed address is unreadable already (its key is gone); drop it, and say of
+            # any message still waiting for it that it will not be sent.
+            unsent = outbox.forget_contact(rt.ledger, row.id)
             rt.ledger.mark_purged(row.id)
             self.audit(
                 principal, "purge", Category.SYSTEM, row.id, key_id=key_id, files=removed,
-                retention_days=days, blind_index_tokens=tokens,
+                retention_days=days, blind_index_tokens=tokens, messages_not_sent=unsent,
             )  # fmt: skip
             done.append(Purged(row.id, row.status, row.completed_at, key_id, tuple(removed)))
+        done.extend(self._orphans(principal, min(cutoff, datetime.now(UTC) - ORPHAN_AGE), dry_run))
         return done
+
+    def _orphans(self, principal: Principal, before: datetime, dry_run: bool) -> list[Purged]:
+        """Contacts kept for submissions whose outcome was unknown and that never started."""
+        from dsrflow.ledger import outbox
+
+        rt = self.rt
+        found = []
+        for request_id, kept_at in outbox.orphan_contacts(rt.ledger, before):
+            if not dry_run:
+                key_id = rt.keystore.destroy(request_id)
+                outbox.drop_contact(rt.ledger, request_id)
+                self.audit(
+                    principal, "purge", Category.SYSTEM, request_id, key_id=key_id,
+                    reason="contact of a submission that never started",
+                )  # fmt: skip
+            found.append(Purged(request_id, "never started", kept_at))
+        return found
