@@ -162,6 +162,27 @@ class Runtime:
         rc = RequestClient(client, self.settings.task_queue)
         await Reconciler(self.ledger, rc).run_forever(timedelta(seconds=interval))
 
+    async def anchor_forever(self) -> None:
+        """The worker's audit anchoring loop (``settings.audit_anchor_interval_s``; 0: off)."""
+        import asyncio
+
+        import structlog
+
+        from dsrflow.service.auditlog import AnchorAudit
+        from dsrflow.service.principal import Principal
+
+        interval = self.settings.audit_anchor_interval_s
+        if interval <= 0:
+            return
+        worker = Principal.of("system:worker", ["admin"])
+        log = structlog.get_logger("dsrflow.audit")
+        while True:
+            try:
+                await asyncio.to_thread(AnchorAudit(self).run, worker)
+            except Exception as exc:  # keep anchoring on the next round; say why this one failed
+                log.warning("audit anchor failed", error=type(exc).__name__)
+            await asyncio.sleep(interval)
+
     def codec_app(self) -> FastAPI:
         """The codec server app (the Temporal UI decodes request payloads through it)."""
         from dsrflow.api.codec import create_codec_app, parse_origins, parse_tokens

@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     reconcile_interval_s: int = Field(
         300, ge=0, description="Seconds between the worker's reconciler rounds (0: off)."
     )
+    audit_anchor_interval_s: int = Field(
+        600,
+        ge=0,
+        description="Seconds between the worker's anchors of the audit chain's head "
+        "in the transparency log (0: off; `dsrflow audit anchor` anchors on demand).",
+    )
     codec_allowed_origins: str = Field(
         "",
         description="Comma-separated origins (the Temporal UI's) allowed to call the codec "

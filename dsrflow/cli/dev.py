@@ -118,6 +118,9 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     # Requests ended outside dsrflow (a Temporal terminate or timeout) and projection drift
     # are found on a schedule, not only when someone runs `dsrflow ledger reconcile`.
     reconciling = asyncio.create_task(rt.reconcile_forever(client))
+    # The audit chain's head goes into the transparency log on a schedule, so a cut-off tail
+    # is detectable (docs/operations.md, "The audit log").
+    anchoring = asyncio.create_task(rt.anchor_forever())
     out.print(f"Worker        task queue {rt.settings.task_queue!r} - Ctrl-C to stop", markup=False)
     if write_ready:
         ready.write_text(json.dumps({"address": rt.settings.temporal_address}))
@@ -128,6 +131,7 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     finally:
         ready.unlink(missing_ok=True)
         reconciling.cancel()
+        anchoring.cancel()
     if codec_server is not None:
         from dsrflow.api.serve import stop as stop_codec
 

@@ -29,6 +29,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "keys": ("dsrflow.cli.verify_cmd", "keys_app", ()),
     "log": ("dsrflow.cli.log_cmd", "log_app", ()),
     "ledger": ("dsrflow.cli.ledger_upgrade", "ledger_app", ()),
+    "audit": ("dsrflow.cli.audit_cmd", "audit_app", ()),
     "purge": ("dsrflow.cli.purge", "purge", ()),
     "dev": ("dsrflow.cli.dev", "dev", ()),
     "worker": ("dsrflow.cli.dev", "worker", ()),

@@ -167,22 +167,20 @@ class Ledger:
     # -- audit -------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, request_id: str | None = None, **detail: Any) -> None:
-        """Append one entry to the audit log (detail must not hold personal data)."""
+        """Append one entry to the audit chain (detail must not hold personal data)."""
+        from dsrflow.ledger import audit_chain
+        from dsrflow.service.categories import category_for
+
         with self.session() as s:
-            s.add(
-                AuditRow(
-                    at=datetime.now(UTC),
-                    actor=actor,
-                    action=action,
-                    request_id=request_id,
-                    detail=detail,
-                )
-            )
+            audit_chain.append(
+                s, actor=actor, action=action, category=category_for(action),
+                request_id=request_id, detail=detail,
+            )  # fmt: skip
 
     def audit_entries(self, request_id: str | None = None) -> list[AuditRow]:
         """Audit entries, oldest first."""
         with self.session() as s:
-            stmt = select(AuditRow).order_by(AuditRow.id)
+            stmt = select(AuditRow).order_by(AuditRow.seq)
             if request_id:
                 stmt = stmt.where(AuditRow.request_id == request_id)
             return list(s.scalars(stmt))

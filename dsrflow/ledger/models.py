@@ -8,7 +8,6 @@ requests are keyed by opaque ids, and data keys are stored wrapped.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -79,28 +78,53 @@ class StoreStateRow(Base):
     request: Mapped[RequestRow] = relationship(back_populates="stores")
 
 
-def _category_default(context: Any) -> str:
-    from dsrflow.service.categories import category_for
-
-    return category_for(context.get_current_parameters().get("action") or "")
-
-
 class AuditRow(Base):
-    """Append-only record of every person's action: who, what, when, on which request."""
+    """Append-only record of every person's action: who, what, when, on which request.
+
+    Entries form a hash chain (``dsrflow.ledger.audit_chain``): ``seq`` orders them, and each
+    ``entry_hash`` covers the entry's content and ``prev_hash``, its predecessor's hash.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_log_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What kind of entry this is, for people reading the log (decision, view, download, decode,
-    # system). Writers that do not say are classified by action, so no entry is left without one.
-    category: Mapped[str] = mapped_column(
-        String(20), default=_category_default, server_default="system", nullable=False
-    )
+    # system). Every writer goes through ``audit_chain.append``, which says which.
+    category: Mapped[str] = mapped_column(String(20), server_default="system", nullable=False)
+
+
+class AuditHeadRow(Base):
+    """The audit chain's head: one row, locked by every append so writers take turns."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditAnchorRow(Base):
+    """A chain head written into the transparency log, so a truncated tail is detectable.
+
+    ``statement`` is the canonical JSON whose SHA-256 is the log leaf at ``log_index``.
+    """
+
+    __tablename__ = "audit_anchors"
+
+    log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    statement: Mapped[bytes] = mapped_column(LargeBinary)
+    anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class DataKeyRow(Base):

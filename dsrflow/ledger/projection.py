@@ -12,8 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dsrflow.domain import ProjectionEvent, StoreOutcome, StoreStatus
+from dsrflow.ledger import audit_chain
 from dsrflow.ledger.models import (
-    AuditRow,
     HumanTaskRow,
     RequestActionRow,
     RequestRow,
@@ -127,15 +127,10 @@ def _apply_actions(s: Session, event: ProjectionEvent) -> None:
 
 def audit_outside(s: Session, request_id: str, actor: str, action: str, detail: str) -> None:
     """Append the audit entry of something done to a request from outside dsrflow."""
-    s.add(
-        AuditRow(
-            at=utcnow(),
-            actor=_fit(actor, 120),
-            action=_fit(action, 60),
-            request_id=request_id,
-            detail={"reason": detail, "category": "system"},
-        )
-    )
+    audit_chain.append(
+        s, actor=_fit(actor, 120), action=_fit(action, 60), category="system",
+        request_id=request_id, detail={"reason": detail},
+    )  # fmt: skip
 
 
 def _apply_tasks(s: Session, event: ProjectionEvent) -> None:

@@ -8,7 +8,7 @@ downloads a reader looks for are not buried under every ``request show`` anyone 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dsrflow.service.categories import Category
@@ -57,19 +57,13 @@ class AuditTrail:
         **detail: Any,
     ) -> None:
         """Append one entry (``detail`` holds counts, names and ids, never personal data)."""
-        from dsrflow.ledger.models import AuditRow
+        from dsrflow.ledger import audit_chain
 
         with self.ledger.session() as s:
-            s.add(
-                AuditRow(
-                    at=datetime.now(UTC),
-                    actor=principal.actor,
-                    action=action,
-                    category=category.value,
-                    request_id=request_id,
-                    detail=detail,
-                )
-            )
+            audit_chain.append(
+                s, actor=principal.actor, action=action, category=category.value,
+                request_id=request_id, detail=detail,
+            )  # fmt: skip
 
     def lines(self, request_id: str, *, everything: bool = False) -> list[AuditLine]:
         """A request's trail, oldest first; views and decodes folded unless ``everything``."""
@@ -81,7 +75,7 @@ class AuditTrail:
             stmt = select(AuditRow).where(AuditRow.request_id == request_id)
             rows = [
                 AuditLine(r.at, r.actor, r.action, r.category)
-                for r in s.scalars(stmt.order_by(AuditRow.id))
+                for r in s.scalars(stmt.order_by(AuditRow.seq))
             ]
         return rows if everything else fold(rows)
 

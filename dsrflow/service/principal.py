@@ -55,6 +55,9 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "ledger.reconcile": frozenset({"admin"}),
     "keys.read": frozenset({"auditor", "engineer", "admin"}),
     "log": frozenset({"auditor", "admin"}),
+    "audit.anchor": frozenset({"admin"}),
+    "audit.verify": frozenset({"auditor", "admin"}),
+    "audit.export": frozenset({"auditor", "admin"}),
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
 

@@ -85,3 +85,23 @@ def test_keys_are_created_once_under_concurrency_and_destroyed(ledger: Ledger) -
     keystore.destroy("dsr-pg-2")
     with pytest.raises(KeyDestroyedError):
         KeyStore(ledger, b"k" * 32).get(key_id)
+
+
+def test_audit_chain_holds_under_concurrent_writers_on_postgres(ledger: Ledger) -> None:
+    """The head row lock serialises appends across connections: one unbroken chain."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    from dsrflow.ledger import audit_chain
+
+    def write(worker: int) -> None:
+        for i in range(15):
+            ledger.audit(f"staff:w{worker}", "view", f"dsr-{worker}", i=i)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(6)))
+    with ledger.session() as s:
+        chain = audit_chain.walk(s)
+    assert (chain.problem, chain.entries, chain.head_seq) == (None, 90, 90)
+    with pytest.raises(DatabaseError, match="append-only"), ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'staff:mallory' WHERE seq = 3"))

@@ -159,10 +159,11 @@ def test_accepted_text_prints_back_in_show_list_and_tasks(state: Path, text: str
 def _forget(rt: Any, request_id: str) -> None:
     from sqlalchemy import delete
 
-    from dsrflow.ledger.models import AuditRow, RequestActionRow, RequestRow, StoreStateRow
+    from dsrflow.ledger.models import RequestActionRow, RequestRow, StoreStateRow
 
+    # Audit entries stay: the audit log is append-only (and hash-chained).
     with rt.ledger.session() as s:
-        for model in (AuditRow, RequestActionRow, StoreStateRow):
+        for model in (RequestActionRow, StoreStateRow):
             s.execute(delete(model).where(model.request_id == request_id))
         s.execute(delete(RequestRow).where(RequestRow.id == request_id))
 

@@ -228,3 +228,8 @@ def test_migration_classifies_entries_written_before_it(tmp_path: Path) -> None:
     ]  # fmt: skip
     ledger.audit("anonymous:1.2.3.4", "codec_refused")  # writers that do not say get one too
     assert ledger.audit_entries()[-1].category == "decode"
+    from dsrflow.ledger import audit_chain
+
+    with ledger.session() as s:  # entries written before the chain existed are chained too
+        chain = audit_chain.walk(s)
+    assert (chain.problem, chain.entries) == (None, 6)
