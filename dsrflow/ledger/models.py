@@ -8,6 +8,7 @@ requests are keyed by opaque ids, and data keys are stored wrapped.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,

@@ -8,6 +8,8 @@ outside dsrflow, and ends outside it, also go to the audit log as they are first
 
 from __future__ import annotations
 
+from typing import overload
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -72,6 +74,10 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
     return True
 
 
+@overload
+def _fit(text: str, width: int) -> str: ...
+@overload
+def _fit(text: str | None, width: int) -> str | None: ...
 def _fit(text: str | None, width: int) -> str | None:
     """Cut free-form values to their column, so one long value cannot stall the projection."""
     return text[:width] if text else text
