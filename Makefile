@@ -23,6 +23,8 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -32,4 +34,4 @@ dev: $(STAMP)
 	$(BIN)/dsrflow dev
 
 clean:
-	rm -rf $(VENV) .dsrflow demo-out .pytest_cache
+	rm -rf $(VENV) .dsrflow demo-out .pytest_cache .mypy_cache

@@ -47,7 +47,7 @@ class ManualConfig(BaseModel):
     assignee_role: str | None = Field(
         None, description="Role expected to do it (e.g. analyst); anyone with the task if unset."
     )
-    verbs: list[Verb] = Field(default_factory=lambda: ["erase"], min_length=1)
+    verbs: list[Verb] = Field(default_factory=lambda: list[Verb](["erase"]), min_length=1)
     evidence: str | None = Field(
         None, description="What the person records on completion (e.g. a certificate number)."
     )
@@ -70,7 +70,7 @@ class ManualAdapter:
         self.store = ctx.store
 
     @classmethod
-    def create(cls, config: ManualConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+    def create(cls, config: ManualConfig, ctx: AdapterContext) -> Self:
         """Build the marker; nothing to connect to."""
         return cls(config, ctx)
 

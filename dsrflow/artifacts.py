@@ -120,7 +120,7 @@ class ArtifactStore:
         found: dict[str, int] = {}
         with (
             EncryptedWriter(path, key_id, key) as out,
-            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf,  # type: ignore[arg-type]
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf,
         ):
             zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
             for store, file in staged.items():

@@ -95,7 +95,10 @@ class Reconciler:
 
     async def _view(self, request_id: str) -> StatusView | None:
         try:
-            return await self.requests.handle(request_id).query("status", result_type=StatusView)
+            view: StatusView = await self.requests.handle(request_id).query(
+                "status", result_type=StatusView
+            )
+            return view
         except (RPCError, WorkflowQueryFailedError):
             return None  # no worker can answer: the ledger's own record is used
 

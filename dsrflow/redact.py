@@ -111,16 +111,15 @@ def describe_driver_error(exc: BaseException) -> DriverError | None:
         # A trigger's RAISE(ABORT, '...') is SQLITE_CONSTRAINT_TRIGGER: free text, dropped.
         trusted = errname != "SQLITE_CONSTRAINT_TRIGGER"
         return DriverError(cls, errname, first_line(str(exc)) if trusted else "")
-    args = getattr(exc, "args", ())
-    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
-        code, message = args
-        if code in _MYSQL_TRUSTED:
-            return DriverError(cls, f"MySQL {code}", first_line(message))
-        names = _MYSQL_NAME.search(message)
-        detail = ""
-        if names:
-            detail = f"key {names.group(1)}" if names.group(1) else f"column {names.group(2)}"
-        return DriverError(cls, f"MySQL {code}", detail.replace("`", ""))
+    match exc.args:
+        case (int() as code, str() as message):
+            if code in _MYSQL_TRUSTED:
+                return DriverError(cls, f"MySQL {code}", first_line(message))
+            names = _MYSQL_NAME.search(message)
+            detail = ""
+            if names:
+                detail = f"key {names.group(1)}" if names.group(1) else f"column {names.group(2)}"
+            return DriverError(cls, f"MySQL {code}", detail.replace("`", ""))
     return None
 
 

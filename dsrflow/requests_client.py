@@ -75,7 +75,8 @@ class RequestClient:
         Raises:
             UserError: The id names a different request, or a request that has already ended.
         """
-        op = WithStartWorkflowOperation(
+        # Started by name, so the SDK cannot infer the result type that result_type= fixes.
+        op: WithStartWorkflowOperation[Any, DsrResult] = WithStartWorkflowOperation(
             WORKFLOW,
             inp,
             id=inp.request_id,
@@ -115,7 +116,9 @@ class RequestClient:
         """
         handle = self.handle(request_id)
         try:
-            return await handle.execute_update(update, arg, result_type=UpdateAck)
+            # By name, the SDK types the answer as Any; result_type= makes it an UpdateAck.
+            ack: UpdateAck = await handle.execute_update(update, arg, result_type=UpdateAck)
+            return ack
         except WorkflowUpdateFailedError as exc:
             raise ActionRefused(f"request {request_id}: {update} refused: {_reason(exc)}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -166,7 +169,8 @@ class RequestClient:
             UserError: No such request.
         """
         try:
-            return await self.handle(request_id).query("status", result_type=StatusView)
+            view: StatusView = await self.handle(request_id).query("status", result_type=StatusView)
+            return view
         except WorkflowQueryFailedError as exc:
             raise UserError(
                 f"request {request_id}: its live state cannot be read ({first_line(str(exc))}); "

@@ -116,7 +116,7 @@ class FilesAdapter:
         ]
 
     @classmethod
-    def create(cls, config: FilesConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+    def create(cls, config: FilesConfig, ctx: AdapterContext) -> Self:
         """Build the adapter; touches no file yet."""
         return cls(config, ctx)
 

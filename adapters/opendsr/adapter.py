@@ -80,7 +80,7 @@ class OpenDsrAdapter:
         return [(("identities", kind), kind, False) for kind in config.identities]
 
     @classmethod
-    def create(cls, config: OpenDsrConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+    def create(cls, config: OpenDsrConfig, ctx: AdapterContext) -> Self:
         """Build the adapter; contacts nothing yet."""
         return cls(config, ctx)
 
@@ -305,4 +305,5 @@ def _fetch(url: str, timeout: float) -> bytes:
     import urllib.request
 
     with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) checked
-        return resp.read()
+        body: bytes = resp.read()  # urlopen's result is untyped in the stubs
+    return body

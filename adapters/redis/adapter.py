@@ -13,7 +13,7 @@ import re
 import secrets
 import threading
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import redis
 from redis import exceptions as rex
@@ -48,11 +48,23 @@ def _escape(value: str) -> str:
     return _GLOB.sub(r"\\\1", value)
 
 
-def _text(value: bytes) -> Any:
+def _text(value: bytes | str) -> str | dict[str, str]:
+    """A reply as text, or as base64 when it is not UTF-8 (values are returned, not mangled).
+
+    redis-py types every reply as ``bytes | str`` (``decode_responses`` is a run-time choice);
+    the client here asks for bytes, and a str is already text.
+    """
+    if isinstance(value, str):
+        return value
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
         return {"base64": base64.b64encode(value).decode("ascii")}
+
+
+def _name(value: bytes | str) -> str:
+    """A reply that is a name (a key's type), as text."""
+    return value if isinstance(value, str) else value.decode("ascii", errors="replace")
 
 
 class RedisAdapter:
@@ -86,7 +98,7 @@ class RedisAdapter:
         return out
 
     @classmethod
-    def create(cls, config: RedisConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+    def create(cls, config: RedisConfig, ctx: AdapterContext) -> Self:
         """Build the adapter; connects lazily on first use."""
         return cls(config, ctx)
 
@@ -170,14 +182,14 @@ class RedisAdapter:
         items: list[tuple[bytes, Any]] = []
         for key in self._keys(coll, subject):
             if coll.kind == "key":
-                items.append((key, self.client.type(key).decode()))
+                items.append((key, _name(self.client.type(key))))
             elif coll.kind == "hash_fields":
                 values = self.client.hmget(key, coll.fields)
                 present = [f for f, v in zip(coll.fields, values, strict=True) if v is not None]
                 if present:
                     items.append((key, present))
             else:
-                kind = self.client.type(key).decode()
+                kind = _name(self.client.type(key))
                 items += [(key, (kind, m)) for m in self._members(key, kind, coll, subject)]
         return items
 
@@ -190,7 +202,7 @@ class RedisAdapter:
             members = self._render(template, subject, glob=False)
             return [m for m in members if self._is_member(key, kind, m)]
         c = self.client
-        found: dict[bytes, None] = {}
+        found: dict[bytes | str, None] = {}
         for pattern in self._render(template, subject, glob=True):
             if kind == "set":
                 found.update(dict.fromkeys(c.sscan_iter(key, match=pattern)))
@@ -200,7 +212,8 @@ class RedisAdapter:
             # Lists have no scan with MATCH: compare each element's lower case.
             wanted = {casefold(m) for m in self._render(template, subject, glob=False)}
             for m in c.lrange(key, 0, -1):
-                if isinstance(_text(m), str) and casefold(_text(m)) in wanted:
+                text = _text(m)
+                if isinstance(text, str) and casefold(text) in wanted:
                     found[m] = None
         return list(found)
 
@@ -224,7 +237,10 @@ class RedisAdapter:
         if kind == "set":
             return sorted(_text(v) for v in c.smembers(key))
         if kind == "zset":
-            return [[_text(m), s] for m, s in c.zrange(key, 0, -1, withscores=True)]
+            # With withscores=True the reply is (member, score) pairs; redis-py's return type
+            # does not depend on the flag, so it is stated here.
+            pairs = cast("list[tuple[bytes | str, float]]", c.zrange(key, 0, -1, withscores=True))
+            return [[_text(m), s] for m, s in pairs]
         return None  # streams and module types: the key is reported, not its value
 
     # -- verbs -----------------------------------------------------------------------------
@@ -378,7 +394,7 @@ class RedisAdapter:
         elif coll.kind == "hash_fields":
             self.client.hdel(key, *coll.fields)
         else:
-            kind = self.client.type(key).decode()
+            kind = _name(self.client.type(key))
             {"list": lambda: self.client.lrem(key, 0, token),
              "zset": lambda: self.client.zrem(key, token)}.get(
                 kind, lambda: self.client.srem(key, token))()  # fmt: skip
@@ -396,9 +412,10 @@ class _RedisErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, etype: Any, exc: BaseException | None, _tb: Any) -> bool:
+    def __exit__(self, etype: Any, exc: BaseException | None, _tb: Any) -> None:
+        # Never swallows: an exception leaves either as it came or as a typed adapter error.
         if exc is None or isinstance(exc, AdapterError) or not isinstance(exc, rex.RedisError):
-            return False
+            return
         detail = first_line(str(exc))
         text = f"store {self.store!r}: {type(exc).__name__} while {self.doing}: {detail}"
         lowered = detail.lower()

@@ -120,7 +120,7 @@ def _hits_of_key(
 ) -> set[tuple[str, str]]:
     """``(location, kind)`` pairs one key holds the subject at."""
     out = {(_NAMES, kind) for kind in finder.kinds_in(_text(key))}
-    kind_of = client.type(key).decode()
+    kind_of = _text(client.type(key))
     if kind_of not in _TYPES:
         if kind_of != "none":  # none: expired between SCAN and TYPE
             reason = f"values:{kind_of}: not searched (type {kind_of})"
@@ -154,13 +154,15 @@ def _values(client: redis.Redis, key: bytes, kind: str) -> Iterator[str]:
             yield from _texts(client.lrange(key, start, start + _CHUNK - 1))
 
 
-def _texts(items: Iterable[bytes]) -> Iterator[str]:
+def _texts(items: Iterable[bytes | str]) -> Iterator[str]:
     for item in items:
         yield _text(item)
 
 
-def _text(value: bytes) -> str:
-    return value.decode("utf-8", errors="replace")
+def _text(value: bytes | str) -> str:
+    # redis-py types every reply as bytes | str (decode_responses is a run-time choice); the
+    # client here asks for bytes, and a str would already be text.
+    return value if isinstance(value, str) else value.decode("utf-8", errors="replace")
 
 
 def _glob_escape(value: str) -> str:

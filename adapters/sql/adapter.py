@@ -106,7 +106,7 @@ class SqlAdapter:
         return make_url(config.connection.url).get_backend_name()
 
     @classmethod
-    def create(cls, config: SqlConfig, ctx: AdapterContext) -> Self:  # type: ignore[override]
+    def create(cls, config: SqlConfig, ctx: AdapterContext) -> Self:
         """Build the adapter; connects lazily on first use."""
         return cls(config, ctx)
 

@@ -116,9 +116,9 @@ def _retryable_code(orig: BaseException) -> bool | None:
     state = getattr(orig, "sqlstate", None)
     if isinstance(state, str):
         return state[:2] in _PG_RETRY_CLASSES or state in _PG_RETRY_STATES
-    args = getattr(orig, "args", ())
-    if len(args) == 2 and isinstance(args[0], int):
-        return args[0] in _MYSQL_RETRY
+    match orig.args:
+        case (int() as code, _):
+            return code in _MYSQL_RETRY
     return None
 
 

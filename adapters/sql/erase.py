@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, and_, any_, bindparam, delete, func, literal_column, select
+from sqlalchemy import Integer, Table, and_, any_, bindparam, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -71,22 +71,22 @@ class Eraser:
         # Other people's pointers to the subject's rows go first: before the rows they point at
         # (foreign keys) and before the holder's own erasure (which tells her rows from theirs).
         for holder, column, rule in plan.pointer_rules():
-            clause = plan.pointing(holder, column, rule, values, clauses[holder])
-            matched = count(conn, plan, holder, clause)
-            affected = 0
+            pointing = plan.pointing(holder, column, rule, values, clauses[holder])
+            matched = count(conn, plan, holder, pointing)
+            unlinked = 0
             if matched:
-                stmt = plan.unlink_statement(holder, column, rule, clause)
-                affected = self._execute(conn, stmt, run, progress)
-            left = count(conn, plan, holder, clause)
+                stmt = plan.unlink_statement(holder, column, rule, pointing)
+                unlinked = self._execute(conn, stmt, run, progress)
+            still = count(conn, plan, holder, pointing)
             run.counts.append(
-                CollectionCount(f"{holder}.{column}", "unlink", matched, affected, left)
+                CollectionCount(f"{holder}.{column}", "unlink", matched, unlinked, still)
             )
             self._unlink_own(conn, holder, column, rule, values, clauses[holder], run)
         for name in order:
             if plan.coll(name).pointer_only:
                 continue  # its rows are never the subject's (unlinked above)
             clause, spec = clauses[name], plan.coll(name).erase
-            affected, left = 0, None
+            affected, left = 0, None  # left: None when nothing could match, so none was counted
             if clause is not None and spec.strategy == "delete":
                 affected, left = self._delete_collection(conn, name, clause, run, progress)
             elif clause is not None and spec.strategy != "keep":
@@ -296,7 +296,7 @@ def refuse_blocked(
         )
 
 
-def count(conn: Connection, plan: SqlPlan, name: str, clause: Any) -> int:
+def count(conn: Connection, plan: SqlPlan, name: str, clause: ColumnElement[bool] | None) -> int:
     """Rows of a collection matching a clause (0 when the clause cannot match)."""
     if clause is None:
         return 0
@@ -308,7 +308,7 @@ def planner_rows(conn: Connection, table: Table, clause: ColumnElement[bool]) ->
     """PostgreSQL's estimate of the rows a clause matches (None elsewhere)."""
     if conn.dialect.name != "postgresql":
         return None
-    stmt = select(literal_column("1")).select_from(table).where(clause)
+    stmt = select(literal_column("1", Integer)).select_from(table).where(clause)
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}", compiled.params).scalar_one()
     return int(plan[0]["Plan"]["Plan Rows"])

@@ -119,6 +119,10 @@ class FkProblem:
         return f"{self.fk.arrow} {verb} ({self.reason})"
 
 
+_FkKey = tuple[str, str, tuple[str, ...]]
+"""(table, referred table, constrained columns): one foreign key of a table."""
+
+
 def reflect_foreign_keys(bind: Any, schema: str | None) -> list[ForeignKey]:
     """Every foreign key between tables of the store's schema (one catalog query per engine)."""
     found = inspect(bind).get_multi_foreign_keys(schema=schema)
@@ -145,9 +149,9 @@ def reflect_foreign_keys(bind: Any, schema: str | None) -> list[ForeignKey]:
     return out
 
 
-def _sqlite_rules(bind: Any, tables: list[str]) -> dict[tuple, dict[str, str]]:
+def _sqlite_rules(bind: Any, tables: list[str]) -> dict[_FkKey, dict[str, str]]:
     """ON DELETE/UPDATE rules from SQLite itself (SQLAlchemy's DDL parsing misses inline ones)."""
-    out: dict[tuple, dict[str, str]] = {}
+    out: dict[_FkKey, dict[str, str]] = {}
     with bind.connect() as conn:
         for tbl in tables:
             quoted = conn.dialect.identifier_preparer.quote(tbl)
@@ -272,7 +276,7 @@ def blocking_rows(
     sub = select(*[ptable.c[c] for c in fk.referred_columns]).where(parent_clause)
     keys = [child.c[c] for c in fk.columns]
     cond = keys[0].in_(sub) if len(keys) == 1 else tuple_(*keys).in_(sub)
-    cleared = [clauses[c] for c in problem.unlinked_by if clauses.get(c) is not None]
+    cleared = [cl for c in problem.unlinked_by if (cl := clauses.get(c)) is not None]
     if cleared:
         either = or_(*cleared) if len(cleared) > 1 else cleared[0]
         cond = and_(cond, not_(func.coalesce(either, false(), type_=Boolean)))

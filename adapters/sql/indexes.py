@@ -43,7 +43,7 @@ def ci_columns(
         for column, spec in coll.identities.items()
         if (spec.match or kinds.mode(spec.kind)) == "casefold"
     ]
-    out = set()
+    out: set[tuple[str, str]] = set()
     if not wanted:
         return out
     with engine.connect() as conn:
@@ -73,6 +73,8 @@ def index_checks(engine: Engine, plan: SqlPlan) -> list[Check]:
                 continue
             probe = "+440000000000" if mode == "phone" else _PROBE
             clause = plan.identity_clause(name, column, (probe,))
+            if clause is None:  # the probe does not normalise under this mode: nothing to ask
+                continue
             stmt = select(table.c[column]).where(clause)
             where = f"{table.name}.{column} ({mode})"
             try:
@@ -102,7 +104,8 @@ class _Explain(Executable, ClauseElement):
 
 @compiles(_Explain)
 def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
-    return element.prefix + " " + compiler.process(element.stmt, **kw)
+    body: str = compiler.process(element.stmt, **kw)
+    return element.prefix + " " + body
 
 
 def _uses_index(engine: Engine, stmt: Any) -> bool:
@@ -114,12 +117,12 @@ def _uses_index(engine: Engine, stmt: Any) -> bool:
             tx.rollback()
             return "Seq Scan" not in plan
         if dialect in ("mysql", "mariadb"):
-            rows = conn.execute(_Explain(stmt, "EXPLAIN")).mappings().all()
+            explained = conn.execute(_Explain(stmt, "EXPLAIN")).mappings().all()
             tx.rollback()
-            return all(r.get("possible_keys") for r in rows)
-        rows = conn.execute(_Explain(stmt, "EXPLAIN QUERY PLAN")).all()
+            return all(r.get("possible_keys") for r in explained)
+        steps = conn.execute(_Explain(stmt, "EXPLAIN QUERY PLAN")).all()
         tx.rollback()
-        details = " ".join(str(r[-1]) for r in rows)
+        details = " ".join(str(r[-1]) for r in steps)
         return "USING" in details and "INDEX" in details and "SCAN" not in details
 
 

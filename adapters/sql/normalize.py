@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Integer, String, case, cast, func, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.functions import Function, FunctionElement
 
 from dsrflow.identity import (
     DEFAULT_KINDS,
@@ -70,7 +70,7 @@ def is_mysql(dialect: str) -> bool:
 
 
 def normalized(
-    column: Any, mode: str, dialect: str, *, country_code: str | None = None
+    column: ColumnElement[Any], mode: str, dialect: str, *, country_code: str | None = None
 ) -> ColumnElement[Any]:
     """The SQL expression of a column's normalised form under a match mode.
 
@@ -95,15 +95,15 @@ def normalized(
         return _casefold_sql(text, dialect)
     if mode == "phone":
         if dialect == "sqlite":
-            return getattr(func, SQLITE_E164)(text, _lit(country_code or ""))
+            return Function(SQLITE_E164, text, _lit(country_code or ""))
         return _phone_sql(text, dialect, country_code)
     raise ValueError(f"unknown match mode {mode!r} (expected one of {', '.join(MODES)})")
 
 
-def _casefold_sql(text: Any, dialect: str) -> ColumnElement[Any]:
+def _casefold_sql(text: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     """Python's ``casefold`` in SQL: trim ``TRIMMED``, lower-case all but ``FOLD_GUARDED``."""
     if dialect == "sqlite":
-        return getattr(func, SQLITE_CASEFOLD)(text)
+        return Function(SQLITE_CASEFOLD, text)
     if is_mysql(dialect):
         chars = "".join(TRIMMED)
         trimmed = func.regexp_replace(text, _lit(f"^[{chars}]+|[{chars}]+$"), _lit(""))
@@ -138,12 +138,13 @@ def _any_lit(dialect: str, text: str) -> ColumnElement[str]:
     return _pg_lit(text) if dialect == "postgresql" else _lit(text)
 
 
-def _as_text(column: Any) -> Any:
-    col_type = getattr(column, "type", None)
-    return column if isinstance(col_type, String) else cast(column, String)
+def _as_text(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return column if isinstance(column.type, String) else cast(column, String)
 
 
-def _phone_sql(text: Any, dialect: str, country_code: str | None) -> ColumnElement[Any]:
+def _phone_sql(
+    text: ColumnElement[Any], dialect: str, country_code: str | None
+) -> ColumnElement[Any]:
     """``normalize_phone`` in SQL (PostgreSQL and MySQL/MariaDB); keep the two in step."""
     flags = (_lit("g"),) if dialect == "postgresql" else ()
     raw = func.replace(text, _lit("(0)"), _lit(""))
@@ -176,7 +177,7 @@ def _lit(text: str) -> ColumnElement[str]:
     return literal_column("'" + text.replace("'", "''") + "'", String)
 
 
-def _concat(dialect: str, *parts: Any) -> ColumnElement[Any]:
+def _concat(dialect: str, *parts: ColumnElement[Any]) -> ColumnElement[Any]:
     # PostgreSQL: '||' (concat() is only STABLE, so an expression index could not use it).
     if is_mysql(dialect):
         return func.concat(*parts)

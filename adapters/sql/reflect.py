@@ -52,7 +52,9 @@ class SchemaReader:
                 if col not in tables[name].c:
                     problems.append((name, self._missing(name, path, tables[name].name, col)))
         for name, coll in self.config.collections.items():
-            targets = [("reference", c, ("references", c), p, pc) for c, p, pc in coll.referenced()]
+            targets: list[tuple[str, str, tuple[str, ...], str, str]] = [
+                ("reference", c, ("references", c), p, pc) for c, p, pc in coll.referenced()
+            ]
             targets += [
                 ("pointer", c, ("pointers", c, "to"), *r.target()) for c, r in coll.pointers.items()
             ]
@@ -74,7 +76,7 @@ class SchemaReader:
 def declared_columns(coll: CollectionConfig) -> dict[str, tuple[str, ...]]:
     """Every column of its own table a collection names -> where the catalog names it first."""
     cols: dict[str, tuple[str, ...]] = {}
-    named = [(c, ("identities", c)) for c in coll.identities]
+    named: list[tuple[str, tuple[str, ...]]] = [(c, ("identities", c)) for c in coll.identities]
     named += [(c, ("provides", c)) for c in coll.provides]
     named += [(c, ("references", c)) for c in coll.references]
     named += [(c, ("erase", "fields", c)) for c in coll.erase.fields]

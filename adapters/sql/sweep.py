@@ -78,7 +78,7 @@ _RULES = {
     "phone": "{kind}: E.164 form of column = value",
     "exact": "{kind}: column = value",
 }
-_ONE, _ZERO = literal_column("1"), literal_column("0")
+_ONE, _ZERO = literal_column("1", Integer), literal_column("0", Integer)
 _NOT_TEXT = (Integer, Numeric, Boolean, Date, DateTime, Time, Interval, LargeBinary, Uuid)
 
 Progress = Callable[[int], None]
@@ -266,7 +266,9 @@ def _targets(
         if shape == "cast":
             shape = "free"
         for kind, (mode, values) in found.items():
-            cond = normalized(expr, mode, dialect, country_code=country).in_(values)
+            cond: ColumnElement[bool] = normalized(expr, mode, dialect, country_code=country).in_(
+                values
+            )
             if shape == "free":
                 text_of = func.lower(expr if isinstance(expr.type, String) else cast(expr, String))
                 likes = [

@@ -137,7 +137,8 @@ def create_codec_app(
                 key_ids.add(p.metadata[KEY_ID].decode(errors="replace"))
         requests = sorted({r for k in key_ids if (r := keystore.owner_of(k))})
         # One audit entry per request whose data was shown, so "who saw whose data" is answerable.
-        for rid in requests or [None]:
+        shown: list[str | None] = [*requests] or [None]
+        for rid in shown:
             ledger.audit(
                 who,
                 "codec_decode",

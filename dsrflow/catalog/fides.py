@@ -88,8 +88,7 @@ def import_fides(
     problems = Problems(filename, positions)
     datasets = data.get("dataset") if isinstance(data, dict) else None
     if not isinstance(datasets, list) or not datasets:
-        problems.add(("dataset",), "expected a Fides file with a non-empty 'dataset' list")
-        problems.raise_if_any()
+        problems.fail(("dataset",), "expected a Fides file with a non-empty 'dataset' list")
     if store_name and len(datasets) > 1:
         problems.add(("dataset",), "--store names one store, but the file has several datasets")
     stores: dict[str, Any] = {}
@@ -254,7 +253,9 @@ def _check_schema(colls: dict[str, _Collection], schema: SchemaInfo, problems: P
                 problems.add((*f.at, "name"), f"column {name}.{f.name} not found in the database")
 
 
-def _collection_entry(coll: _Collection, schema: SchemaInfo | None, notes: list[str]) -> dict:
+def _collection_entry(
+    coll: _Collection, schema: SchemaInfo | None, notes: list[str]
+) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     identities = {f.name: f.identity for f in coll.fields if f.identity}
     if identities:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +51,11 @@ class Problems:
                 msg = "unknown field"
             self.add((*base, *loc), msg)
 
+    def fail(self, path: Path_, message: str) -> NoReturn:
+        """Record a problem the rest of the file cannot be checked past, and raise all so far."""
+        self.add(path, message)
+        raise ConfigError("\n".join(self.lines))
+
     def raise_if_any(self) -> None:
         """Raise one ``ConfigError`` listing every problem, if there are any."""
         if self.lines:
@@ -82,16 +87,14 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
     data, positions = load_with_positions(text, filename)
     problems = Problems(filename, positions)
     if not isinstance(data, dict):
-        problems.add((), "the catalog must be a mapping with 'version' and 'stores'")
-        problems.raise_if_any()
+        problems.fail((), "the catalog must be a mapping with 'version' and 'stores'")
     for key in sorted(set(data) - TOP_LEVEL):
         problems.add((key,), f"unknown field (expected {', '.join(map(repr, sorted(TOP_LEVEL)))})")
     if data.get("version") not in SUPPORTED_VERSIONS:
         problems.add(("version",), f"must be one of {list(SUPPORTED_VERSIONS)}")
     stores_raw = data.get("stores")
     if not isinstance(stores_raw, dict) or not stores_raw:
-        problems.add(("stores",), "must be a non-empty mapping of store name to store entry")
-        problems.raise_if_any()
+        problems.fail(("stores",), "must be a non-empty mapping of store name to store entry")
 
     stores: dict[str, StoreEntry] = {}
     for name, entry in stores_raw.items():

@@ -30,7 +30,7 @@ class PolicyConfig(BaseModel):
         default_factory=lambda: ["email_link", "account_login", "document_check", "in_person"],
         min_length=1,
     )
-    reminder_days_before_due: list[float] = Field(default_factory=lambda: [7, 2])
+    reminder_days_before_due: list[float] = Field(default_factory=lambda: [7.0, 2.0])
     escalate_tasks_days_before_due: float = Field(5, ge=0)
 
     def policy(self, request_type: RequestType) -> Policy:
@@ -61,4 +61,5 @@ class PoliciesConfig(BaseModel):
 
     def for_type(self, request_type: RequestType) -> Policy:
         """The policy of one request type."""
-        return getattr(self, str(request_type)).policy(request_type)
+        config: PolicyConfig = getattr(self, str(request_type))
+        return config.policy(request_type)

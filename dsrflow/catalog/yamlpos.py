@@ -31,7 +31,8 @@ class _NoAliasLoader(yaml.SafeLoader):
     """
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        # types-PyYAML leaves Parser.peek_event unannotated; it returns the next yaml.Event.
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _AliasRefused(event.start_mark.line + 1)
         return super().compose_node(parent, index)
@@ -148,4 +149,6 @@ def dump(data: Any, **options: Any) -> str:
         data: Plain data (dicts, lists, scalars).
         **options: ``yaml.dump`` options (``sort_keys``, ``width``...).
     """
-    return yaml.dump(data, Dumper=_PlainDumper, **options)
+    # Without a stream yaml.dump returns the text; the stubs type every outcome as Any.
+    text: str = yaml.dump(data, Dumper=_PlainDumper, **options)
+    return text

@@ -54,12 +54,15 @@ class _LazyGroup(TyperGroup):
             for extra in extras:
                 importlib.import_module(extra)
             target = getattr(importlib.import_module(module), attr)
-            if isinstance(target, typer.Typer):
-                command = typer.main.get_group(target)
-            else:
+            if not isinstance(target, typer.Typer):
                 single = typer.Typer(add_completion=False)
                 single.command(cmd_name)(target)
-                command = typer.main.get_command(single)
+            # A sub-app stays a group even with one command; a function becomes that command.
+            command = (
+                typer.main.get_group(target)
+                if isinstance(target, typer.Typer)
+                else typer.main.get_command(single)
+            )
             command.name = cmd_name
             self.commands[cmd_name] = command
         return self.commands.get(cmd_name)

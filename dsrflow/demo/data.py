@@ -49,7 +49,7 @@ def seed(out_dir: Path) -> Path:
     return catalog
 
 
-def _rows(db: sqlite3.Connection, table: str, where: str) -> list[tuple]:
+def _rows(db: sqlite3.Connection, table: str, where: str) -> list[tuple[object, ...]]:
     return sorted(db.execute(f"SELECT * FROM {table} WHERE {where}").fetchall())  # noqa: S608 - constants
 
 

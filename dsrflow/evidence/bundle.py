@@ -10,7 +10,6 @@ as a keyed commitment.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -37,19 +36,16 @@ from dsrflow.evidence.format import (
     canonical,
     commitment,
     dsse_envelope,
+    envelope_digest,
     normalize_identifier,
-    pae,
+    records_root,
     sha256_hex,
     timestamp,
     write_zip,
 )
 from dsrflow.evidence.records import inventory_for, record_for
 from dsrflow.keys.signer import Signer
-from dsrflow.tlog import merkle
 from dsrflow.tlog.memory import LogProof, TransparencyLog
-
-UNSIGNED = (MANIFEST, ENVELOPE, CHECKPOINT, INCLUSION)
-"""Members the manifest does not list: itself, the envelope, and the log proof made after it."""
 
 
 @dataclass(frozen=True)
@@ -61,17 +57,6 @@ class BuiltBundle:
     subject_commitment: str
     identifier: str
     log_index: int
-
-
-def records_root(members: dict[str, bytes]) -> str:
-    """Hex RFC 9162 root over the record members' bytes, in member-name order."""
-    leaves = [merkle.leaf_hash(members[n]) for n in sorted(members) if n.startswith(RECORDS_DIR)]
-    return merkle.ListTree(leaves).mth(0, len(leaves)).hex()
-
-
-def envelope_digest(payload_type: str, payload: bytes) -> bytes:
-    """The log leaf: SHA-256 of the PAE bytes the signature covers (independent of base64)."""
-    return hashlib.sha256(pae(payload_type, payload)).digest()
 
 
 def envelope_leaf(members: dict[str, bytes]) -> bytes:

@@ -10,7 +10,10 @@ altered unnoticed; but the records, not this page, are the evidence.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 METHOD = {
     "delete": ("Clear", "Logical deletion of the subject's rows/keys"),
@@ -24,7 +27,7 @@ METHOD = {
 
 
 @cache
-def _template() -> Any:
+def _template() -> Template:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(

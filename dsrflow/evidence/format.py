@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from dsrflow.identity import normalize_value
+from dsrflow.tlog import merkle
 
 BUNDLE_FORMAT = "dsrflow-evidence/v2"
 FORMATS = {"dsrflow-evidence/v1": 1, "dsrflow-evidence/v2": 2}
@@ -38,6 +39,8 @@ RECORDS_DIR = "records/"
 MERKLE_ALG = "rfc9162-sha256"
 COMMITMENT_DOMAIN = b"dsr-subject-v1\x00"
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+UNSIGNED = (MANIFEST, ENVELOPE, CHECKPOINT, INCLUSION)
+"""Members the manifest does not list: itself, the envelope, and the log proof made after it."""
 
 
 class FormatError(ValueError):
@@ -101,6 +104,17 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     """DSSE v1 Pre-Authentication Encoding: what the signature actually covers."""
     t = payload_type.encode()
     return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+def envelope_digest(payload_type: str, payload: bytes) -> bytes:
+    """The log leaf: SHA-256 of the PAE bytes the signature covers (independent of base64)."""
+    return hashlib.sha256(pae(payload_type, payload)).digest()
+
+
+def records_root(members: dict[str, bytes]) -> str:
+    """Hex RFC 9162 root over the record members' bytes, in member-name order."""
+    leaves = [merkle.leaf_hash(members[n]) for n in sorted(members) if n.startswith(RECORDS_DIR)]
+    return merkle.ListTree(leaves).mth(0, len(leaves)).hex()
 
 
 def b64encode(data: bytes) -> str:

@@ -169,7 +169,7 @@ class Ledger:
     def audit(self, actor: str, action: str, request_id: str | None = None, **detail: Any) -> None:
         """Append one entry to the audit chain (detail must not hold personal data)."""
         from dsrflow.ledger import audit_chain
-        from dsrflow.service.categories import category_for
+        from dsrflow.ledger.categories import category_for
 
         with self.session() as s:
             audit_chain.append(

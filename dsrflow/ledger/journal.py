@@ -23,8 +23,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter
@@ -182,8 +183,13 @@ class ReceiptJournal:
     def forget_subject(self, request_id: str) -> int:
         """Drop a request's blind-index tokens (when its data is purged); returns how many."""
         with self.ledger.session() as s:
-            result = s.execute(
-                delete(JournalSubjectRow).where(JournalSubjectRow.request_id == request_id)
+            # A DELETE without RETURNING gives a CursorResult at run time; Session.execute is
+            # typed as the plain Result, so SQLAlchemy's docs say to cast for the row count.
+            result = cast(
+                CursorResult[Any],
+                s.execute(
+                    delete(JournalSubjectRow).where(JournalSubjectRow.request_id == request_id)
+                ),
             )
             return result.rowcount or 0
 
@@ -192,5 +198,5 @@ def _key_of(key: tuple[str, str, str]) -> dict[str, str]:
     return {"request_id": key[0], "store": key[1], "operation": key[2]}
 
 
-def _is(model: type[JournalSubjectRow], key: tuple[str, str, str]) -> list:
+def _is(model: type[JournalSubjectRow], key: tuple[str, str, str]) -> list[ColumnElement[bool]]:
     return [model.request_id == key[0], model.store == key[1], model.operation == key[2]]

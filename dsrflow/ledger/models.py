@@ -9,6 +9,7 @@ contact a request keeps (for messages) is sealed under that request's data key.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -97,7 +98,7 @@ class AuditRow(Base):
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(60))
     request_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # What kind of entry this is, for people reading the log (decision, view, download, decode,
     # system). Every writer goes through ``audit_chain.append``, which says which.
     category: Mapped[str] = mapped_column(String(20), server_default="system", nullable=False)
@@ -181,7 +182,7 @@ class NotificationRow(Base):
     request_id: Mapped[str] = mapped_column(String(80), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    stores: Mapped[list] = mapped_column(JSON, default=list)
+    stores: Mapped[list[str]] = mapped_column(JSON, default=list)
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -202,7 +203,7 @@ class JournalEntryRow(Base):
     operation: Mapped[str] = mapped_column(String(20), primary_key=True)
     matched: Mapped[int] = mapped_column(Integer)
     affected: Mapped[int] = mapped_column(Integer)
-    receipt: Mapped[dict] = mapped_column(JSON)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
     committed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -9,6 +9,8 @@ Messages the change causes (``dsrflow.messages.kinds``) go to the outbox in the 
 
 from __future__ import annotations
 
+from typing import overload
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -77,6 +79,10 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
     return True
 
 
+@overload
+def _fit(text: str, width: int) -> str: ...
+@overload
+def _fit(text: str | None, width: int) -> str | None: ...
 def _fit(text: str | None, width: int) -> str | None:
     """Cut free-form values to their column, so one long value cannot stall the projection."""
     return text[:width] if text else text

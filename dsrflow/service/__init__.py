@@ -7,6 +7,5 @@ in that order and in one place. The CLI (and the coming HTTP API and console) ar
 they parse, build a principal, call a use case and render what it returns; none of them writes an
 audit entry or touches a ledger row. See ``docs/architecture.md`` ("The application layer").
 
-This package's ``__init__`` stays import-free so that the ledger model can reach
-``dsrflow.service.categories`` without pulling in the rest.
+This package's ``__init__`` stays import-free, so importing one use case loads only what it needs.
 """

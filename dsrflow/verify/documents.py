@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from dsrflow.evidence.bundle import UNSIGNED, records_root
 from dsrflow.evidence.format import (
     CERTIFICATE,
     FORMATS,
@@ -19,8 +18,10 @@ from dsrflow.evidence.format import (
     MANIFEST,
     MERKLE_ALG,
     RECORDS_DIR,
+    UNSIGNED,
     FormatError,
     parse_json,
+    records_root,
     sha256_hex,
 )
 from dsrflow.verify.report import VerificationError

@@ -124,7 +124,7 @@ def check_inclusion(proof_bytes: bytes, leaf: bytes, cp: Checkpoint) -> dict[str
     """
     where = "inclusion proof"
     try:
-        proof = parse_json("log/inclusion-proof.json", proof_bytes)
+        proof: dict[str, Any] = parse_json("log/inclusion-proof.json", proof_bytes)
         check("inclusion-proof", proof, "log/inclusion-proof.json")
     except (FormatError, SchemaError) as exc:
         raise VerificationError(str(exc)) from None

@@ -16,7 +16,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from dsrflow.evidence.bundle import envelope_digest
 from dsrflow.evidence.format import (
     CERTIFICATE,
     CHECKPOINT,
@@ -28,6 +27,7 @@ from dsrflow.evidence.format import (
     RECORDS_DIR,
     b64decode,
     commitment,
+    envelope_digest,
     normalize_identifier,
     pae,
     parse_timestamp,

@@ -17,8 +17,8 @@ from typing import Any
 
 from dsrflow.domain import EvidenceInput
 from dsrflow.evidence import example
-from dsrflow.evidence.bundle import UNSIGNED, envelope_leaf, log_members, seal
-from dsrflow.evidence.format import ENVELOPE, write_zip
+from dsrflow.evidence.bundle import envelope_leaf, log_members, seal
+from dsrflow.evidence.format import ENVELOPE, UNSIGNED, write_zip
 from dsrflow.evidence.issuer import EvidenceIssuer, StaticKeys
 from dsrflow.keys.signer import Signer
 from dsrflow.tlog.memory import MemoryLog

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import rfc8785
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def _time(at: datetime) -> str:
     return aware.isoformat(timespec="microseconds")
 
 
-def _hash(prev: bytes, seq: int, row: sa.Row) -> bytes:
+def _hash(prev: bytes, seq: int, row: sa.Row[Any]) -> bytes:
     body = {
         "seq": seq,
         "at": _time(row.at),
