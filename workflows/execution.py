@@ -134,7 +134,7 @@ class StoreRunner:
         while True:
             if m.erasure:
                 await workflow.wait_condition(m.released)
-            if m.cancel is not None:
+            if m.cancelled():
                 return await self.pub.update_store(store.name, status=StoreStatus.CANCELLED)
             await self.pub.update_store(store.name, status=StoreStatus.RUNNING, error=None)
             if await self._attempt(store, task):

@@ -83,6 +83,10 @@ class RequestMachine:
         """Whether every store's verb is rolled back and nobody is asked to act."""
         return self.inp.dry_run
 
+    def cancelled(self) -> bool:
+        """Whether a cancel arrived (a method, not a field test: it changes while we await)."""
+        return self.cancel is not None
+
     def ended_early(self) -> bool:
         """Whether a cancel or a denial arrived (the gates stop waiting)."""
         return self.cancel is not None or self.denied is not None
