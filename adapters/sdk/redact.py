@@ -113,9 +113,9 @@ def describe_driver_error(exc: BaseException) -> DriverError | None:
         # A trigger's RAISE(ABORT, '...') is SQLITE_CONSTRAINT_TRIGGER: free text, dropped.
         trusted = errname != "SQLITE_CONSTRAINT_TRIGGER"
         return DriverError(cls, errname, first_line(str(exc)) if trusted else "")
-    args = getattr(exc, "args", ())
+    args = exc.args  # PyMySQL/mysqlclient: (code, message)
     if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
-        code, message = args
+        code, message = args[0], args[1]
         if code in _MYSQL_TRUSTED:
             return DriverError(cls, f"MySQL {code}", first_line(message))
         names = _MYSQL_NAME.search(message)
