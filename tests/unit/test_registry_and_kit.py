@@ -31,6 +31,7 @@ from dsrflow.adapters.sdk import (
 from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.catalog import load_catalog
 from dsrflow.errors import ConfigError
+from dsrflow.runtime import Runtime
 from dsrflow.settings import Settings
 from tests.unit.example_adapter import JsonFileAdapter, JsonFileConfig
 
@@ -191,23 +192,22 @@ def test_a_blocked_adapter_is_never_imported() -> None:
 
 
 def test_a_catalog_naming_a_blocked_adapter_fails_with_file_and_line(tmp_path: Path) -> None:
-    settings = Settings.load({"DSRFLOW_ADAPTERS_BLOCKED": " jsonfile , redis"})
-    assert settings.adapters.blocked_names == {"jsonfile", "redis"}
+    """Through the composition root, as `dsrflow catalog validate` and the worker load it."""
     catalog = tmp_path / "dsrflow.yaml"
     catalog.write_text(
-        "version: 1\nstores:\n  archive:\n    adapter: manual\n"
+        "version: 1\nstores:\n  notes:\n    adapter: files\n    root: notes\n"
+        "    collections: {n: {paths: '{email}.txt'}}\n"
+        "  archive:\n    adapter: manual\n"
         "    instructions: Shred the paper folder in cabinet B.\n"
-        "  notes:\n    adapter: jsonfile\n    path: notes.json\n"
     )
-    manual = ep("manual", "dsrflow.adapters.manual:ManualAdapter")
-    reg = AdapterRegistry(
-        {"jsonfile": ep("jsonfile", EXAMPLE), "manual": manual},
-        blocked=settings.adapters.blocked_names,
-    )
+    env = {"DSRFLOW_ADAPTERS_BLOCKED": " manual , redis", "DSRFLOW_CATALOG": str(catalog)}
+    runtime = Runtime(Settings.load(env), env)
+    assert runtime.registry.blocked == {"manual", "redis"}
+    assert "manual" not in runtime.registry.names() and "files" in runtime.registry.names()
     with pytest.raises(ConfigError) as exc:
-        load_catalog(catalog, reg)
+        runtime.catalog  # noqa: B018
     assert str(exc.value) == (
-        f"{catalog}:7: stores.notes.adapter: adapter 'jsonfile' is blocked by the operator "
+        f"{catalog}:8: stores.archive.adapter: adapter 'manual' is blocked by the operator "
         "(DSRFLOW_ADAPTERS_BLOCKED)"
     )
 
