@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dsrflow.adapters.base import AdapterError
+from dsrflow.adapters.sdk import AdapterError
 from dsrflow.errors import UserError
 from dsrflow.redact import describe_exception, first_line
 

@@ -11,13 +11,16 @@ import structlog
 from temporalio import activity
 
 from dsrflow.activities.errors import store_errors
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
+    Adapter,
     Capability,
     NotSupportedError,
     OperationReceipt,
     Record,
     RetryableAdapterError,
     Subject,
+    require,
+    spec_of,
 )
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.catalog.pool import AdapterPool
@@ -65,10 +68,10 @@ class StoreActivities:
     def resolve_identities(self, inp: StoreTaskInput) -> ResolveResult:
         """Turn the subject's identifiers into the ones other stores key on."""
         with store_errors(inp.store):
-            adapter = self.pool.get(inp.store)
-            if Capability.RESOLVE_IDENTITIES not in adapter.capabilities:
-                raise NotSupportedError(f"store {inp.store!r} cannot resolve identities")
-            found = adapter.resolve_identities(_subject(inp))  # type: ignore[attr-defined]
+            resolver = require(
+                self.pool.get(inp.store), Capability.RESOLVE_IDENTITIES, store=inp.store
+            )
+            found = resolver.resolve_identities(_subject(inp))
         log.info("resolved", request_id=inp.request_id, store=inp.store, identities=len(found))
         return ResolveResult(store=inp.store, identities=found)
 
@@ -79,18 +82,16 @@ class StoreActivities:
         with store_errors(inp.store):
             adapter, catalog = self.pool.checkout(inp.store)
             catalog_digest = catalog.digest
-            if Capability.ACCESS not in adapter.capabilities:
-                raise NotSupportedError(f"store {inp.store!r} does not support access")
+            accessor = require(adapter, Capability.ACCESS, store=inp.store)
             subject = _subject(inp)
-            records = _heartbeating(adapter.access(subject))
+            records = _heartbeating(accessor.access(subject))
             if inp.dry_run:
                 # A dry run only counts: the orchestrator must not hold a copy of her data
                 # that no package will ever consume (and no purge would find).
                 count = sum(1 for _ in records)
             else:
                 count = self.artifacts.stage_records(inp.request_id, inp.store, records)
-            digest_fn = getattr(adapter, "access_digest", None)
-            digest = digest_fn(subject) if digest_fn else ""
+            digest = spec_of(adapter).access_digest(adapter, subject)
         log.info("accessed", request_id=inp.request_id, store=inp.store, records=count)
         return StoreReceipt(
             store=inp.store,
@@ -118,8 +119,9 @@ class StoreActivities:
         return self._run_verb(
             inp,
             Capability.ERASE,
-            "erase",
-            lambda a, s, opts: a.erase(s, progress=activity.heartbeat, **opts),
+            lambda a, s, opts: require(a, Capability.ERASE, store=inp.store).erase(
+                s, progress=activity.heartbeat, **opts
+            ),
         )
 
     @activity.defn(name="rectify_store")
@@ -127,30 +129,36 @@ class StoreActivities:
         """Set the requested fields to their new values wherever the store holds them."""
         changes = {c.field: c.value for c in inp.changes}
         return self._run_verb(
-            inp, Capability.RECTIFY, "rectify", lambda a, s, _: a.rectify(s, changes)
+            inp,
+            Capability.RECTIFY,
+            lambda a, s, _: require(a, Capability.RECTIFY, store=inp.store).rectify(s, changes),
         )
 
     @activity.defn(name="restrict_store")
     def restrict_store(self, inp: StoreTaskInput) -> StoreReceipt:
         """Mark the subject's data restricted (Art. 18; also used for exempt erasures)."""
-        return self._run_verb(inp, Capability.RESTRICT, "restrict", lambda a, s, _: a.restrict(s))
+        return self._run_verb(
+            inp,
+            Capability.RESTRICT,
+            lambda a, s, _: require(a, Capability.RESTRICT, store=inp.store).restrict(s),
+        )
 
     def _run_verb(
         self,
         inp: StoreTaskInput,
         capability: Capability,
-        action: str,
-        call: Callable[[Any, Subject, dict[str, Any]], OperationReceipt],
+        call: Callable[[Adapter, Subject, dict[str, Any]], OperationReceipt],
     ) -> StoreReceipt:
         started = datetime.now(UTC)
+        action = capability.value
         attempt = activity.info().attempt
         with store_errors(inp.store):
             # The catalog this run actually uses (a reload may have replaced the planned one).
             adapter, catalog = self.pool.checkout(inp.store)
             catalog_digest = catalog.digest
-            if capability not in adapter.capabilities:
-                raise NotSupportedError(f"store {inp.store!r} does not support {action}")
-            options = _dry_run_options(adapter, inp, action)
+            spec = spec_of(adapter)
+            require(adapter, capability, store=inp.store)  # before anything is journaled
+            options = _dry_run_options(spec.supports_dry_run, inp, action)
 
             def receipt_of(op: OperationReceipt) -> StoreReceipt:
                 return StoreReceipt(
@@ -173,7 +181,7 @@ class StoreActivities:
             journaling = action == "erase" and not inp.dry_run  # a dry run changes nothing
             tokens = self.journal.blind_index(inp.identities) if journaling else []
             in_tx: list[StoreReceipt] = []
-            if journaling and getattr(adapter, "supports_on_commit", False):
+            if journaling and spec.supports_on_commit:
 
                 def on_commit(op: OperationReceipt) -> None:
                     # Inside the store's transaction: if the journal cannot write, the adapter
@@ -263,10 +271,8 @@ class StoreActivities:
     def verify_store(self, inp: StoreTaskInput) -> VerifyReceipt:
         """Ask the store again: how much of the subject is left?"""
         with store_errors(inp.store):
-            adapter = self.pool.get(inp.store)
-            if Capability.VERIFY not in adapter.capabilities:
-                raise NotSupportedError(f"store {inp.store!r} cannot verify erasure")
-            receipt = adapter.verify(_subject(inp))
+            verifier = require(self.pool.get(inp.store), Capability.VERIFY, store=inp.store)
+            receipt = verifier.verify(_subject(inp))
         log.info("verified", request_id=inp.request_id, store=inp.store, residual=receipt.matched)
         return VerifyReceipt(
             store=inp.store,
@@ -277,11 +283,11 @@ class StoreActivities:
         )
 
 
-def _dry_run_options(adapter: Any, inp: StoreTaskInput, action: str) -> dict[str, Any]:
+def _dry_run_options(supported: bool, inp: StoreTaskInput, action: str) -> dict[str, Any]:
     """``dry_run=True`` for adapters that declare it; refused (recorded) for the others."""
     if not inp.dry_run:
         return {}
-    if action == "erase" and getattr(adapter, "supports_dry_run", False):
+    if action == "erase" and supported:
         return {"dry_run": True}
     raise NotSupportedError(f"store {inp.store!r} cannot do a dry run")
 

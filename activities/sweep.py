@@ -9,7 +9,6 @@ when the sweep ran and which catalog its exclusions came from.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +16,8 @@ import structlog
 from temporalio import activity
 
 from dsrflow.activities.errors import store_errors
-from dsrflow.adapters.base import Capability, NotSupportedError, Subject
-from dsrflow.adapters.sweeping import strong_kinds
-from dsrflow.catalog.model import Catalog
+from dsrflow.adapters.sdk import Capability, Subject, require, spec_of
+from dsrflow.adapters.sdk.sweeping import strong_kinds
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import SweepInput
 from dsrflow.errors import ConfigError
@@ -28,14 +26,6 @@ from dsrflow.sweeps import SweepReport
 log = structlog.get_logger(__name__)
 
 AFTER = ("erasure", "access")
-
-
-def catalog_kinds(catalog: Catalog) -> Any:
-    """The catalog's identity-kind registry (``Catalog.identity_kinds``), or None without one.
-
-    Without it the sweep looks for the built-in strong kinds only (e-mail and phone).
-    """
-    return getattr(catalog, "identity_kinds", None)
 
 
 class SweepActivities:
@@ -57,19 +47,18 @@ class SweepActivities:
             if inp.after not in AFTER:
                 raise ConfigError(f"store {inp.store!r}: sweep after {inp.after!r}, not {AFTER}")
             adapter, catalog = self.pool.checkout(inp.store)  # read together: a reload races
-            sweep = getattr(adapter, "sweep", None)
-            if Capability.SWEEP not in adapter.capabilities or sweep is None:
-                raise NotSupportedError(f"store {inp.store!r} cannot sweep for residual data")
+            sweeper = require(adapter, Capability.SWEEP, store=inp.store)
+            spec = spec_of(adapter)
             budget = catalog.stores[inp.store].common.sweep.budget()
             identities = inp.identities
-            if not getattr(adapter, "sweep_uses_all_identities", False):
-                strong = strong_kinds(catalog_kinds(catalog))
+            if not spec.sweep_uses_all_identities:
+                strong = strong_kinds(catalog.identity_kinds)
                 identities = [i for i in identities if i.kind in strong]
             subject = Subject.of(identities, request_id=inp.request_id)
             kwargs: dict[str, Any] = {"after": inp.after}
-            if "progress" in inspect.signature(sweep).parameters:
+            if spec.sweep_takes_progress:
                 kwargs["progress"] = activity.heartbeat
-            report: SweepReport = sweep(subject, budget, **kwargs)
+            report: SweepReport = sweeper.sweep(subject, budget, **kwargs)
         report = dataclasses.replace(
             report, checked_at=datetime.now(UTC), catalog_digest=catalog.digest
         )

@@ -1,36 +1,7 @@
-"""Adapters: the contract every data store implements, the registry, and the built-ins.
+"""Adapters: the SDK every data store adapter is written against, the registry, the built-ins.
 
-See ``docs/writing-an-adapter.md``. Store-specific code lives here and nowhere else.
+``dsrflow.adapters.sdk`` is the contract (a leaf: it imports nothing of the orchestrator);
+``dsrflow.adapters.registry`` finds adapters by entry point; ``dsrflow.adapters.testing`` is the
+conformance kit. See ``docs/writing-an-adapter.md``. Store-specific code lives here and nowhere
+else. Nothing is imported here, so that importing the SDK loads the SDK only.
 """
-
-from dsrflow.adapters.base import (
-    Adapter,
-    AdapterContext,
-    AdapterError,
-    Capability,
-    Check,
-    CheckReport,
-    NotSupportedError,
-    OperationReceipt,
-    PermanentAdapterError,
-    Record,
-    RetryableAdapterError,
-    Subject,
-)
-from dsrflow.adapters.registry import AdapterRegistry
-
-__all__ = [
-    "Adapter",
-    "AdapterContext",
-    "AdapterError",
-    "AdapterRegistry",
-    "Capability",
-    "Check",
-    "CheckReport",
-    "NotSupportedError",
-    "OperationReceipt",
-    "PermanentAdapterError",
-    "Record",
-    "RetryableAdapterError",
-    "Subject",
-]

@@ -14,6 +14,7 @@ The adapter performs no I/O. Its class says ``human_task = True``; the workflow 
 instead of calling a verb, opens a human task (store state ``waiting_for_human``) carrying the
 instructions, which a person with ``assignee_role`` completes. The store's capabilities are the
 ``verbs`` the person performs, so a request for any other verb is recorded as ``not_supported``.
+There is no ``verify``: the person's attested completion is the store's verification.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
     AdapterContext,
     Capability,
     Check,
@@ -108,10 +109,6 @@ class ManualAdapter:
     def restrict(self, subject: Subject) -> OperationReceipt:
         """Not called: the workflow opens a human task instead."""
         raise self._not_here("restrict")
-
-    def verify(self, subject: Subject) -> OperationReceipt:
-        """Not called: the person's completion note is the verification."""
-        raise self._not_here("verify")
 
     def close(self) -> None:
         """Nothing to release."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 
-from dsrflow.adapters.base import AdapterContext
+from dsrflow.adapters.sdk import AdapterContext
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 
 ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

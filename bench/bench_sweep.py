@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench._pg import engine, scratch_database, timed
-from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 

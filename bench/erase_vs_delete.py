@@ -20,7 +20,7 @@ import statistics
 from sqlalchemy import text
 
 from bench._pg import adapter, engine, scratch_database, timed
-from dsrflow.adapters.base import Subject
+from dsrflow.adapters.sdk import Subject
 from dsrflow.domain import Identity
 
 ROWS, SUBJECTS = 1_000_000, 50

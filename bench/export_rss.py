@@ -24,7 +24,7 @@ from bench._pg import engine, scratch_database
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from dsrflow.adapters.base import Subject
+from dsrflow.adapters.sdk import Subject
 from bench._pg import adapter
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.crypto.keystore import KeyStore, load_kek

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dsrflow.adapters.base import Record
+from dsrflow.adapters.sdk import Record
 from dsrflow.crypto.files import EncryptedWriter, decrypt_chunks, decrypt_to, read_key_id
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.errors import UserError

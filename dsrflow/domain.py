@@ -4,6 +4,10 @@ Every workflow, activity, query, signal and update takes one frozen dataclass an
 They carry no ORM objects and no adapter objects: workflows know stores and adapters by name.
 Fields that can hold personal data are marked in their docstrings; the payload codec encrypts
 them in Temporal history, and they never reach logs or evidence bundles.
+
+The types an adapter itself takes or returns (``Identity``, ``CollectionCount``,
+``ProcessorReceipt``, ``SweepReport``) are the adapter SDK's (``dsrflow.adapters.sdk``) and are
+imported here: the core depends on the SDK, never the other way round.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from dsrflow.adapters.sdk.subject import Identity as Identity
 from dsrflow.receipts import Attestation as Attestation
 from dsrflow.receipts import CollectionCount as CollectionCount
 from dsrflow.receipts import ProcessorReceipt as ProcessorReceipt
@@ -101,20 +106,6 @@ class StoreStatus(StrEnum):
             StoreStatus.WAITING_FOR_HUMAN,
             StoreStatus.INCOMPLETE,
         )
-
-
-@dataclass(frozen=True)
-class Identity:
-    """One identifier of the data subject (personal data).
-
-    Attributes:
-        kind: Identifier type as the catalog names it, e.g. ``email`` or ``customer_id``.
-        value: The identifier itself, normalised (see ``dsrflow.identity``).
-
-    """
-
-    kind: str
-    value: str
 
 
 @dataclass(frozen=True)

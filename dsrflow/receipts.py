@@ -1,7 +1,8 @@
 """What a store's verbs or a person did: counts, digests, signed statements (no personal data).
 
 Part of the domain types that cross the Temporal boundary (see ``dsrflow.domain``): the receipts
-a store's verbs return and the evidence bundle records.
+a store's verbs return and the evidence bundle records. The counts and processor statements an
+adapter itself returns are the adapter SDK's (``dsrflow.adapters.sdk.receipts``).
 """
 
 from __future__ import annotations
@@ -9,44 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
-@dataclass(frozen=True)
-class CollectionCount:
-    """Counts for one table/collection/key pattern within a store (no personal data).
-
-    ``residual`` is what still matched right after the collection was erased, inside the same
-    transaction (None where nothing was changed, e.g. a ``keep`` collection).
-    """
-
-    collection: str
-    action: str
-    matched: int
-    affected: int
-    residual: int | None = None
-    basis: str | None = None
-    """For ``keep`` (and ``anonymize`` where given): the legal basis the catalog declares."""
-    until: str | None = None
-    """ISO date until which a kept/anonymised collection is retained, where the catalog says."""
-
-
-@dataclass(frozen=True)
-class ProcessorReceipt:
-    """A processor's signed statement about a request forwarded to it (GDPR Art. 19).
-
-    No personal data: the signed body of an OpenDSR status response names the request id,
-    status and counts, never the subject's identities. ``body`` (base64 of the exact signed
-    bytes, so anyone with the certificate can check ``signature`` offline) is left out when the
-    body carries a ``results_url``, which may grant access to the subject's data.
-    """
-
-    protocol: str
-    processor_domain: str
-    subject_request_id: str
-    request_status: str
-    body_sha256: str
-    signature: str
-    certificate_sha256: str
-    body: str | None = None
+from dsrflow.adapters.sdk.receipts import CollectionCount as CollectionCount
+from dsrflow.adapters.sdk.receipts import ProcessorReceipt as ProcessorReceipt
 
 
 @dataclass(frozen=True)

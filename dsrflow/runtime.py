@@ -87,10 +87,10 @@ class Runtime:
 
     @cached_property
     def registry(self) -> AdapterRegistry:
-        """Installed adapters."""
+        """Installed adapters, less those the operator blocked (never imported)."""
         from dsrflow.adapters.registry import AdapterRegistry
 
-        return AdapterRegistry.from_entry_points()
+        return AdapterRegistry.from_entry_points(blocked=self.settings.adapters.blocked_names)
 
     @cached_property
     def catalog(self) -> Catalog:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextvars
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +41,8 @@ from dsrflow.errors import ConfigError
 PREFIX = "DSRFLOW_"
 ENV_FILE_VAR = "DSRFLOW_ENV_FILE"
 SECRETS_DIR_VAR = "DSRFLOW_SECRETS_DIR"
+
+_ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # The value sources of the ``load`` call in progress (pydantic-settings builds sources per class).
 _SOURCES: contextvars.ContextVar[list[Mapping[str, str]]] = contextvars.ContextVar("_SOURCES")
@@ -175,6 +178,31 @@ class MessagesSettings(_Group):
         return self
 
 
+class AdaptersSettings(_Group):
+    """Which installed adapters may load (``DSRFLOW_ADAPTERS_*``)."""
+
+    blocked: str = Field(
+        "",
+        description="Comma-separated adapter names that must not load: their entry points are "
+        "never imported, and a catalog naming one fails validation.",
+    )
+
+    @field_validator("blocked")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        for name in filter(None, (n.strip() for n in value.split(","))):
+            if not _ADAPTER_NAME.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not an adapter name (letters, digits, '_', '-', '.')"
+                )
+        return value
+
+    @property
+    def blocked_names(self) -> frozenset[str]:
+        """The blocked names, without blanks."""
+        return frozenset(filter(None, (n.strip() for n in self.blocked.split(","))))
+
+
 class Settings(BaseSettings):
     """Settings for one dsrflow process (see ``docs/operations.md``, section Settings)."""
 
@@ -239,6 +267,8 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     smtp: SmtpSettings = SmtpSettings()
     messages: MessagesSettings = MessagesSettings()
+
+    adapters: AdaptersSettings = AdaptersSettings()
 
     @field_validator("kek")
     @classmethod

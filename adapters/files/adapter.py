@@ -35,7 +35,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.files.sweep import sweep_files
+from dsrflow.adapters.sdk import (
     AdapterContext,
     Capability,
     Check,
@@ -49,10 +50,9 @@ from dsrflow.adapters.base import (
     SweepBudget,
     operation_digest,
 )
-from dsrflow.adapters.files.sweep import sweep_files
-from dsrflow.domain import CollectionCount
-from dsrflow.identity import casefold_glob
-from dsrflow.sweeps import SweepReport
+from dsrflow.adapters.sdk.identity import casefold_glob
+from dsrflow.adapters.sdk.receipts import CollectionCount
+from dsrflow.adapters.sdk.sweeps import SweepReport
 
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
 _ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")

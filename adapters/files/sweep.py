@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from dsrflow.adapters.base import Subject, SweepBudget
-from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, searchable
-from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
+from dsrflow.adapters.sdk import Subject, SweepBudget
+from dsrflow.adapters.sdk.sweeping import NO_STRONG_IDENTIFIER, searchable
+from dsrflow.adapters.sdk.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "files-scan"
 _CHUNK = 1 << 20

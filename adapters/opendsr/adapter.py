@@ -23,7 +23,17 @@ from urllib.parse import urlparse
 
 from cryptography import x509
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.opendsr.client import OpenDsrClient
+from dsrflow.adapters.opendsr.config import OpenDsrConfig
+from dsrflow.adapters.opendsr.signing import (
+    SignatureError,
+    SignedBody,
+    check_certificate,
+    fingerprint,
+    load_certificate,
+    load_certificates,
+)
+from dsrflow.adapters.sdk import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -37,17 +47,7 @@ from dsrflow.adapters.base import (
     Subject,
     operation_digest,
 )
-from dsrflow.adapters.opendsr.client import OpenDsrClient
-from dsrflow.adapters.opendsr.config import OpenDsrConfig
-from dsrflow.adapters.opendsr.signing import (
-    SignatureError,
-    SignedBody,
-    check_certificate,
-    fingerprint,
-    load_certificate,
-    load_certificates,
-)
-from dsrflow.domain import CollectionCount, ProcessorReceipt
+from dsrflow.adapters.sdk.receipts import CollectionCount, ProcessorReceipt
 
 PROTOCOL = "opendsr-v2"
 DONE = "completed"

@@ -28,7 +28,7 @@ from dsrflow.adapters.opendsr.signing import (
     fingerprint,
     verify_signature,
 )
-from dsrflow.domain import ProcessorReceipt
+from dsrflow.adapters.sdk.receipts import ProcessorReceipt
 
 MAX_BODY = 64 * 1024
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from cryptography import x509
 
-from dsrflow.adapters.base import PermanentAdapterError, RetryableAdapterError
 from dsrflow.adapters.opendsr.signing import (
     DOMAIN_HEADER,
     SIGNATURE_HEADER,
@@ -23,7 +22,8 @@ from dsrflow.adapters.opendsr.signing import (
     SignedBody,
     verify_signature,
 )
-from dsrflow.redact import first_line
+from dsrflow.adapters.sdk import PermanentAdapterError, RetryableAdapterError
+from dsrflow.adapters.sdk.redact import first_line
 
 
 class OpenDsrClient:

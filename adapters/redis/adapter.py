@@ -18,7 +18,9 @@ from typing import Any, Self, cast
 import redis
 from redis import exceptions as rex
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
+from dsrflow.adapters.redis.sweep import sweep_redis
+from dsrflow.adapters.sdk import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -33,12 +35,10 @@ from dsrflow.adapters.base import (
     SweepBudget,
     operation_digest,
 )
-from dsrflow.adapters.redis.config import RedisCollection, RedisConfig, named_kinds, placeholders
-from dsrflow.adapters.redis.sweep import sweep_redis
-from dsrflow.domain import CollectionCount
-from dsrflow.identity import casefold, casefold_glob
-from dsrflow.redact import first_line
-from dsrflow.sweeps import SweepReport
+from dsrflow.adapters.sdk.identity import casefold, casefold_glob
+from dsrflow.adapters.sdk.receipts import CollectionCount
+from dsrflow.adapters.sdk.redact import first_line
+from dsrflow.adapters.sdk.sweeps import SweepReport
 
 _GLOB = re.compile(r"([*?\[\]\\])")
 _REMOVE = {"set": "SREM", "zset": "ZREM", "list": "LREM"}

@@ -15,9 +15,9 @@ from typing import Any
 
 import redis
 
-from dsrflow.adapters.base import Subject, SweepBudget
-from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, normalize, searchable
-from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
+from dsrflow.adapters.sdk import Subject, SweepBudget
+from dsrflow.adapters.sdk.sweeping import NO_STRONG_IDENTIFIER, normalize, searchable
+from dsrflow.adapters.sdk.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "redis-scan"
 _TYPES = ("string", "hash", "list", "set", "zset")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.engine import Connection, make_url
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
     AdapterContext,
     AdapterError,
     Capability,
@@ -22,6 +22,9 @@ from dsrflow.adapters.base import (
     SweepBudget,
     operation_digest,
 )
+from dsrflow.adapters.sdk.receipts import CollectionCount
+from dsrflow.adapters.sdk.subject import Identity
+from dsrflow.adapters.sdk.sweeps import SweepReport
 from dsrflow.adapters.sql.bounded import read_only
 from dsrflow.adapters.sql.config import HmacValue, SqlConfig
 from dsrflow.adapters.sql.engine import build_engine, map_error
@@ -37,8 +40,6 @@ from dsrflow.adapters.sql.updates import (
     rectify_statement,
     restrict_statement,
 )
-from dsrflow.domain import CollectionCount, Identity
-from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
     from dsrflow.adapters.sql.dryrun import DryRunReport

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
-from dsrflow.adapters.base import SweepBudget
+from dsrflow.adapters.sdk import SweepBudget
 
 COUNT_EXACTLY_BELOW = 100_000  # smaller tables are counted (bounded); larger: statistics
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import false, select, update
 
-from dsrflow.adapters.base import AdapterError, Check, CheckReport
+from dsrflow.adapters.sdk import AdapterError, Check, CheckReport
 from dsrflow.adapters.sql.engine import map_error
 from dsrflow.adapters.sql.fk import by_table, fk_problems, widening_references
 from dsrflow.adapters.sql.indexes import index_checks

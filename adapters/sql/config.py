@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from dsrflow.graph import find_cycle
+from dsrflow.adapters.sdk.graph import find_cycle
 
 _REF = re.compile(r"^([^.\s]+)\.([^.\s]+)$")
 

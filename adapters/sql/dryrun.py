@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from dsrflow.adapters.base import AdapterError, Subject, SweepBudget
+from dsrflow.adapters.sdk import AdapterError, Subject, SweepBudget
+from dsrflow.adapters.sdk.receipts import CollectionCount
+from dsrflow.adapters.sdk.sweeps import SweepReport
 from dsrflow.adapters.sql.engine import map_error
 from dsrflow.adapters.sql.erase import Eraser
 from dsrflow.adapters.sql.fk import fk_problems, shared_rows, widening_edges, widening_references
-from dsrflow.domain import CollectionCount
-from dsrflow.sweeps import SweepReport
 
 if TYPE_CHECKING:
     from dsrflow.adapters.sql.adapter import SqlAdapter

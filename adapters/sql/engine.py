@@ -9,12 +9,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
     AdapterContext,
     AdapterError,
     PermanentAdapterError,
     RetryableAdapterError,
 )
+from dsrflow.adapters.sdk.redact import DriverError, describe_driver_error, first_line
 from dsrflow.adapters.sql.config import Connection
 from dsrflow.adapters.sql.normalize import (
     SQLITE_CASEFOLD,
@@ -22,7 +23,6 @@ from dsrflow.adapters.sql.normalize import (
     sqlite_casefold,
     sqlite_e164,
 )
-from dsrflow.redact import DriverError, describe_driver_error, first_line
 
 # Default drivers: the ones dsrflow installs (SQLAlchemy would otherwise pick psycopg2/mysqlclient).
 _DRIVERS = {

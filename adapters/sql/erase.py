@@ -19,11 +19,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsrflow.adapters.base import PermanentAdapterError, Progress, Subject
+from dsrflow.adapters.sdk import PermanentAdapterError, Progress, Subject
+from dsrflow.adapters.sdk.receipts import CollectionCount
 from dsrflow.adapters.sql.config import HmacValue, PointerSpec
 from dsrflow.adapters.sql.fk import blocking_rows, fk_problems
 from dsrflow.adapters.sql.plan import Edge, SqlPlan
-from dsrflow.domain import CollectionCount
 
 
 @dataclass

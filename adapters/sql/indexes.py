@@ -18,11 +18,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from dsrflow.adapters.base import Check
+from dsrflow.adapters.sdk import Check
+from dsrflow.adapters.sdk.identity import IdentityKinds
 from dsrflow.adapters.sql.config import SqlConfig
 from dsrflow.adapters.sql.normalize import normalized
 from dsrflow.adapters.sql.plan import SqlPlan
-from dsrflow.identity import IdentityKinds
 
 _PROBE = "dsrflow-index-probe@example.invalid"  # not personal data: only the plan is read
 

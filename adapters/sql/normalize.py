@@ -30,7 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import Function, FunctionElement
 
-from dsrflow.identity import (
+from dsrflow.adapters.sdk.identity import (
     DEFAULT_KINDS,
     FOLD_GUARDED,
     MODES,

@@ -30,7 +30,10 @@ from sqlalchemy import (
 from sqlalchemy.sql.dml import Delete, Update
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsrflow.adapters.base import PermanentAdapterError, Subject
+from dsrflow.adapters.sdk import PermanentAdapterError, Subject
+from dsrflow.adapters.sdk.graph import find_cycle, topo_levels
+from dsrflow.adapters.sdk.identity import DEFAULT_KINDS, TRIMMED, IdentityKinds
+from dsrflow.adapters.sdk.sweeping import escape_like
 from dsrflow.adapters.sql.config import (
     CollectionConfig,
     FixedValue,
@@ -41,9 +44,6 @@ from dsrflow.adapters.sql.config import (
 )
 from dsrflow.adapters.sql.fk import ForeignKey, order_constraints
 from dsrflow.adapters.sql.normalize import is_mysql, normalized
-from dsrflow.adapters.sweeping import escape_like
-from dsrflow.graph import find_cycle, topo_levels
-from dsrflow.identity import DEFAULT_KINDS, TRIMMED, IdentityKinds
 
 Edge = tuple[str, str]  # (parent collection, parent column)
 

@@ -6,7 +6,7 @@ import warnings
 
 from sqlalchemy import Engine, MetaData, Table
 
-from dsrflow.adapters.base import AdapterContext
+from dsrflow.adapters.sdk import AdapterContext
 from dsrflow.adapters.sql.config import CollectionConfig, SqlConfig
 from dsrflow.adapters.sql.engine import map_error
 

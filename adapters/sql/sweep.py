@@ -58,7 +58,9 @@ from sqlalchemy.types import (
     Uuid,
 )
 
-from dsrflow.adapters.base import Subject, SweepBudget
+from dsrflow.adapters.sdk import Subject, SweepBudget
+from dsrflow.adapters.sdk.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, searchable
+from dsrflow.adapters.sdk.sweeps import SweepExclusion, SweepHit, SweepReport
 from dsrflow.adapters.sql.bounded import (
     StatementTimeout,
     error_kind,
@@ -68,8 +70,6 @@ from dsrflow.adapters.sql.bounded import (
 )
 from dsrflow.adapters.sql.normalize import normalized
 from dsrflow.adapters.sql.plan import SqlPlan
-from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER, escape_like, needles, searchable
-from dsrflow.sweeps import SweepExclusion, SweepHit, SweepReport
 
 METHOD = "sql-sweep"
 _ESC = "!"

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, or_, update
 from sqlalchemy.sql.dml import Update
 
-from dsrflow.adapters.base import OperationReceipt, Subject, operation_digest
+from dsrflow.adapters.sdk import OperationReceipt, Subject, operation_digest
+from dsrflow.adapters.sdk.receipts import CollectionCount
 from dsrflow.adapters.sql.config import CollectionConfig
 from dsrflow.adapters.sql.engine import map_error
 from dsrflow.adapters.sql.erase import count
 from dsrflow.adapters.sql.plan import SqlPlan
-from dsrflow.domain import CollectionCount
 
 Statement = Callable[[Table, CollectionConfig, Any], Update | None]
 """Builds one collection's UPDATE over its match clause (None: nothing to set there)."""

@@ -29,15 +29,18 @@ from typing import Any
 
 import pytest
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
     Adapter,
     Capability,
     CheckReport,
+    Identity,
     OperationReceipt,
+    Progress,
     Record,
     Subject,
+    require,
+    spec_of,
 )
-from dsrflow.domain import Identity
 
 
 @dataclass(frozen=True)
@@ -106,21 +109,60 @@ def _identity_values(subject: Subject) -> list[str]:
     return [v for values in subject.identities.values() for v in values if len(v) >= 6]
 
 
+class Verbs:
+    """The adapter under test through its declared verbs, each typed by its protocol."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.spec = spec_of(adapter)  # the registry's checks: raises ContractError if unfit
+        self.name = self.spec.name
+
+    def has(self, capability: Capability) -> bool:
+        """Whether the adapter declares ``capability``."""
+        return self.spec.supports(capability)
+
+    def access(self, subject: Subject) -> list[Record]:
+        """Every record ``access`` streams."""
+        return list(require(self.adapter, Capability.ACCESS, store=self.name).access(subject))
+
+    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
+        """``erase``."""
+        return require(self.adapter, Capability.ERASE, store=self.name).erase(subject, progress)
+
+    def verify(self, subject: Subject) -> OperationReceipt:
+        """``verify``."""
+        return require(self.adapter, Capability.VERIFY, store=self.name).verify(subject)
+
+    def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
+        """``rectify``."""
+        verb = require(self.adapter, Capability.RECTIFY, store=self.name)
+        return verb.rectify(subject, changes)
+
+    def restrict(self, subject: Subject) -> OperationReceipt:
+        """``restrict``."""
+        return require(self.adapter, Capability.RESTRICT, store=self.name).restrict(subject)
+
+    def resolve_identities(self, subject: Subject) -> list[Identity]:
+        """``resolve_identities``."""
+        verb = require(self.adapter, Capability.RESOLVE_IDENTITIES, store=self.name)
+        return verb.resolve_identities(subject)
+
+
 class AdapterConformance:
     """Checks every adapter passes. Subclass it and provide a ``harness`` fixture."""
 
     # -- helpers -------------------------------------------------------------------------
 
     @staticmethod
-    def need(harness: Harness, *caps: Capability) -> Adapter:
-        """The adapter, or skip when it is a human task or does not declare ``caps``."""
-        adapter = harness.adapter
-        if getattr(type(adapter), "human_task", False):
-            pytest.skip(f"adapter {adapter.name!r} is a human task: a person performs the verbs")
+    def need(harness: Harness, *caps: Capability) -> Verbs:
+        """The adapter's verbs, or skip when it is a human task or does not declare ``caps``."""
+        verbs = Verbs(harness.adapter)
+        if verbs.spec.human_task:
+            pytest.skip(f"adapter {verbs.name!r} is a human task: a person performs the verbs")
         for cap in caps:
-            if cap not in adapter.capabilities:
-                pytest.skip(f"adapter {adapter.name!r} does not declare {cap.value}")
-        return adapter
+            if not verbs.has(cap):
+                pytest.skip(f"adapter {verbs.name!r} does not declare {cap.value}")
+        return verbs
 
     @staticmethod
     def assert_no_personal_data(receipt: OperationReceipt, seeded: Seeded) -> None:
@@ -133,18 +175,14 @@ class AdapterConformance:
     # -- contract ------------------------------------------------------------------------
 
     def test_declares_the_contract(self, harness: Harness) -> None:
-        """Name, version, capabilities of the right types; each declared verb exists."""
-        cls = type(harness.adapter)
-        assert isinstance(cls.name, str) and cls.name
-        assert isinstance(cls.version, str) and cls.version
-        assert all(isinstance(c, Capability) for c in cls.capabilities)
-        for cap, verb in (
-            (Capability.RECTIFY, "rectify"),
-            (Capability.RESTRICT, "restrict"),
-            (Capability.RESOLVE_IDENTITIES, "resolve_identities"),
-        ):
-            if cap in cls.capabilities:
-                assert callable(getattr(cls, verb, None)), f"declares {cap} without {verb}()"
+        """The registry's checks pass: every declared verb exists, every verb is declared.
+
+        ``spec_of`` raises ``ContractError`` with one line naming what does not fit (the same
+        line the registry prints when the adapter registers).
+        """
+        spec = spec_of(harness.adapter)
+        assert spec.name and spec.version
+        assert spec.capabilities or spec.human_task, "an adapter must declare some verb"
 
     def test_check_connection_passes(self, harness: Harness) -> None:
         """``check_connection`` reports its checks and all pass against the harness store."""
@@ -159,26 +197,25 @@ class AdapterConformance:
         """``access`` returns exactly the seeded records, marker included."""
         adapter = self.need(harness, Capability.ACCESS)
         seeded = harness.seed("a")
-        records = list(adapter.access(seeded.subject))
+        records = adapter.access(seeded.subject)
         assert len(records) == seeded.records
         assert all(isinstance(r, Record) and r.collection for r in records)
         assert any(seeded.marker in json.dumps(r.data, default=str) for r in records)
-        digest_fn = getattr(adapter, "access_digest", None)
-        if digest_fn is not None:  # optional: the access receipt's operation digest
-            assert digest_fn(seeded.subject).startswith("sha256:")
+        if adapter.spec.has_access_digest:  # optional: the access receipt's operation digest
+            digest = adapter.spec.access_digest(adapter.adapter, seeded.subject)
+            assert digest.startswith("sha256:")
 
     def test_unknown_subject_is_not_found(self, harness: Harness) -> None:
         """A subject the store never saw: no records, nothing erased, no residual."""
         adapter = self.need(harness)
         harness.seed("someone-else")
         nobody = harness.unknown()
-        caps = adapter.capabilities
-        if Capability.ACCESS in caps:
-            assert list(adapter.access(nobody)) == []
-        if Capability.ERASE in caps:
+        if adapter.has(Capability.ACCESS):
+            assert adapter.access(nobody) == []
+        if adapter.has(Capability.ERASE):
             receipt = adapter.erase(nobody)
             assert receipt.matched == 0 and receipt.affected == 0
-        if Capability.VERIFY in caps:
+        if adapter.has(Capability.VERIFY):
             assert adapter.verify(nobody).matched == 0
 
     # -- erase / verify --------------------------------------------------------------------
@@ -196,8 +233,8 @@ class AdapterConformance:
         assert after.matched == 0
         self.assert_no_personal_data(receipt, seeded)
         self.assert_no_personal_data(after, seeded)
-        if Capability.ACCESS in adapter.capabilities:
-            left = list(adapter.access(seeded.subject))
+        if adapter.has(Capability.ACCESS):
+            left = adapter.access(seeded.subject)
             assert len(left) == seeded.kept
             assert not any(seeded.marker in json.dumps(r.data, default=str) for r in left)
 
@@ -209,7 +246,7 @@ class AdapterConformance:
         second = adapter.erase(seeded.subject)
         assert first.affected > 0
         assert second.affected == 0
-        if Capability.VERIFY in adapter.capabilities:
+        if adapter.has(Capability.VERIFY):
             assert adapter.verify(seeded.subject).matched == 0
 
     def test_other_subjects_untouched(self, harness: Harness) -> None:
@@ -217,12 +254,12 @@ class AdapterConformance:
         adapter = self.need(harness, Capability.ERASE, Capability.ACCESS)
         target, other = harness.seed("a"), harness.seed("b")
         raw_before = harness.raw_state(other)
-        before = _data(list(adapter.access(other.subject)))
+        before = _data(adapter.access(other.subject))
         assert len(before) == other.records
         adapter.erase(target.subject)
-        assert _data(list(adapter.access(other.subject))) == before
+        assert _data(adapter.access(other.subject)) == before
         assert harness.raw_state(other) == raw_before
-        if Capability.VERIFY in adapter.capabilities:
+        if adapter.has(Capability.VERIFY):
             assert adapter.verify(other.subject).matched > 0
 
     def test_large_subject_is_batched(self, harness: Harness) -> None:
@@ -239,7 +276,7 @@ class AdapterConformance:
         assert receipt.affected >= n
         assert len(beats) >= 4, f"expected one heartbeat per batch, got {len(beats)}"
         assert beats == sorted(beats), "progress must be a running count"
-        if Capability.VERIFY in adapter.capabilities:
+        if adapter.has(Capability.VERIFY):
             assert adapter.verify(seeded.subject).matched == 0
 
     # -- optional verbs --------------------------------------------------------------------
@@ -250,10 +287,10 @@ class AdapterConformance:
         if not harness.rectify_changes:
             pytest.skip("the harness declares no rectification")
         seeded = harness.seed("a")
-        receipt = adapter.rectify(seeded.subject, harness.rectify_changes)  # type: ignore[attr-defined]
+        receipt = adapter.rectify(seeded.subject, harness.rectify_changes)
         assert receipt.affected > 0
         self.assert_no_personal_data(receipt, seeded)
-        if Capability.ACCESS in adapter.capabilities:
+        if adapter.has(Capability.ACCESS):
             text = json.dumps([r.data for r in adapter.access(seeded.subject)], default=str)
             assert all(v in text for v in harness.rectify_changes.values())
 
@@ -261,21 +298,21 @@ class AdapterConformance:
         """Restriction marks the subject's data once; a second call changes nothing."""
         adapter = self.need(harness, Capability.RESTRICT)
         seeded = harness.seed("a")
-        first = adapter.restrict(seeded.subject)  # type: ignore[attr-defined]
+        first = adapter.restrict(seeded.subject)
         if first.matched == 0:
             pytest.skip("the harness configures no restriction marker")
         assert first.affected > 0
-        assert adapter.restrict(seeded.subject).affected == 0  # type: ignore[attr-defined]
+        assert adapter.restrict(seeded.subject).affected == 0
         self.assert_no_personal_data(first, seeded)
 
     def test_resolve_identities_returns_identities(self, harness: Harness) -> None:
         """Resolution returns identities, and none for an unknown subject."""
         adapter = self.need(harness, Capability.RESOLVE_IDENTITIES)
         seeded = harness.seed("a")
-        found = adapter.resolve_identities(seeded.subject)  # type: ignore[attr-defined]
+        found = adapter.resolve_identities(seeded.subject)
         assert isinstance(found, list)
         assert all(isinstance(i, Identity) for i in found)
-        assert adapter.resolve_identities(harness.unknown()) == []  # type: ignore[attr-defined]
+        assert adapter.resolve_identities(harness.unknown()) == []
 
 
 def receipt_counts(receipt: OperationReceipt) -> dict[str, Any]:

@@ -321,7 +321,7 @@ def sql_reflector(
     def reflect(tables: list[str]) -> SchemaInfo:
         from sqlalchemy import inspect
 
-        from dsrflow.adapters.base import AdapterContext, AdapterError
+        from dsrflow.adapters.sdk import AdapterContext, AdapterError
         from dsrflow.adapters.sql.config import Connection
         from dsrflow.adapters.sql.engine import build_engine, map_error
 

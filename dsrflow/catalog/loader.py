@@ -125,8 +125,8 @@ def _identity_kinds(
     """Build the kind registry and check every kind a store names against it.
 
     Adapters say which kinds their config names (and where) through an optional classmethod
-    ``identity_kinds_used(config) -> [(path under the store entry, kind, provides)]``; a kind
-    that is provided becomes known (exact, weak).
+    ``identity_kinds_used(config) -> [(path under the store entry, kind, provides)]`` (read by
+    the registry's ``AdapterSpec``); a kind that is provided becomes known (exact, weak).
     """
     config = IdentityKindsConfig()
     try:
@@ -135,11 +135,8 @@ def _identity_kinds(
         problems.add_validation(("identity_kinds",), exc)
     uses: list[tuple[Path_, str, bool]] = []
     for name, store in stores.items():
-        used = getattr(registry.get(store.common.adapter), "identity_kinds_used", None)
-        if callable(used):
-            uses += [
-                (("stores", name, *path), kind, prov) for path, kind, prov in used(store.config)
-            ]
+        used = registry.spec(store.common.adapter).identity_kinds_used(store.config)
+        uses += [(("stores", name, *path), kind, prov) for path, kind, prov in used]
     kinds = build_registry(config, sorted({k for _, k, prov in uses if prov and valid_kind(k)}))
     for path, kind, _ in uses:
         if not valid_kind(kind) or not kinds.known(kind):
@@ -167,28 +164,26 @@ def _load_store(
         problems.add_validation(base, exc)
         return None
     try:
-        adapter_cls = registry.get(common.adapter)
+        spec = registry.spec(common.adapter)  # blocked, unknown, broken: one line each
     except ConfigError as exc:
         problems.add((*base, "adapter"), str(exc))
         return None
     try:
-        config: BaseModel = adapter_cls.config_model.model_validate(specific_raw)
+        config: BaseModel = spec.config_model.model_validate(specific_raw)
     except ValidationError as exc:
         problems.add_validation(base, exc)
         return None
-    # An adapter whose verbs depend on its config (manual: what the person does) narrows them.
-    narrow = getattr(adapter_cls, "capabilities_for", None)
-    caps = narrow(config) if callable(narrow) else adapter_cls.capabilities
     return StoreEntry(
         name=name,
         common=common,
         config=config,
-        capabilities=frozenset(str(c) for c in caps),
-        adapter_version=adapter_cls.version,
+        # An adapter whose verbs depend on its config (manual: what the person does) narrows them.
+        capabilities=frozenset(str(c) for c in spec.capabilities_for(config)),
+        adapter_version=spec.version,
         # Stores without an API (adapter marks itself ``human_task``) become a person's task.
-        human_task=bool(getattr(adapter_cls, "human_task", False)),
+        human_task=spec.human_task,
         instructions=str(getattr(config, "instructions", "") or ""),
-        kind=_store_kind(adapter_cls, config),
+        kind=spec.store_kind(config),
     )
 
 
@@ -202,9 +197,3 @@ def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems:
     cycle = find_cycle({n: [d for d in s.common.after if d in stores] for n, s in stores.items()})
     if cycle:
         problems.add(("stores", cycle[0], "after"), "ordering cycle: " + " -> ".join(cycle))
-
-
-def _store_kind(adapter_cls: type, config: BaseModel) -> str | None:
-    """What kind of system the store is (``postgresql``, ``redis``...), for the evidence."""
-    kind_of = getattr(adapter_cls, "store_kind", None)
-    return kind_of(config) if callable(kind_of) else getattr(adapter_cls, "name", None)

@@ -17,7 +17,7 @@ from typing import Any
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dsrflow.adapters.base import SweepBudget
+from dsrflow.adapters.sdk import SweepBudget
 from dsrflow.catalog.policies import PoliciesConfig
 from dsrflow.catalog.yamlpos import Path_, line_for
 from dsrflow.domain import Exemption, RetrySpec, StorePlan

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import structlog
 
-from dsrflow.adapters.base import Adapter, AdapterContext
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import Adapter, AdapterContext
 from dsrflow.catalog.model import Catalog, StoreEntry
 from dsrflow.errors import ConfigError
 
@@ -145,7 +145,7 @@ class AdapterPool:
                 raise ConfigError(f"unknown store {store!r} (not in {catalog.path})")
             adapter = self._adapters.get(store)
             if adapter is None:
-                cls = self._registry.get(entry.common.adapter)
+                spec = self._registry.spec(entry.common.adapter)
                 ctx = AdapterContext(
                     store=store,
                     base_dir=catalog.base_dir,
@@ -153,7 +153,7 @@ class AdapterPool:
                     identity_kinds=catalog.identity_kinds,
                     locate=functools.partial(catalog.locate, store),
                 )
-                adapter = cls.create(entry.config, ctx)
+                adapter = spec.create(entry.config, ctx)  # the adapter's create(), or cls()
                 self._adapters[store] = adapter
             return adapter, catalog
 

@@ -138,11 +138,12 @@ def _dry_run(
     pool: Any, store: str, report: Any, identities: list[tuple[str, str]], erase: bool
 ) -> bool:
     """Print the store-level dry run; True when it found no problem."""
-    from dsrflow.adapters.base import AdapterError, Subject
+    from dsrflow.adapters.sdk import AdapterError, Subject, spec_of
     from dsrflow.domain import Identity
 
     adapter = pool.get(store)
-    if not getattr(adapter, "supports_dry_run", False) or not hasattr(adapter, "dry_run_store"):
+    spec = spec_of(adapter)
+    if not (spec.supports_dry_run and spec.has_store_dry_run):
         out.print(escape(f"dry run: store {store} (adapter {adapter.name}) has none"))
         return False
     if any(not c.ok and c.name.startswith(("connect", "schema")) for c in report.checks):
@@ -195,6 +196,7 @@ def _print_dry_run(d: Any, erase: bool) -> None:
 
 @catalog_app.command("import-fides")
 def import_fides(
+    ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="Fides dataset YAML file.")],
     url: Annotated[str | None, typer.Option(help="SQLAlchemy URL (no password).")] = None,
     url_env: Annotated[str | None, typer.Option(help="Env var holding the URL.")] = None,
@@ -210,7 +212,6 @@ def import_fides(
     ] = False,
 ) -> None:
     """Turn a Fides dataset into SQL-adapter catalog entries, validated before writing."""
-    from dsrflow.adapters.registry import AdapterRegistry
     from dsrflow.catalog import load_catalog
     from dsrflow.catalog.fides import import_fides as build
     from dsrflow.catalog.fides import render, sql_reflector
@@ -231,7 +232,7 @@ def import_fides(
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=base, delete=False) as tmp:
         tmp.write(text)
     try:
-        load_catalog(Path(tmp.name), AdapterRegistry.from_entry_points())
+        load_catalog(Path(tmp.name), state(ctx).runtime().registry)  # honours the blocklist
     except ConfigError as exc:
         raise ConfigError(str(exc).replace(tmp.name, f"{dataset} (imported)")) from None
     finally:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dsrflow.adapters.base import AdapterError, Capability, Subject, SweepBudget
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import AdapterError, Capability, Subject, SweepBudget
 from dsrflow.catalog import load_catalog
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.cli.requests import parse_identities

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from dsrflow.adapters.base import AdapterContext, AdapterError, Subject
+from dsrflow.adapters.sdk import AdapterContext, AdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from tests.fixtures.databases import PG_ADMIN

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.evidence.records import sweep_record

@@ -16,8 +16,8 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from dsrflow.adapters.base import AdapterContext, Subject
 from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import normalize_value

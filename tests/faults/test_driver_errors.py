@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from temporalio.exceptions import ApplicationError
 
 from dsrflow.activities.errors import store_errors
-from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
+from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.redact import describe_exception

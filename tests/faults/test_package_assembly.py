@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from dsrflow.activities.results import PACKAGE_ATTEMPTS, ResultActivities
-from dsrflow.adapters.base import Record
+from dsrflow.adapters.sdk import Record
 from dsrflow.artifacts import PACKAGE, ArtifactStore
 from dsrflow.crypto.files import decrypt_chunks
 from dsrflow.crypto.keystore import KeyStore

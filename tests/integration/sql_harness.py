@@ -23,7 +23,7 @@ from sqlalchemy import (
     insert,
 )
 
-from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.adapters.testing import Harness, Seeded
 from dsrflow.domain import Identity

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, create_engine, select, text
 
-from dsrflow.adapters.base import Subject
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import Subject
 from dsrflow.catalog import load_catalog
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import Identity

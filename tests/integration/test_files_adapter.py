@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.files import FilesAdapter, FilesConfig
+from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 

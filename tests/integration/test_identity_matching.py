@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select
 
-from dsrflow.adapters.base import AdapterContext, Subject
+from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import BUILTIN_KINDS, IdentityKinds

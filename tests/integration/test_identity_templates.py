@@ -10,9 +10,9 @@ from pathlib import Path
 
 import redis
 
-from dsrflow.adapters.base import AdapterContext, Subject
 from dsrflow.adapters.files import FilesAdapter, FilesConfig
 from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.domain import Identity
 from dsrflow.identity import BUILTIN_KINDS, IdentityKinds
 from tests.fixtures.redis_store import REDIS_URL

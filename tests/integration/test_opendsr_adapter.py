@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.opendsr import CallbackResult, CallbackVerifier, OpenDsrAdapter, OpenDsrConfig
+from dsrflow.adapters.opendsr.signing import SignatureError, check_certificate, verify_signature
+from dsrflow.adapters.sdk import (
     AdapterContext,
     PermanentAdapterError,
     RetryableAdapterError,
     Subject,
 )
-from dsrflow.adapters.opendsr import CallbackResult, CallbackVerifier, OpenDsrAdapter, OpenDsrConfig
-from dsrflow.adapters.opendsr.signing import SignatureError, check_certificate, verify_signature
 from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 from tests.fixtures.opendsr_processor import DOMAIN, Pki, Processor, make_pki, sign

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.sdk import (
     AdapterContext,
     PermanentAdapterError,
     RetryableAdapterError,
     Subject,
 )
-from dsrflow.adapters.redis import RedisAdapter, RedisConfig
 from dsrflow.adapters.testing import AdapterConformance, Harness, Seeded
 from dsrflow.domain import Identity
 from tests.fixtures.redis_store import REDIS_URL

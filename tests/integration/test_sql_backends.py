@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from dsrflow.adapters.base import AdapterContext, PermanentAdapterError
+from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from tests.fixtures.databases import PG_ADMIN
 from tests.integration.sql_harness import HMAC_ENV, SqlHarness

@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 
-from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
+from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.catalog import yamlpos
 from dsrflow.domain import Identity

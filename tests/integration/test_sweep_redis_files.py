@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
 from dsrflow.adapters.files.adapter import FilesAdapter, FilesConfig
 from dsrflow.adapters.redis import RedisAdapter, RedisConfig
+from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
 from dsrflow.domain import Identity
 from tests.fixtures.redis_store import REDIS_URL
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, insert, text
 
-from dsrflow.adapters.base import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
+from dsrflow.adapters.sdk.sweeping import NO_STRONG_IDENTIFIER
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
-from dsrflow.adapters.sweeping import NO_STRONG_IDENTIFIER
 from dsrflow.domain import Identity
 from tests.fixtures.databases import PG_ADMIN
 

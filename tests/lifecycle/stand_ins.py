@@ -24,8 +24,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from dsrflow.adapters.base import Capability, Subject
 from dsrflow.adapters.registry import GROUP, AdapterRegistry
+from dsrflow.adapters.sdk import Capability, Subject
 from dsrflow.adapters.sql import SqlAdapter
 from dsrflow.assertions import with_signer
 from dsrflow.catalog import yamlpos

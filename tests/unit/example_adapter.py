@@ -1,29 +1,32 @@
 """The example adapter from docs/writing-an-adapter.md: one JSON file of records per e-mail.
 
 It is what an outside package would ship (registered by entry point, tested with the kit); the
-tests load it through a real ``EntryPoint`` and run the conformance kit against it.
+tests load it through a real ``EntryPoint`` and run the conformance kit against it, and
+``tests/e2e/test_packaging.py`` builds it as a distribution of its own. It imports the adapter SDK
+only (``dsrflow.adapters.sdk``), never the orchestrator.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Self
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from dsrflow.adapters import (
+from dsrflow.adapters.sdk import (
     AdapterContext,
     Capability,
     Check,
     CheckReport,
+    CollectionCount,
     OperationReceipt,
     PermanentAdapterError,
+    Progress,
     Record,
     Subject,
+    operation_digest,
 )
-from dsrflow.adapters.base import Progress, operation_digest
-from dsrflow.domain import CollectionCount
 
 
 class JsonFileConfig(BaseModel):
@@ -42,21 +45,19 @@ class JsonFileAdapter:
     config_model = JsonFileConfig
 
     def __init__(self, config: JsonFileConfig, ctx: AdapterContext) -> None:
+        # No create() classmethod: the registry builds the adapter as cls(config, ctx). No I/O
+        # here: the file is opened by the verbs.
         self.store = ctx.store
         self.path = ctx.base_dir / config.path
 
-    @classmethod
-    def create(cls, config: JsonFileConfig, ctx: AdapterContext) -> Self:
-        """No I/O here: the file is opened by the verbs."""
-        return cls(config, ctx)
-
-    def _load(self) -> dict[str, list[dict]]:
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
         try:
-            return json.loads(self.path.read_text())
+            data: dict[str, list[dict[str, Any]]] = json.loads(self.path.read_text())
         except FileNotFoundError:
             raise PermanentAdapterError(
                 f"store {self.store!r}: {self.path.name} not found"
             ) from None
+        return data
 
     def check_connection(self) -> CheckReport:
         """The file exists and is JSON."""

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from dsrflow.adapters.base import Subject
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import Subject
 from dsrflow.adapters.sql import SqlConfig
 from dsrflow.adapters.sql.normalize import normalized
 from dsrflow.adapters.sql.plan import SqlPlan

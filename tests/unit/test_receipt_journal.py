@@ -17,8 +17,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from dsrflow.activities.stores import StoreActivities
-from dsrflow.adapters.base import AdapterContext, AdapterError, OperationReceipt, Subject
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import AdapterContext, AdapterError, OperationReceipt, Subject
 from dsrflow.adapters.sql import SqlAdapter
 from dsrflow.artifacts import ArtifactStore
 from dsrflow.catalog import load_catalog, yamlpos

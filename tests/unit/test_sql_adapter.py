@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrflow.adapters.base import (
+from dsrflow.adapters.sdk import (
     AdapterContext,
     PermanentAdapterError,
     RetryableAdapterError,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dsrflow.adapters.base import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.registry import AdapterRegistry
+from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.catalog import load_catalog, yamlpos
 from dsrflow.catalog.pool import AdapterPool
@@ -380,7 +380,7 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
 
 def test_an_outage_while_reading_the_schema_stays_retryable(tmp_path: Path) -> None:
     """Schema problems are permanent; a store that is down is not (its erasure is retried)."""
-    from dsrflow.adapters.base import RetryableAdapterError
+    from dsrflow.adapters.sdk import RetryableAdapterError
 
     cfg = SqlConfig.model_validate(
         {

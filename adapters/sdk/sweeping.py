@@ -9,29 +9,25 @@ mixed-case copy is found and a plus-tag neighbour (a different person) is not.
 
 from __future__ import annotations
 
-from typing import Any
-
-from dsrflow.adapters.base import Subject
-from dsrflow.identity import casefold, normalize_value
+from dsrflow.adapters.sdk.identity import IdentityKinds, casefold, normalize_value
+from dsrflow.adapters.sdk.subject import Subject
 
 BUILTIN_STRONG = frozenset({"email", "phone"})
 
 
-def strong_kinds(kinds: Any = None) -> frozenset[str]:
+def strong_kinds(kinds: IdentityKinds | None = None) -> frozenset[str]:
     """Strong identity kinds of a catalog's registry (``Catalog.identity_kinds``).
 
-    Without a registry (or one that cannot say), the built-ins ``email`` and ``phone``.
+    Without a registry, the built-ins ``email`` and ``phone``.
     """
-    declared = getattr(kinds, "strong_kinds", None)
-    extra = frozenset(declared()) if callable(declared) else frozenset()
+    extra = kinds.strong_kinds() if kinds is not None else frozenset()
     return BUILTIN_STRONG | extra
 
 
-def mode_of(kind: str, kinds: Any = None) -> str:
+def mode_of(kind: str, kinds: IdentityKinds | None = None) -> str:
     """Match mode of a kind: the registry's, else e-mail casefold, phone E.164, other exact."""
-    mode = getattr(kinds, "mode", None)
-    if callable(mode):
-        return str(mode(kind))
+    if kinds is not None:
+        return kinds.mode(kind)
     return {"email": "casefold", "phone": "phone"}.get(kind, "exact")
 
 
@@ -45,13 +41,15 @@ def normalize(mode: str, value: str, country_code: str | None = None) -> str:
     return value.strip()
 
 
-def searchable(subject: Subject, kinds: Any = None) -> dict[str, tuple[str, tuple[str, ...]]]:
+def searchable(
+    subject: Subject, kinds: IdentityKinds | None = None
+) -> dict[str, tuple[str, tuple[str, ...]]]:
     """The subject's strong identifiers: kind -> (match mode, normalised values), sorted.
 
     Kinds that are not strong are dropped here, whoever calls the sweep; empty values too.
     """
     strong = strong_kinds(kinds)
-    country = getattr(kinds, "default_country_code", None)
+    country = kinds.default_country_code if kinds is not None else None
     out: dict[str, tuple[str, tuple[str, ...]]] = {}
     for kind in sorted(subject.identities):
         if kind not in strong:
