@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.timeskip",
     "tests.fixtures.lifecycle",
+    "tests.fixtures.activities",
 ]
