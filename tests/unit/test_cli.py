@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dsrflow.cli.main import _COMMANDS
 from tests.fixtures.cli import CliRun, invoke
 
 
@@ -79,3 +80,10 @@ def test_submit_without_temporal_is_a_one_line_error(tmp_path: Path) -> None:
 def test_help_works(args: list[str], tmp_path: Path) -> None:
     r = run(*args, cwd=tmp_path)
     assert r.returncode == 0 and "Usage: dsrflow" in r.stdout, r.output
+
+
+@pytest.mark.parametrize("command", sorted(_COMMANDS))
+def test_every_lazily_registered_command_builds(command: str, tmp_path: Path) -> None:
+    """Each ``_COMMANDS`` entry imports and builds when asked for (its help lists it)."""
+    r = run(command, "--help", cwd=tmp_path)
+    assert r.returncode == 0 and f"Usage: dsrflow {command}" in r.stdout, r.output
