@@ -44,6 +44,7 @@ async def run_request(
     return 0, "\n".join(texts)
 
 
+@pytest.mark.timeout(300)  # about fifteen CLI processes, each a few seconds on a busy machine
 async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path: Path) -> None:
     rt = demo_stack
     out_dir = tmp_path / "out"
