@@ -1,10 +1,11 @@
-# The two commands in the README: `make demo` and `make test`. Both build .venv on first use.
+# The commands in the README: `make demo`, `make test` and `make test-unit`. Each builds .venv on
+# first use. docs/testing.md describes the test tiers.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint fmt dev clean
+.PHONY: demo test test-unit lint fmt dev clean
 
 # The editable finder warns that same-named folders shadow the package; here the top-level
 # workflows/, activities/, adapters/ are mapped into dsrflow.* on purpose (see pyproject.toml).
@@ -17,8 +18,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/dsrflow demo
 
+# Every tier (local services and Temporal servers); prints the slowest tests and the wall time.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	@start=$$(date +%s); \
+	$(BIN)/python -m pytest -q --durations=15 --durations-min=2; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start ))s wall time, pytest exit $$status"; \
+	exit $$status
+
+# The fast tiers: unit and replay, in-process, no services, no Temporal server.
+test-unit: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/python -m pytest -q -m "unit or replay" tests/unit tests/replay --durations=5; \
+	status=$$?; \
+	echo "make test-unit: $$(( $$(date +%s) - start ))s wall time, pytest exit $$status"; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

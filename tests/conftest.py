@@ -1,6 +1,8 @@
 """Thin on purpose: fixtures live in tests/fixtures and load as plugins."""
 
 pytest_plugins = [
+    "pytester",  # tests/unit/test_tiers.py runs the tier rules on small generated suites
+    "tests.fixtures.tiers",
     "tests.fixtures.services",
     "tests.fixtures.databases",
     "tests.fixtures.redis_store",
@@ -9,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.timeskip",
     "tests.fixtures.lifecycle",
     "tests.fixtures.mailbox",
+    "tests.fixtures.activities",
 ]

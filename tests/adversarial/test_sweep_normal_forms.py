@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
-from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.databases import PG_ADMIN, engines
 
 SUBJECT = "mia.park@example.org"
 
@@ -61,7 +61,7 @@ class Store:
         self.engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 's.db'}"

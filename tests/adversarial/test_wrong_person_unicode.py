@@ -21,7 +21,7 @@ from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import normalize_value
-from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.databases import PG_ADMIN, engines
 from tests.fixtures.redis_store import REDIS_URL
 
 MIA = "mia.park@example.org"
@@ -33,7 +33,7 @@ def test_the_normaliser_keeps_the_look_alike_apart() -> None:
     assert normalize_value("email", " Mia.Park@Example.ORG ") == MIA  # ordinary folding stays
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SqlAdapter, Any]]:
     if request.param == "sqlite":
         url = admin = f"sqlite:///{tmp_path / 's.db'}"

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from dsrflow.demo import data
 from dsrflow.runtime import Runtime
-from tests.fixtures.stack import DSRFLOW, free_port, run_cli
+from tests.fixtures.stack import DSRFLOW, free_ports, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +44,7 @@ async def run_request(
     return 0, "\n".join(texts)
 
 
+@pytest.mark.timeout(300)  # about fifteen CLI processes, each a few seconds on a busy machine
 async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path: Path) -> None:
     rt = demo_stack
     out_dir = tmp_path / "out"
@@ -150,20 +151,27 @@ async def _assert_history_has_no_personal_data(rt: Runtime, ids: list[str]) -> N
         assert encodings == {b"binary/encrypted"}
 
 
+@pytest.mark.timeout(420)  # the demo twice, each with its own dev server
 async def test_demo_command_runs_on_free_ports(tmp_path: Path) -> None:
     """`make demo` is `dsrflow demo`: run it exactly, on ports of its own."""
+    frontend, ui = free_ports(2)  # distinct: two calls to free_port() may return one port
     env = {
         **os.environ,
         "DSRFLOW_STATE_DIR": str(tmp_path / "state"),
-        "DSRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "DSRFLOW_UI_PORT": str(free_port()),
+        "DSRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{frontend}",
+        "DSRFLOW_UI_PORT": str(ui),
     }
     for _ in range(2):  # the demo can run twice in a row
         proc = await asyncio.create_subprocess_exec(
             *DSRFLOW, "demo", "--out", str(tmp_path / "demo-out"), env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+        finally:
+            if proc.returncode is None:  # timed out: no demo (and its server) left behind
+                proc.kill()
+                await proc.wait()
         text = out.decode()
         assert proc.returncode == 0, text
         assert "VERIFIED" in text and "DEMO OK" in text

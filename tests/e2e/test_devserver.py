@@ -13,7 +13,7 @@ import pytest
 
 from dsrflow.devserver import DevServer, _alive, ensure_port_free, find_binary
 from dsrflow.errors import UserError
-from tests.fixtures.stack import free_port
+from tests.fixtures.stack import free_port, start_dev_server
 
 pytestmark = pytest.mark.e2e
 
@@ -53,14 +53,21 @@ def test_killed_parent_leaves_no_orphan(tmp_path: Path) -> None:
         "time.sleep(120)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    server_pid = int(parent.stdout.readline())
-    assert _alive(server_pid)
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-    deadline = time.monotonic() + 15
-    while _alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(server_pid), "temporal server outlived its killed parent"
+    try:
+        line = parent.stdout.readline()  # after start(): the server answers its health check
+        assert line.strip().isdigit(), f"the parent did not start a server (said {line!r})"
+        server_pid = int(line)
+        assert _alive(server_pid)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(server_pid), "temporal server outlived its killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
 
 
 def test_stale_server_from_a_killed_run_is_stopped(tmp_path: Path) -> None:
@@ -72,13 +79,13 @@ def test_stale_server_from_a_killed_run_is_stopped(tmp_path: Path) -> None:
     stale = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)  # fmt: skip
     first.pidfile.write_text(str(stale.pid))
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
     second = DevServer(tmp_path, port=port, ui_port=None, ephemeral=True)
     try:
+        # Serving, not merely listening: the stale server really holds the port.
+        deadline = time.monotonic() + 30
+        while not first._serving() and stale.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert first._serving(), f"the stale server never served on {port}"
         second.start()
         stale.wait(10)
         assert stale.returncode is not None
@@ -93,9 +100,8 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
     """Workflow histories live in the state folder's SQLite file, not in the process."""
     from temporalio.client import Client
 
-    port = free_port()
-    server = DevServer(tmp_path, port=port, ui_port=None)
-    server.start()
+    server = start_dev_server(tmp_path, ui_port=None)
+    port = server.port
     try:
         client = await Client.connect(server.address)
         handle = await client.start_workflow(

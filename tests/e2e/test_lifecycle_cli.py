@@ -20,7 +20,8 @@ from dsrflow.runtime import Runtime
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT, broken_store, fix_broken_store
 from tests.fixtures.stack import make_runtime, run_cli
 
-pytestmark = pytest.mark.e2e
+# Each test runs about ten CLI processes (a few seconds each on a busy machine).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 POLICIES = {
     "erasure": {"identity_verification": False, "approval": False},

@@ -31,6 +31,7 @@ def _root_keyid() -> str:
     raise AssertionError("no root key id in expected-digests.txt")
 
 
+@pytest.mark.timeout(1200)  # a clean venv and a pip install from the index (pip's own limit: 900 s)
 def test_base_install_verifies_the_example_without_the_orchestrator(tmp_path: Path) -> None:
     src = tmp_path / "src"  # a copy, so the build leaves nothing behind in the work tree
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(

@@ -33,7 +33,7 @@ from dsrflow.domain import DsrInput, Identity, RequestType, StatusView, StoreSta
 from dsrflow.requests_client import RequestClient
 from dsrflow.runtime import Runtime
 from tests.fixtures.databases import PG_ADMIN
-from tests.fixtures.stack import free_port, make_runtime
+from tests.fixtures.stack import make_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,10 @@ class PgProxy:
 
     def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
         self.target = target
-        self.port = free_port()
+        # The port stays ours from here on: bound but not listening while the proxy is down
+        # (a connection is refused, as by a stopped server), so nobody else can take it.
+        self._reserved: socket.socket | None = _bound(0)
+        self.port = self._reserved.getsockname()[1]
         self._listener: socket.socket | None = None
         self._socks: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -66,9 +69,10 @@ class PgProxy:
 
     def up(self) -> None:
         """Accept connections (again) on the same port."""
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self.port))
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
+        sock = _bound(self.port)
         sock.listen(64)
         self._listener = sock
         threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
@@ -82,6 +86,8 @@ class PgProxy:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
+            if self._reserved is None:
+                self._reserved = _bound(self.port)
         for s in socks:
             _close(s)
 
@@ -125,6 +131,13 @@ class PgProxy:
             pass
         _close(src)
         _close(dst)
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 def _close(sock: socket.socket) -> None:
@@ -238,7 +251,7 @@ class WorkerProcess:
         self._fh.close()
 
     def output(self) -> str:
-        self._fh.flush()
+        """What the worker has written so far (all of it once ``stop()`` returned)."""
         return self.log.read_text(errors="replace")
 
 

@@ -21,7 +21,7 @@ from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.redact import describe_exception
-from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN
+from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN, engines
 
 CANARY = "Zelda Quennell-Canary"
 EMAIL = "zelda.q@canary.example"
@@ -61,7 +61,7 @@ def _adapter(url: str, tmp_path: Path, schema: str | None = None) -> SqlAdapter:
     return SqlAdapter.create(cfg, AdapterContext("crm", tmp_path, {}))
 
 
-@pytest.fixture(params=["postgresql", "mariadb", "sqlite"])
+@pytest.fixture(params=engines("postgresql", "mariadb", "sqlite"))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlAdapter]:
     if request.param == "postgresql":
         schema = request.getfixturevalue("pg_schema")

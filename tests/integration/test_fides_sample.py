@@ -19,6 +19,7 @@ from dsrflow.adapters.sdk import Subject
 from dsrflow.catalog import load_catalog
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import Identity
+from tests.fixtures.databases import engines
 
 SAMPLE = Path(__file__).parent.parent / "fixtures" / "fides_sample"
 DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
@@ -120,7 +121,7 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
     return r.stdout
 
 
-@pytest.fixture(params=["postgres", "mariadb"])
+@pytest.fixture(params=engines("postgres", "mariadb"))
 def fides_store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     if request.param == "postgres":
         db = request.getfixturevalue("pg_database")

@@ -18,7 +18,7 @@ from dsrflow.adapters.sdk import AdapterContext, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
 from dsrflow.identity import BUILTIN_KINDS, IdentityKinds
-from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.databases import PG_ADMIN, engines
 
 KINDS_44 = IdentityKinds(dict(BUILTIN_KINDS), default_country_code="44")
 
@@ -52,7 +52,7 @@ class Db:
         return sorted(r.data["id"] for r in adapter.access(subject))
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
     if request.param == "sqlite":
         url, schema, dialect = f"sqlite:///{tmp_path / 'm.db'}", None, "sqlite"

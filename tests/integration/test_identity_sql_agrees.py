@@ -17,7 +17,7 @@ from sqlalchemy import String, create_engine, literal, select
 
 from dsrflow.adapters.sql.normalize import normalized
 from dsrflow.identity import normalize_mode
-from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN
+from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN, engines
 from tests.fixtures.services import require_service
 
 PHONES = st.text(alphabet=string.digits + "+()-. /x" + "0" * 4, max_size=24)
@@ -26,7 +26,7 @@ PHONES = st.text(alphabet=string.digits + "+()-. /x" + "0" * 4, max_size=24)
 EMAILS = st.text(alphabet=string.ascii_letters + string.digits + " .+_-@", max_size=24)
 
 
-@pytest.fixture(params=["postgres", "mariadb"], scope="module")
+@pytest.fixture(params=engines("postgres", "mariadb"), scope="module")
 def engine(request: pytest.FixtureRequest) -> Iterator[object]:
     require_service(request.param)
     eng = create_engine(PG_ADMIN if request.param == "postgres" else MARIADB_ADMIN)

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine, select, text
 
 from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
-from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.databases import PG_ADMIN, engines
 from tests.integration.sql_harness import HMAC_ENV, SqlHarness
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlHarness]:
     if request.param == "sqlite":
         h = SqlHarness(f"sqlite:///{tmp_path / 'b.db'}", None, tmp_path)

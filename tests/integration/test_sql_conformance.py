@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from dsrflow.adapters.testing import AdapterConformance
+from tests.fixtures.databases import engines
 from tests.integration.sql_harness import SqlHarness
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def sql_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlHarness]:
     if request.param == "sqlite":
         harness = SqlHarness(f"sqlite:///{tmp_path / 'conf.db'}", None, tmp_path)

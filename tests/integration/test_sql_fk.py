@@ -34,7 +34,7 @@ from dsrflow.adapters.sdk import AdapterContext, PermanentAdapterError, Subject
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.catalog import yamlpos
 from dsrflow.domain import Identity
-from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN
+from tests.fixtures.databases import MARIADB_ADMIN, PG_ADMIN, engines
 
 DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
 MIA = Subject.of([Identity("email", "mia@example.org")])
@@ -103,7 +103,7 @@ class Shop:
             }
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
     if request.param == "sqlite":
         url, name = f"sqlite:///{tmp_path / 'shop.db'}", None

@@ -72,6 +72,9 @@ def catalog(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.postgres
+@pytest.mark.mariadb
+@pytest.mark.redis
 @pytest.mark.parametrize(
     ("store", "expected"),
     [

@@ -19,7 +19,7 @@ from dsrflow.adapters.sdk import AdapterContext, Subject, SweepBudget
 from dsrflow.adapters.sdk.sweeping import NO_STRONG_IDENTIFIER
 from dsrflow.adapters.sql import SqlAdapter, SqlConfig
 from dsrflow.domain import Identity
-from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.databases import PG_ADMIN, engines
 
 SUBJECT = "mia.park@example.org"
 TWIN = "mia.park+shop@example.org"  # another person: never a hit
@@ -96,7 +96,7 @@ class Store:
         self.engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+@pytest.fixture(params=engines("sqlite", "postgres", "mariadb"))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite":
         s = Store(f"sqlite:///{tmp_path / 's.db'}", None, tmp_path)

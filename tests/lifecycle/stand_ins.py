@@ -1,4 +1,5 @@
-"""Workflow tests with some activities replaced by name (the rest are the real ones).
+"""Workflow tests with some activities replaced by name (the rest are the real ones; see
+``tests/fixtures/activities.py``, whose ``scripted_harness`` replaces every store activity).
 
 ``sweep_store`` is a stand-in whose hits a test sets per store (the real sweep has its own
 integration tests); ``erase_store``, ``verify_store`` and ``access_store`` wrap the real
@@ -33,6 +34,7 @@ from dsrflow.catalog.pool import AdapterPool
 from dsrflow.domain import StoreReceipt, StoreTaskInput, SweepInput, VerifyReceipt
 from dsrflow.requests_client import RequestClient
 from dsrflow.sweeps import SweepHit, SweepReport
+from tests.fixtures.activities import activity_name, replace_activities
 from tests.fixtures.lifecycle import Harness, ReadOnlySql
 from tests.fixtures.timeskip import ts_runtime
 
@@ -47,10 +49,6 @@ class SweepingSql(SqlAdapter):
 def sweeping(store: dict[str, Any]) -> dict[str, Any]:
     """The same store entry, on the adapter that declares ``sweep``."""
     return {**store, "adapter": "sweeping-sql"}
-
-
-def _name(fn: Callable[..., Any]) -> str:
-    return activity._Definition.must_from_callable(fn).name
 
 
 @dataclass
@@ -123,8 +121,7 @@ class StandIns:
 
     def activities(self, real: list[Callable[..., Any]]) -> list[Callable[..., Any]]:
         mine = [self.sweep_store, self.erase_store, self.verify_store, self.access_store]
-        names = {_name(fn) for fn in mine}
-        return [fn for fn in real if _name(fn) not in names] + mine
+        return replace_activities(real, mine)
 
 
 def _as_receipt(inp: StoreTaskInput, adapter: Any, matched: int) -> StoreReceipt:
@@ -158,7 +155,7 @@ def checks_harness(
         # The runtime's worker, read for its activities (built on a queue nobody polls).
         config = rt.worker(ts_env.client, f"unused-{uuid.uuid4().hex[:12]}").config()
         config["task_queue"] = rt.settings.task_queue
-        real = {_name(fn): fn for fn in config["activities"]}
+        real = {activity_name(fn): fn for fn in config["activities"]}
         pool = real["plan_request"].__self__.pool  # type: ignore[attr-defined]
         fakes = StandIns(pool, real)
         config["activities"] = fakes.activities(config["activities"])

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from dsrflow.activities.results import ResultActivities
@@ -15,15 +13,14 @@ from dsrflow.ledger import Ledger
 from dsrflow.runtime import Runtime
 from dsrflow.settings import Settings
 from dsrflow.tlog.store import SqlLog
+from tests.fixtures.cli import CliRun, invoke
 
-DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
 
-
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DSRFLOW_STATE_DIR": str(tmp_path / "state"),
+def run(tmp_path: Path, *args: str) -> CliRun:
+    env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"),
            "DSRFLOW_VERIFIER_STATE": str(tmp_path / "verifier.json"),
            "DSRFLOW_ACTOR": "admin:test", "DSRFLOW_CONTROLLER": "Ctl Ltd"}  # fmt: skip
-    return subprocess.run([*DSRFLOW, *args], capture_output=True, text=True, env=env, timeout=60)
+    return invoke(*args, env=env)
 
 
 def test_keys_lifecycle_through_the_cli(tmp_path: Path) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from dsrflow.evidence.example import FILES, write_example
+from tests.fixtures.cli import invoke
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -25,13 +24,12 @@ def test_documented_command_verifies_the_example(tmp_path: Path) -> None:
         for line in (EXAMPLES / "expected-digests.txt").read_text().splitlines()
         if line.startswith("root key id")
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "dsrflow.cli.main", "verify", str(EXAMPLES / "evidence-bundle.zip"),
-         "--keyring", str(EXAMPLES / "keyring.json"), "--root-keyid", root,
-         "--request-id", "dsr-20260302-example",
-         "--subject-opening", str(EXAMPLES / "subject-opening.json"),
-         "--state", str(tmp_path / "state.json")],
-        capture_output=True, text=True,
+    r = invoke(
+        "verify", EXAMPLES / "evidence-bundle.zip",
+        "--keyring", EXAMPLES / "keyring.json", "--root-keyid", root,
+        "--request-id", "dsr-20260302-example",
+        "--subject-opening", EXAMPLES / "subject-opening.json",
+        "--state", tmp_path / "state.json",
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "VERIFIED docs/examples/evidence-bundle.zip" in r.stdout.replace(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from dsrflow.identity import (
     normalize_phone,
     normalize_value,
 )
+from tests.fixtures.cli import invoke
 
 KINDS_44 = IdentityKinds(dict(BUILTIN_KINDS), default_country_code="44")
 
@@ -226,14 +225,8 @@ def test_unquoted_yaml_dates_load(tmp_path: Path, registry: AdapterRegistry) -> 
 
 
 def test_validate_cli_prints_ok_for_unquoted_dates(tmp_path: Path) -> None:
-    import os
-
     (tmp_path / "dsrflow.yaml").write_text(DATED)
-    r = subprocess.run(
-        [sys.executable, "-m", "dsrflow.cli.main", "catalog", "validate"],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
-        env={**os.environ, "DSRFLOW_STATE_DIR": str(tmp_path)},
-    )  # fmt: skip
+    r = invoke("catalog", "validate", cwd=tmp_path, env={"DSRFLOW_STATE_DIR": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert ": OK, 1 stores" in r.stdout and "Traceback" not in r.stdout + r.stderr
 

@@ -1,13 +1,14 @@
 """Migrations run once, on purpose: `dsrflow ledger upgrade` migrates, every other command checks
-the revision and refuses in one line; no command prints a migration or framework log line."""
+the revision and refuses in one line; no command prints a migration or framework log line.
+
+In-process; ``tests/e2e/test_cli_process.py`` checks the same of fresh processes.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,21 +20,19 @@ from dsrflow.errors import ConfigError
 from dsrflow.ledger import Ledger
 from dsrflow.ledger.migrate import LedgerBehindError, config, head, revisions
 from dsrflow.logging import configure
+from tests.fixtures.cli import CliRun, invoke
 
-DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
 # A log line of structlog's console renderer, stdlib logging or Alembic's own messages.
 LOG_LINE = re.compile(r"\[(debug|info|warning)\s*\]|\bINFO\b|alembic|Running upgrade|Context impl")
 
 
-def cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DSRFLOW_STATE_DIR": str(state), "DSRFLOW_LOG_LEVEL": "info",
+def cli(state: Path, *args: str) -> CliRun:
+    env = {"DSRFLOW_STATE_DIR": str(state), "DSRFLOW_LOG_LEVEL": "info",
            "DSRFLOW_ENV_FILE": os.devnull, "DSRFLOW_ACTOR": "staff:test"}  # fmt: skip
-    return subprocess.run(
-        [*DSRFLOW, *args], capture_output=True, text=True, env=env, timeout=60, check=False
-    )
+    return invoke(*args, env=env)
 
 
-def refused(r: subprocess.CompletedProcess[str], says: str) -> None:
+def refused(r: CliRun, says: str) -> None:
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ledger "), r.stderr
     assert says in r.stderr and "run `dsrflow ledger upgrade`" in r.stderr
@@ -73,7 +72,7 @@ def test_no_command_prints_migration_or_framework_log_lines(tmp_path: Path) -> N
     ):  # fmt: skip
         runs.append(cli(state, *args))
     for r in runs:
-        assert not LOG_LINE.search(r.stdout + r.stderr), r.args[3:]
+        assert not LOG_LINE.search(r.stdout + r.stderr), r.args
     assert [r.returncode for r in runs][:3] == [0, 0, 0]
 
 

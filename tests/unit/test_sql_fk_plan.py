@@ -343,9 +343,7 @@ def test_foreign_key_cycle_is_reported(tmp_path: Path) -> None:
 
 def test_stores_test_prints_warn_and_passes(db: Path) -> None:
     """Through the CLI: a widening reference is a WARN line, not a failure."""
-    import os
-    import subprocess
-    import sys
+    from tests.fixtures.cli import invoke
 
     collections = {
         "customers": CUSTOMERS,
@@ -359,14 +357,10 @@ def test_stores_test_prints_warn_and_passes(db: Path) -> None:
         "adapter": "sql", "connection": {"url": "sqlite:///db.sqlite"},
         "collections": collections}}}  # fmt: skip
     (db.parent / "dsrflow.yaml").write_text(yamlpos.dump(catalog))
-    env = {**os.environ, "DSRFLOW_STATE_DIR": str(db.parent),
-           "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}  # fmt: skip
-    up = [sys.executable, "-m", "dsrflow.cli.main", "ledger", "upgrade"]
-    assert subprocess.run(up, env=env, capture_output=True, check=False).returncode == 0
+    env = {"DSRFLOW_STATE_DIR": str(db.parent), "DSRFLOW_CATALOG": str(db.parent / "dsrflow.yaml")}
+    assert invoke("ledger", "upgrade", env=env).returncode == 0
     before = dump(db)
-    r = subprocess.run([sys.executable, "-m", "dsrflow.cli.main", "stores", "test", "shop",
-                        "--subject", "email=mia@example.org"],
-                       capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    r = invoke("stores", "test", "shop", "--subject", "email=mia@example.org", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "WARN shop: reference addresses.id: addresses.id = orders.shipping_address_id" in (
         r.stdout

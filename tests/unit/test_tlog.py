@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -143,43 +141,3 @@ def test_sql_log_is_append_only(sql_log: SqlLog, tmp_path: Path) -> None:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             con.execute(stmt)
     con.close()
-
-
-def _append_many(db: str, worker: int, count: int) -> list[tuple[int, str]]:
-    log = SqlLog(Ledger(f"sqlite:///{db}", migrate=True))
-    out = []
-    with ThreadPoolExecutor(4) as pool:
-        futures = [
-            pool.submit(
-                log.append,
-                hashlib.sha256(b"%d-%d" % (worker, i)).digest(),
-                f"w{worker}-{i}",
-                example.LOG,
-                ORIGIN,
-            )
-            for i in range(count)
-        ]
-        for f in futures:
-            p = f.result()
-            out.append((p.index, p.checkpoint))
-    log.ledger.close()
-    return out
-
-
-def test_concurrent_appends_from_threads_and_processes(tmp_path: Path) -> None:
-    db = str(tmp_path / "ledger.db")
-    SqlLog(Ledger(f"sqlite:///{db}", migrate=True)).ledger.close()  # create the schema once
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        results = pool.starmap(_append_many, [(db, w, 12) for w in range(3)])
-    indexes = sorted(i for r in results for i, _ in r)
-    assert indexes == list(range(36))  # no index lost, none given twice
-    log = SqlLog(Ledger(f"sqlite:///{db}", migrate=True))
-    entries = log.leaves()
-    assert len(entries) == 36 and len({leaf for _, leaf, _ in entries}) == 36
-    tree = merkle.ListTree([merkle.leaf_hash(leaf) for _, leaf, _ in entries])
-    keys = [(example.LOG.key_id, example.LOG.public_key)]
-    for r in results:
-        for index, note in r:  # each checkpoint a writer got is a prefix of the final log
-            cp = checkpoint.open_note(note, ORIGIN, keys)
-            assert cp.size > index and cp.root == tree.mth(0, cp.size)

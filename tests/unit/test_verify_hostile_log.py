@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,10 +18,9 @@ from dsrflow.evidence import example
 from dsrflow.evidence.format import CHECKPOINT, INCLUSION, canonical
 from dsrflow.keys.signer import LocalSigner
 from dsrflow.verify import TrustState
+from tests.fixtures.cli import CliRun, invoke
 from tests.unit.evidence_kit import KEYRING, build, issuer, members, verify
 from tests.unit.hostile_kit import relog
-
-DSRFLOW = [sys.executable, "-m", "dsrflow.cli.main"]
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +111,9 @@ def test_revoked_log_key_is_named_as_revoked(tmp_path) -> None:
 # -- 6. trust on first use is explicit; pins are per root key id -------------------------------
 
 
-def _cli(tmp_path: Path, bundle: Path, keyring: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DSRFLOW_VERIFIER_STATE": str(tmp_path / "state.json")}
-    return subprocess.run(
-        [*DSRFLOW, "verify", str(bundle), "--keyring", str(keyring), *extra],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+def _cli(tmp_path: Path, bundle: Path, keyring: Path, *extra: str) -> CliRun:
+    env = {"DSRFLOW_VERIFIER_STATE": str(tmp_path / "state.json")}
+    return invoke("verify", bundle, "--keyring", keyring, *extra, env=env)
 
 
 def _bundle_under_root(tmp_path: Path, seed: int) -> tuple[Path, Path, str]:
