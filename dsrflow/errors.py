@@ -25,3 +25,15 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The catalog or settings are invalid; the message names file, line and field."""
+
+
+class NotFound(UserError):
+    """What the input names does not exist (a request not in the ledger, an unknown token)."""
+
+
+class Conflict(UserError):
+    """The current state does not allow what was asked (a request not finished, a refusal)."""
+
+
+class Unavailable(UserError):
+    """A service dsrflow depends on cannot be reached now (Temporal); trying later may work."""

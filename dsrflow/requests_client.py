@@ -31,18 +31,18 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dsrflow.domain import DsrInput, DsrResult, StatusView
-from dsrflow.errors import UserError
+from dsrflow.errors import Conflict, NotFound, Unavailable, UserError
 from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
 from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
 
 
-class ActionRefused(UserError):
+class ActionRefused(Conflict):
     """The workflow refused a person's action; nothing was recorded as done."""
 
 
-class ActionNotConfirmed(UserError):
+class ActionNotConfirmed(Unavailable):
     """No worker confirmed a person's action in time: record the attempt, not the action."""
 
 
@@ -88,13 +88,13 @@ class RequestClient:
                 result_type=SubmissionAck,
             )
         except WorkflowAlreadyStartedError:
-            raise UserError(
+            raise Conflict(
                 f"request {inp.request_id} already exists and has ended; not submitted again"
             ) from None
         except WorkflowUpdateFailedError as exc:
-            raise UserError(f"request {inp.request_id}: {_reason(exc)}") from None
+            raise Conflict(f"request {inp.request_id}: {_reason(exc)}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise UserError(
+            raise Unavailable(
                 f"request {inp.request_id}: no worker answered in time; the request may exist "
                 f"already. Run the same command again with --request-id {inp.request_id} "
                 "(it will not create a second one), and check that a worker is running"
@@ -122,7 +122,7 @@ class RequestClient:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 ended = await self._ended_status(handle)
                 if ended:
-                    raise UserError(
+                    raise Conflict(
                         f"request {request_id} has ended ({ended}); {update} is no longer possible"
                     ) from None
             raise _rpc_error(request_id, exc) from None
@@ -181,5 +181,7 @@ def _reason(exc: WorkflowUpdateFailedError) -> str:
 
 def _rpc_error(request_id: str, exc: RPCError) -> UserError:
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return UserError(f"request {request_id}: not found")
+        return NotFound(f"request {request_id}: not found")
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return Unavailable(f"request {request_id}: Temporal did not answer ({exc.status.name})")
     return UserError(f"request {request_id}: Temporal refused the call ({exc.status.name})")

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import UserError
+from dsrflow.errors import Unavailable, UserError
 from dsrflow.settings import Settings, TemporalSettings
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class Runtime:
         """A Temporal client with dsrflow's encrypting data converter.
 
         Raises:
-            UserError: Temporal cannot be reached.
+            Unavailable: Temporal cannot be reached.
 
         """
         from temporalio.client import Client
@@ -140,7 +140,7 @@ class Runtime:
                 api_key=api_key,
             )
         except RuntimeError as exc:
-            raise UserError(
+            raise Unavailable(
                 f"cannot reach Temporal at {t.address} ({str(exc).splitlines()[0]}); "
                 "is `dsrflow dev` (or your cluster) running?"
             ) from None
@@ -196,6 +196,12 @@ class Runtime:
             ),
             parse_origins(self.settings.codec_allowed_origins, ui),
         )
+
+    def api_app(self) -> FastAPI:
+        """The HTTP API app (``dsrflow serve``, ``dsrflow dev``; see docs/api.md)."""
+        from dsrflow.api.app import create_api_app
+
+        return create_api_app(self)
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
         """A worker running the request workflow and every activity."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import UserError
+from dsrflow.errors import Conflict, Unavailable, UserError
 from dsrflow.service import checks
 from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
@@ -168,8 +168,12 @@ class Submit(UseCase):
         except RPCError as exc:
             # Update-with-start on a closed workflow id comes back as a bare ALREADY_EXISTS.
             if exc.status == RPCStatusCode.ALREADY_EXISTS:
-                raise UserError(
+                raise Conflict(
                     f"request {inp.request_id} already exists and has ended; not submitted again"
+                ) from None
+            if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable(
+                    f"request {inp.request_id}: Temporal did not answer ({exc.status.name})"
                 ) from None
             raise UserError(
                 f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"
