@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Request, Security, params
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dsrflow.api.hardening import FailureLimiter
+from dsrflow.errors import UserError
 from dsrflow.service.principal import Principal
 from dsrflow.service.tokens import Authenticate, token_id_of
 
@@ -40,8 +43,31 @@ bearer = HTTPBearer(
 
 
 def declared(use_case: str, *, temporal: bool = False) -> dict[str, Any]:
-    """Route keyword arguments that declare the use case it performs (see the module doc)."""
-    return {"openapi_extra": {USE_CASE: use_case, TEMPORAL: temporal}}
+    """Route keyword arguments: its use case (see the module doc); unknown queries refused."""
+    return {
+        "openapi_extra": {USE_CASE: use_case, TEMPORAL: temporal},
+        "dependencies": [Depends(known_query)],
+    }
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the operation does not take.
+
+    A mistyped filter must not silently widen a list (``?staus=running`` would list everything).
+
+    Raises:
+        UserError: Naming the parameters the operation takes (never echoing what was sent).
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    names = {
+        f.alias for f in get_flat_params(route.dependant) if isinstance(f.field_info, params.Query)
+    }
+    unknown = [k for k in request.query_params if k not in names]
+    if unknown:
+        takes = ", ".join(sorted(names)) or "none"
+        raise UserError(f"unknown query parameter(s); this operation takes: {takes}")
 
 
 @dataclass

@@ -6,10 +6,10 @@ request body carries one example, which the OpenAPI document shows and the tests
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from dsrflow.service.checks import MAX_TEXT
@@ -20,6 +20,15 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"
 DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 # A field name as the CLI's FIELD=VALUE takes it (so never an "=").
 FieldName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")]
+
+
+def _utc(at: datetime) -> datetime:
+    """The ledger keeps UTC; SQLite hands it back without a zone (RFC 3339 needs one)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+Utc = Annotated[datetime, AfterValidator(_utc)]
+"""A time in answers: always with its zone (UTC)."""
 
 
 def _body(example: JsonDict) -> ConfigDict:
@@ -149,8 +158,8 @@ class SubmitOut(BaseModel):
     request_id: str
     type: str
     status: str
-    received_at: datetime
-    due_at: datetime
+    received_at: Utc
+    due_at: Utc
     created: bool
 
 
@@ -160,7 +169,7 @@ class ActOut(BaseModel):
     request_id: str
     status: str
     message: str
-    due_at: datetime | None
+    due_at: Utc | None
 
 
 class StoreOut(BaseModel):
@@ -183,10 +192,10 @@ class RequestOut(BaseModel):
     id: str
     type: str
     status: str
-    received_at: datetime
-    due_at: datetime | None
+    received_at: Utc
+    due_at: Utc | None
     overdue: bool
-    completed_at: datetime | None
+    completed_at: Utc | None
     reason: str | None
     stores: list[StoreOut]
     artifact_kind: str | None
@@ -196,7 +205,7 @@ class RequestOut(BaseModel):
 class ActionOut(BaseModel):
     """One entry of a request's history of actions."""
 
-    at: datetime
+    at: Utc
     actor: str
     action: str
     store: str | None
@@ -206,12 +215,12 @@ class ActionOut(BaseModel):
 class AuditLineOut(BaseModel):
     """One line of a request's audit trail (views and decodes folded unless ``all``)."""
 
-    at: datetime
+    at: Utc
     actor: str
     action: str
     category: str
     count: int
-    last_at: datetime | None
+    last_at: Utc | None
 
 
 class ReportOut(BaseModel):
@@ -229,9 +238,9 @@ class TaskOut(BaseModel):
     request_id: str
     store: str
     instructions: str
-    opened_at: datetime
-    escalated_at: datetime | None
-    closed_at: datetime | None
+    opened_at: Utc
+    escalated_at: Utc | None
+    closed_at: Utc | None
     outcome: str | None
     closed_by: str | None
 

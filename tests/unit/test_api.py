@@ -91,6 +91,7 @@ def test_list_filters_by_status_type_regulation_due_date_and_overdue(rt) -> None
         ("due_before=tomorrow", "--due-before: expected a date YYYY-MM-DD"),
         ("needs_attention=true&status=running", "needs_attention: cannot be combined"),
         ("limit=0", "limit: Input should be greater than or equal to 1"),
+        ("staus=running", "unknown query parameter.*takes: due_before, limit, needs_attention"),
     ):
         r = c.get(f"{API}/requests?{query}", headers=h)
         assert r.status_code == 400 and re.search(message, one_line_error(r)), (query, r.text)

@@ -42,7 +42,12 @@ EXPORT_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 def _file(media: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"content": {media: {"schema": {"type": "string", "format": "binary"}}},
+    schema = (
+        {"type": "object"}
+        if media == "application/json"
+        else {"type": "string", "format": "binary"}
+    )
+    return {200: {"content": {media: {"schema": schema}},
                   "description": "The file, as an attachment."}}  # fmt: skip
 
 
