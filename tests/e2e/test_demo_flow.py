@@ -157,6 +157,8 @@ async def test_demo_command_runs_on_free_ports(tmp_path: Path) -> None:
         "DSRFLOW_STATE_DIR": str(tmp_path / "state"),
         "DSRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "DSRFLOW_UI_PORT": str(free_port()),
+        "DSRFLOW_CODEC_PORT": str(free_port()),
+        "DSRFLOW_API_PORT": str(free_port()),
     }
     for _ in range(2):  # the demo can run twice in a row
         proc = await asyncio.create_subprocess_exec(
