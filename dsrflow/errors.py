@@ -36,4 +36,15 @@ class Conflict(UserError):
 
 
 class Unavailable(UserError):
-    """A service dsrflow depends on cannot be reached now (Temporal); trying later may work."""
+    """A service dsrflow depends on cannot be reached now (Temporal); trying later may work.
+
+    Attributes:
+        public: What a remote caller (the HTTP API's client) is told; the message itself, which
+            may name internal addresses, is for the operator and the server log.
+    """
+
+    def __init__(
+        self, message: str, *, exit_code: int | None = None, public: str | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.public = public or message

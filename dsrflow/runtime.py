@@ -142,7 +142,8 @@ class Runtime:
         except RuntimeError as exc:
             raise Unavailable(
                 f"cannot reach Temporal at {t.address} ({str(exc).splitlines()[0]}); "
-                "is `dsrflow dev` (or your cluster) running?"
+                "is `dsrflow dev` (or your cluster) running?",
+                public="cannot reach Temporal; try again later",
             ) from None
 
     def caller_key(self) -> bytes:

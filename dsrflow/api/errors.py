@@ -49,6 +49,9 @@ def status_of(exc: UserError) -> int:
 async def _user_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, UserError)
     status = status_of(exc)
+    if isinstance(exc, Unavailable):
+        log.warning("api dependency unavailable", error=one_line(str(exc))[:300])
+        return error(503, exc.public)
     if status == 500:
         # The server's own configuration (catalog, ledger revision): the operator's problem,
         # with file and line in the log; the caller learns only that it is not theirs.

@@ -126,8 +126,8 @@ def test_bad_ids_unknown_requests_and_bad_bodies_are_one_line_errors(rt) -> None
     assert r.status_code == 400 and one_line_error(r) == "--reason: required"
     r = c.post(f"{API}/requests/dsr-a/approve", headers=h, json={"reason": "a\x1b[31mb"})
     assert r.status_code == 400 and "control or formatting character U+001B" in one_line_error(r)
-    r = c.post(f"{API}/requests/dsr-a/stores/..%2Fx/retry", headers=h, json={})
-    assert r.status_code in (400, 404)
+    r = c.post(f"{API}/requests/dsr-a/stores/[x]/retry", headers=h, json={})
+    assert r.status_code == 400 and one_line_error(r).startswith("STORE '[x]': not a name")
     r = c.post(f"{API}/requests", headers=h, json={"type": "erasure", "identities": [
         {"kind": "email", "value": "not-an-address"}]})  # fmt: skip
     assert r.status_code == 400 and one_line_error(r) == "--email: not an e-mail address"
@@ -149,7 +149,7 @@ def test_bad_ids_unknown_requests_and_bad_bodies_are_one_line_errors(rt) -> None
 def test_temporal_unreachable_is_503_in_one_line(rt, path: str, body: dict) -> None:
     r = client(rt).post(f"{API}/{path}", headers=auth(token(rt, "admin")), json=body)
     assert r.status_code == 503
-    assert one_line_error(r).startswith("cannot reach Temporal at 127.0.0.1:1")
+    assert one_line_error(r) == "cannot reach Temporal; try again later"  # no address
     assert "a@b.example" not in r.text
     assert not [e for e in rt.ledger.audit_entries() if e.action in ("submit", "approve")]
 
