@@ -195,22 +195,52 @@ class ArtifactStore:
 
     def export(self, request_id: str, out_dir: Path) -> list[Path]:
         """Decrypt a request's deliverables into ``out_dir`` (an audited download)."""
-        folder = self.dir(request_id)
-        if not folder.exists():
+        if not self.dir(request_id).exists():
             raise UserError(f"request {request_id}: no artifacts (not finished, or purged)")
-        out_dir.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, target in (
-            (PACKAGE, f"{request_id}-access-package.zip"),
-            (OPENING, f"{request_id}-subject-opening.json"),
-        ):
-            src = folder / name
-            if src.exists():
-                key = self.keystore.get(read_key_id(src))
-                decrypt_to(src, key, out_dir / target)
-                written.append(out_dir / target)
-        bundle = folder / BUNDLE
-        if bundle.exists():
-            shutil.copyfile(bundle, out_dir / f"{request_id}-evidence-bundle.zip")
-            written.append(out_dir / f"{request_id}-evidence-bundle.zip")
+        for which in ("package", "opening", "bundle"):
+            path = self.export_one(request_id, which, out_dir)
+            if path is not None:
+                written.append(path)
         return written
+
+    def export_one(self, request_id: str, which: str, out_dir: Path) -> Path | None:
+        """Write one deliverable into ``out_dir``; None when the request has none.
+
+        Args:
+            request_id: The request.
+            which: ``package`` (decrypted access package), ``opening`` (the subject's
+                commitment opening, decrypted), ``bundle`` (evidence bundle) or ``certificate``
+                (the bundle's printable certificate).
+            out_dir: Where to write (created if missing).
+        """
+        folder = self.dir(request_id)
+        encrypted = {"package": (PACKAGE, "access-package.zip"),
+                     "opening": (OPENING, "subject-opening.json")}  # fmt: skip
+        if which in encrypted:
+            name, suffix = encrypted[which]
+            src = folder / name
+            if not src.exists():
+                return None
+            out_dir.mkdir(parents=True, exist_ok=True)
+            target = out_dir / f"{request_id}-{suffix}"
+            decrypt_to(src, self.keystore.get(read_key_id(src)), target)
+            return target
+        bundle = folder / BUNDLE
+        if not bundle.exists():
+            return None
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if which == "bundle":
+            target = out_dir / f"{request_id}-evidence-bundle.zip"
+            shutil.copyfile(bundle, target)
+            return target
+        if which != "certificate":
+            raise ValueError(f"unknown deliverable {which!r}")
+        from dsrflow.evidence.format import CERTIFICATE
+
+        target = out_dir / f"{request_id}-certificate.html"
+        with zipfile.ZipFile(bundle) as zf:
+            if CERTIFICATE not in zf.namelist():
+                return None
+            target.write_bytes(zf.read(CERTIFICATE))
+        return target

@@ -25,3 +25,26 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The catalog or settings are invalid; the message names file, line and field."""
+
+
+class NotFound(UserError):
+    """What the input names does not exist (a request not in the ledger, an unknown token)."""
+
+
+class Conflict(UserError):
+    """The current state does not allow what was asked (a request not finished, a refusal)."""
+
+
+class Unavailable(UserError):
+    """A service dsrflow depends on cannot be reached now (Temporal); trying later may work.
+
+    Attributes:
+        public: What a remote caller (the HTTP API's client) is told; the message itself, which
+            may name internal addresses, is for the operator and the server log.
+    """
+
+    def __init__(
+        self, message: str, *, exit_code: int | None = None, public: str | None = None
+    ) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.public = public or message

@@ -31,22 +31,22 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dsrflow.domain import DsrInput, DsrResult, StatusView
-from dsrflow.errors import UserError
+from dsrflow.errors import Conflict, NotFound, Unavailable, UserError
 from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
 from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
 
 
-class SubmitRefused(UserError):
+class SubmitRefused(Conflict):
     """Temporal refused a submission for certain: no request was started by it."""
 
 
-class ActionRefused(UserError):
+class ActionRefused(Conflict):
     """The workflow refused a person's action; nothing was recorded as done."""
 
 
-class ActionNotConfirmed(UserError):
+class ActionNotConfirmed(Unavailable):
     """No worker confirmed a person's action in time: record the attempt, not the action."""
 
 
@@ -99,7 +99,7 @@ class RequestClient:
         except WorkflowUpdateFailedError as exc:
             raise SubmitRefused(f"request {inp.request_id}: {_reason(exc)}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise UserError(
+            raise Unavailable(
                 f"request {inp.request_id}: no worker answered in time; the request may exist "
                 f"already. Run the same command again with --request-id {inp.request_id} "
                 "(it will not create a second one), and check that a worker is running"
@@ -129,7 +129,7 @@ class RequestClient:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 ended = await self._ended_status(handle)
                 if ended:
-                    raise UserError(
+                    raise Conflict(
                         f"request {request_id} has ended ({ended}); {update} is no longer possible"
                     ) from None
             raise _rpc_error(request_id, exc) from None
@@ -189,5 +189,7 @@ def _reason(exc: WorkflowUpdateFailedError) -> str:
 
 def _rpc_error(request_id: str, exc: RPCError) -> UserError:
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return UserError(f"request {request_id}: not found")
+        return NotFound(f"request {request_id}: not found")
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return Unavailable(f"request {request_id}: Temporal did not answer ({exc.status.name})")
     return UserError(f"request {request_id}: Temporal refused the call ({exc.status.name})")

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import UserError
+from dsrflow.errors import Unavailable, UserError
 from dsrflow.settings import Settings, TemporalSettings
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class Runtime:
         """A Temporal client with dsrflow's encrypting data converter.
 
         Raises:
-            UserError: Temporal cannot be reached.
+            Unavailable: Temporal cannot be reached.
 
         """
         from temporalio.client import Client
@@ -148,9 +148,10 @@ class Runtime:
                 api_key=api_key,
             )
         except RuntimeError as exc:
-            raise UserError(
+            raise Unavailable(
                 f"cannot reach Temporal at {t.address} ({str(exc).splitlines()[0]}); "
-                "is `dsrflow dev` (or your cluster) running?"
+                "is `dsrflow dev` (or your cluster) running?",
+                public="cannot reach Temporal; try again later",
             ) from None
 
     def caller_key(self) -> bytes:
@@ -225,6 +226,12 @@ class Runtime:
             ),
             parse_origins(self.settings.codec_allowed_origins, ui),
         )
+
+    def api_app(self) -> FastAPI:
+        """The HTTP API app (``dsrflow serve``, ``dsrflow dev``; see docs/api.md)."""
+        from dsrflow.api.app import create_api_app
+
+        return create_api_app(self)
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
         """A worker running the request workflow and every activity."""

@@ -121,6 +121,31 @@ class CodecSettings(_Group):
     )
 
 
+class ApiSettings(_Group):
+    """The HTTP API that ``dsrflow serve`` and ``dsrflow dev`` run (``DSRFLOW_API_*``)."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(8235, gt=0, lt=65536)
+    tls_cert: FilePath | None = Field(None, description="Serve HTTPS with this certificate.")
+    tls_key: FilePath | None = Field(None, description="The certificate's private key (PEM).")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Proxies trusted for X-Forwarded-For/-Proto (comma-separated); "
+        "unset: forwarded headers are ignored.",
+    )
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted.")
+    auth_failures: int = Field(
+        10, ge=1, description="Failed sign-ins per client address (or token) per window."
+    )
+    auth_failure_window_s: int = Field(60, ge=1, description="The window of that limit.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> ApiSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError(f"{PREFIX}API_TLS_CERT and _KEY go together")
+        return self
+
+
 class SigningSettings(_Group):
     """Signing keys at rest (``DSRFLOW_SIGNING_*``)."""
 
@@ -264,6 +289,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     ui: UiSettings = UiSettings()
     codec: CodecSettings = CodecSettings()
+    api: ApiSettings = ApiSettings()
     signing: SigningSettings = SigningSettings()
     smtp: SmtpSettings = SmtpSettings()
     messages: MessagesSettings = MessagesSettings()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,11 +20,15 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def start(app: FastAPI, host: str, port: int) -> tuple[EmbeddedServer, asyncio.Task[None]]:
-    """Start serving; returns the server (set ``should_exit``) and its task."""
-    server = EmbeddedServer(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    )
+async def start(
+    app: FastAPI, host: str, port: int, **options: Any
+) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    """Start serving; returns the server (set ``should_exit``) and its task.
+
+    ``options`` are further ``uvicorn.Config`` arguments (TLS files, proxy settings...).
+    """
+    options = {"log_level": "warning", "lifespan": "off", **options}
+    server = EmbeddedServer(uvicorn.Config(app, host=host, port=port, **options))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.02)

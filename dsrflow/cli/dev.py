@@ -15,6 +15,7 @@ from dsrflow.errors import UserError
 from dsrflow.runtime import WORKER_SHUTDOWN_GRACE
 
 if TYPE_CHECKING:
+    from dsrflow.api.serve import EmbeddedServer
     from dsrflow.runtime import Runtime
 
 READY_FILE = "dev.ready"
@@ -35,8 +36,9 @@ def _host_port(address: str) -> tuple[str, int]:
 def dev(
     ctx: typer.Context,
     ui: Annotated[bool, typer.Option(help="Serve the Temporal UI.")] = True,
+    api: Annotated[bool, typer.Option(help="Serve the HTTP API (DSRFLOW_API_PORT).")] = True,
 ) -> None:
-    """Run the embedded stack: Temporal dev server (SQLite), worker, ledger. Ctrl-C stops it."""
+    """Run the embedded stack: Temporal dev server (SQLite), worker, ledger, API. Ctrl-C stops."""
     from dsrflow.devserver import DevServer, ensure_port_free
 
     rt = state(ctx).runtime()
@@ -47,6 +49,8 @@ def dev(
     codec = f"http://{host}:{s.codec_port}" if ui else None
     if codec:
         ensure_port_free(host, s.codec_port, "codec server")
+    if api:
+        ensure_port_free(s.api.host, s.api.port, "API")
     server = DevServer(s.state_dir, host, port, s.ui_port if ui else None, codec_endpoint=codec)
     server.start()
     try:
@@ -61,7 +65,7 @@ def dev(
         out.print(
             f"Catalog       {rt.catalog.path} ({len(rt.catalog.stores)} stores)", markup=False
         )
-        run(_serve(rt, write_ready=True, codec=(host, s.codec_port) if codec else None))
+        run(_serve(rt, write_ready=True, codec=(host, s.codec_port) if codec else None, api=api))
     except ForcedStop:
         server.stop()
         out.print("worker did not stop in time; stopped the server and exiting")
@@ -103,13 +107,14 @@ def codec_server(ctx: typer.Context, host: str = "127.0.0.1") -> None:
     run(go())
 
 
-async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None = None) -> None:
-    client = await rt.client()
-    codec_server = None
-    if codec is not None:
-        from dsrflow.api.serve import start
+async def _serve(
+    rt: Runtime, write_ready: bool, codec: tuple[str, int] | None = None, *, api: bool = False
+) -> None:
+    from dsrflow.api.serve import start
 
-        codec_server = await start(rt.codec_app(), *codec)
+    client = await rt.client()
+    codec_server = await start(rt.codec_app(), *codec) if codec is not None else None
+    api_server = await _start_api(rt) if api else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -137,10 +142,11 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
         reconciling.cancel()
         anchoring.cancel()
         messaging.cancel()
-    if codec_server is not None:
-        from dsrflow.api.serve import stop as stop_codec
+    from dsrflow.api.serve import stop as stop_server
 
-        await stop_codec(*codec_server)
+    for started in (codec_server, api_server):
+        if started is not None:
+            await stop_server(*started)
     if running.done():
         running.result()  # the worker died on its own: report why
         return
@@ -156,6 +162,18 @@ async def _serve(rt: Runtime, write_ready: bool, codec: tuple[str, int] | None =
     )
     if not shutdown.done():
         raise ForcedStop
+
+
+async def _start_api(rt: Runtime) -> tuple[EmbeddedServer, asyncio.Task[None]]:
+    """Start the HTTP API next to the worker and say where it is."""
+    from dsrflow.api.serve import start
+    from dsrflow.cli.serve_cmd import api_url, server_options
+
+    a = rt.settings.api
+    started = await start(rt.api_app(), a.host, a.port, **server_options(rt))
+    url = api_url(a.host, a.port, tls=a.tls_cert is not None)
+    out.print(f"API           {url} (tokens: dsrflow tokens create)", markup=False)
+    return started
 
 
 def demo(

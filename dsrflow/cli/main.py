@@ -35,6 +35,8 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "dev": ("dsrflow.cli.dev", "dev", ()),
     "worker": ("dsrflow.cli.dev", "worker", ()),
     "codec-server": ("dsrflow.cli.dev", "codec_server", ()),
+    "serve": ("dsrflow.cli.serve_cmd", "serve", ()),
+    "tokens": ("dsrflow.cli.tokens_cmd", "tokens_app", ()),
     "demo": ("dsrflow.cli.dev", "demo", ()),
 }
 

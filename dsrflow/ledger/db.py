@@ -153,16 +153,61 @@ class Ledger:
             return _loaded(row) if row is not None else None
 
     def list_requests(
-        self, status: str | None = None, overdue: bool | None = None, limit: int = 100
+        self,
+        status: str | None = None,
+        overdue: bool | None = None,
+        limit: int = 100,
+        *,
+        open_only: bool = False,
+        request_type: str | None = None,
+        regulation: str | None = None,
+        due_before: datetime | None = None,
     ) -> list[RequestRow]:
-        """Most recent requests first, optionally filtered by status and overdue flag."""
+        """Most recent requests first, filtered by every criterion given.
+
+        Args:
+            status: This status only.
+            overdue: The overdue flag's value.
+            limit: At most this many.
+            open_only: Requests that have not ended.
+            request_type: This type only.
+            regulation: This regulation only.
+            due_before: Due strictly before this time.
+        """
         with self.session() as s:
             stmt = select(RequestRow).order_by(RequestRow.received_at.desc()).limit(limit)
             if status:
                 stmt = stmt.where(RequestRow.status == status)
             if overdue is not None:
                 stmt = stmt.where(RequestRow.overdue == overdue)
+            if open_only:
+                stmt = stmt.where(RequestRow.completed_at.is_(None))
+            if request_type:
+                stmt = stmt.where(RequestRow.type == request_type)
+            if regulation:
+                stmt = stmt.where(RequestRow.regulation == regulation)
+            if due_before is not None:
+                if self.is_sqlite:  # SQLite keeps naive UTC text: compare like with like
+                    due_before = due_before.astimezone(UTC).replace(tzinfo=None)
+                stmt = stmt.where(RequestRow.due_at < due_before)
             return [_loaded(r) for r in s.scalars(stmt)]
+
+    def request_counts(self) -> tuple[dict[str, int], dict[str, int], int]:
+        """Requests per status, per type, and how many are open and overdue."""
+        from sqlalchemy import func
+
+        with self.session() as s:
+            counted = select(RequestRow.status, RequestRow.type, func.count()).group_by(
+                RequestRow.status, RequestRow.type
+            )
+            by_status: dict[str, int] = {}
+            by_type: dict[str, int] = {}
+            for status, kind, n in s.execute(counted):
+                by_status[status] = by_status.get(status, 0) + n
+                by_type[kind] = by_type.get(kind, 0) + n
+            overdue = s.scalar(select(func.count()).select_from(RequestRow).where(
+                RequestRow.overdue.is_(True), RequestRow.completed_at.is_(None)))  # fmt: skip
+        return by_status, by_type, int(overdue or 0)
 
     # -- audit -------------------------------------------------------------------------
 

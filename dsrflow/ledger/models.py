@@ -264,3 +264,25 @@ class OutboxMessageRow(Base):
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ApiTokenRow(Base):
+    """An API token: who it acts as, with which roles, until when (``dsrflow tokens``).
+
+    Only a SHA-256 of the token's random secret is kept: the token itself is shown once, when
+    it is made. ``id`` is the public part of the token, so lookups need no scan.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    secret_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    actor: Mapped[str] = mapped_column(String(120))
+    roles: Mapped[str] = mapped_column(String(200))
+    """Comma-separated, sorted."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

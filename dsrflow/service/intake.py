@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import UserError
+from dsrflow.errors import Unavailable, UserError
 from dsrflow.service import checks
 from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
@@ -196,6 +196,10 @@ class Submit(UseCase):
             if exc.status == RPCStatusCode.ALREADY_EXISTS:
                 raise SubmitRefused(
                     f"request {inp.request_id} already exists and has ended; not submitted again"
+                ) from None
+            if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise Unavailable(
+                    f"request {inp.request_id}: Temporal did not answer ({exc.status.name})"
                 ) from None
             raise UserError(
                 f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"

@@ -46,6 +46,9 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "watch": READERS,
     "tasks": READERS | {"engineer"},
     "download": frozenset({"analyst", "admin"}),
+    # evidence bundles and their certificates hold no personal data (commitments only)
+    "download.evidence": frozenset({"analyst", "approver", "auditor", "admin"}),
+    "metrics": READERS,
     # operations
     "purge": frozenset({"admin"}),
     "catalog": frozenset({"engineer", "auditor", "admin"}),
@@ -61,6 +64,7 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "messages.send": frozenset({"admin"}),
     "messages.list": READERS,
     "messages.check": READERS | {"engineer"},
+    "tokens.manage": frozenset({"admin"}),
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
 

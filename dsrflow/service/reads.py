@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dsrflow.errors import UserError
+from dsrflow.errors import NotFound, UserError
 from dsrflow.service import checks
 from dsrflow.service.audit import AuditLine, AuditTrail
 from dsrflow.service.base import UseCase
@@ -118,18 +118,34 @@ class ListRequests(UseCase):
     """List requests from the ledger (never scans Temporal)."""
 
     def run(
-        self, principal: Principal, status: str | None = None, limit: int = 50
+        self,
+        principal: Principal,
+        status: str | None = None,
+        limit: int = 50,
+        *,
+        request_type: str | None = None,
+        regulation: str | None = None,
+        due_before: str | None = None,
+        overdue: bool | None = None,
     ) -> list[RequestSummary]:
-        """Most recent first, optionally filtered.
+        """Most recent first, filtered by every criterion given.
 
         Args:
             principal: The caller.
             status: A request status (``needs-attention``...) or ``overdue`` (open and late).
             limit: At most this many (1-10000).
+            request_type: access, export, erasure, rectification or restriction.
+            regulation: gdpr or ccpa.
+            due_before: Due before this day, YYYY-MM-DD (UTC).
+            overdue: True: open and late (as ``status=overdue``); False: not flagged overdue.
 
         Raises:
-            UserError: An unknown status (naming the allowed ones) or a bad limit.
+            UserError: An unknown status, type or regulation (naming the allowed ones), a bad
+                date or limit.
         """
+        from dsrflow.domain import RequestType
+        from dsrflow.service.intake import REGULATIONS
+
         self.allow(principal, "list")
         if status is not None:  # needs_attention and needs-attention both name the status
             status = checks.one_of(
@@ -137,17 +153,46 @@ class ListRequests(UseCase):
                 tuple(dict.fromkeys((*status_filters(), OVERDUE))),
                 "--status",
             )
+        if request_type is not None:
+            checks.one_of(request_type, tuple(t.value for t in RequestType), "--type")
+        if regulation is not None:
+            checks.one_of(regulation, REGULATIONS, "--regulation")
+        day = checks.day(due_before, "--due-before")
         if not 1 <= limit <= 10_000:
             raise UserError("--limit: between 1 and 10000")
-        ledger = self.rt.ledger
-        if status == OVERDUE:  # open and late; ended requests keep their flag in `show`
-            rows = [
-                r for r in ledger.list_requests(overdue=True, limit=limit) if not r.completed_at
-            ]
-        else:
-            wanted = status.replace("-", "_") if status else None
-            rows = ledger.list_requests(status=wanted, limit=limit)
+        late = status == OVERDUE or overdue is True
+        wanted = status.replace("-", "_") if status and status != OVERDUE else None
+        rows = self.rt.ledger.list_requests(
+            status=wanted,
+            # Open and late; ended requests keep their flag in `show`.
+            overdue=True if late else overdue,
+            open_only=late,
+            limit=limit,
+            request_type=request_type,
+            regulation=regulation,
+            due_before=datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None,
+        )
         return [summary(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Counts from the ledger (no personal data): per status, per type, open and overdue."""
+
+    total: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    overdue: int
+
+
+class ReadMetrics(UseCase):
+    """The request counts dashboards and monitoring read (not audited: counts only)."""
+
+    def run(self, principal: Principal) -> Metrics:
+        """Count the ledger's requests."""
+        self.allow(principal, "metrics")
+        by_status, by_type, overdue = self.rt.ledger.request_counts()
+        return Metrics(sum(by_status.values()), by_status, by_type, overdue)
 
 
 class ShowRequest(UseCase):
@@ -171,7 +216,7 @@ class ShowRequest(UseCase):
         ledger = self.rt.ledger
         row = ledger.get_request(request_id)
         if row is None:
-            raise UserError(f"request {request_id}: not in the ledger")
+            raise NotFound(f"request {request_id}: not in the ledger")
         self.audit(principal, "view", Category.VIEW, request_id)
         actions = tuple(
             ActionLine(a.at, a.actor, a.action, a.store, a.detail or "")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import UserError
+from dsrflow.errors import Conflict, NotFound, UserError
 from dsrflow.service import checks
 from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
@@ -22,6 +22,13 @@ ORPHAN_AGE = timedelta(days=1)
 
 NOT_FINISHED_EXIT = 3
 """``request result`` on a request that has not ended yet."""
+
+
+DELIVERABLES = ("package", "opening", "bundle", "certificate")
+"""What a finished request may deliver: the access package and the subject's commitment opening
+(personal data: ``download``), the evidence bundle and its certificate (``download.evidence``).
+"""
+EVIDENCE = frozenset({"bundle", "certificate"})
 
 
 class DownloadResult(UseCase):
@@ -44,25 +51,49 @@ class DownloadResult(UseCase):
         """
         checks.request_id(request_id)
         self.allow(principal, "download")
+        self.finished(request_id, settle_s)
+        written = self.rt.artifacts.export(request_id, out_dir)
+        self.audit(
+            principal, "download", Category.DOWNLOAD, request_id, files=[p.name for p in written]
+        )
+        return written
+
+    def one(self, principal: Principal, request_id: str, which: str, out_dir: Path) -> Path:
+        """Write one deliverable (see ``DELIVERABLES``) into ``out_dir``; audit it.
+
+        The evidence bundle and its certificate hold no personal data, so auditors may take
+        them; the package and the opening need ``download``.
+
+        Raises:
+            NotFound: Unknown request, or the request has no such deliverable.
+            Conflict: Not finished yet (exit 3), or purged.
+        """
+        checks.request_id(request_id)
+        checks.one_of(which, DELIVERABLES, "deliverable")
+        self.allow(principal, "download.evidence" if which in EVIDENCE else "download")
+        self.finished(request_id)
+        path = self.rt.artifacts.export_one(request_id, which, out_dir)
+        if path is None:
+            raise NotFound(f"request {request_id}: has no {which}")
+        self.audit(principal, "download", Category.DOWNLOAD, request_id, files=[path.name])
+        return path
+
+    def finished(self, request_id: str, settle_s: float = 0.0) -> None:
+        """Refuse unless the request has ended and was not purged."""
         row = self.rt.ledger.get_request(request_id)
         deadline = time.monotonic() + settle_s
         while row is not None and row.completed_at is None and time.monotonic() < deadline:
             time.sleep(0.1)
             row = self.rt.ledger.get_request(request_id)
         if row is None:
-            raise UserError(f"request {request_id}: not in the ledger")
+            raise NotFound(f"request {request_id}: not in the ledger")
         if row.completed_at is None:
-            raise UserError(
+            raise Conflict(
                 f"request {request_id} has not finished ({row.status}); no result yet",
                 exit_code=NOT_FINISHED_EXIT,
             )
         if row.purged_at is not None:
-            raise UserError(f"request {request_id}: purged; its deliverables were destroyed")
-        written = self.rt.artifacts.export(request_id, out_dir)
-        self.audit(
-            principal, "download", Category.DOWNLOAD, request_id, files=[p.name for p in written]
-        )
-        return written
+            raise Conflict(f"request {request_id}: purged; its deliverables were destroyed")
 
 
 @dataclass(frozen=True)

@@ -154,12 +154,14 @@ async def _assert_history_has_no_personal_data(rt: Runtime, ids: list[str]) -> N
 @pytest.mark.timeout(420)  # the demo twice, each with its own dev server
 async def test_demo_command_runs_on_free_ports(tmp_path: Path) -> None:
     """`make demo` is `dsrflow demo`: run it exactly, on ports of its own."""
-    frontend, ui = free_ports(2)  # distinct: two calls to free_port() may return one port
+    frontend, ui, codec, api = free_ports(4)  # distinct, unlike free_port() twice
     env = {
         **os.environ,
         "DSRFLOW_STATE_DIR": str(tmp_path / "state"),
         "DSRFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{frontend}",
         "DSRFLOW_UI_PORT": str(ui),
+        "DSRFLOW_CODEC_PORT": str(codec),
+        "DSRFLOW_API_PORT": str(api),
     }
     for _ in range(2):  # the demo can run twice in a row
         proc = await asyncio.create_subprocess_exec(

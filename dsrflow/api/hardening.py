@@ -1,0 +1,205 @@
+"""What every API request and response goes through: headers, limits, the last line of defence.
+
+One pure ASGI middleware, outermost in the app, so that every response (a route's, a 404 for an
+unknown path, a 413 from here, the generic 500) carries the same security headers, and no
+exception ever reaches the server's default error page with a trace.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    # Responses carry request state and personal data (packages): no cache may keep any of it.
+    (b"cache-control", b"no-store"),
+)
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+JSON = "application/json"
+
+log = structlog.get_logger("dsrflow.api")
+
+
+def error_body(message: str) -> bytes:
+    """The API's error body: one line of JSON."""
+    return json.dumps({"error": " ".join(message.split())}).encode()
+
+
+class Hardening:
+    """Security headers, a body size cap, strict JSON on POST, and a catch-all for exceptions.
+
+    Args:
+        app: The application inside.
+        max_body_bytes: Larger request bodies get 413 (whether announced or streamed).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request (lifespan and other scopes pass straight through)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = SECURITY_HEADERS + ((HSTS,) if scope.get("scheme") == "https" else ())
+        started = False
+
+        async def send_hardened(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                names = {h.lower() for h, _ in extra}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + list(extra)
+            await send(message)
+
+        try:
+            refusal = _refuse(scope)
+            if refusal is not None:
+                await _respond(send_hardened, *refusal)
+                return
+            if scope["method"] in BODY_METHODS:
+                body = await self._read_body(scope, receive)
+                if body is None:
+                    await _respond(
+                        send_hardened, 413, f"request body larger than {self.max_body} bytes"
+                    )
+                    return
+                receive = _replay(body)
+            await self.app(scope, receive, send_hardened)
+        except Exception as exc:  # the last line: never a trace, never internals
+            # The type only: a message may quote input or data.
+            log.error("api internal error", error=type(exc).__name__)
+            if not started:
+                await _respond(send_hardened, 500, "internal error; see the server log")
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None when it is over the cap (read no further than that)."""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    if int(value) > self.max_body:
+                        return None
+                except ValueError:
+                    return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+def _refuse(scope: Scope) -> tuple[int, str] | None:
+    """A request refused before any route: a body that is not JSON."""
+    if scope["method"] not in BODY_METHODS:
+        return None
+    ctype = ""
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            ctype = value.decode("latin-1")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media != JSON:
+        return 415, f"send the body as {JSON}"
+    return None
+
+
+def _replay(body: bytes) -> Receive:
+    """A ``receive`` that hands the app the body already read, then waits for a disconnect."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _respond(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = error_body(message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class FailureLimiter:
+    """Counts failed sign-ins per client address and per token id; refuses when over the limit.
+
+    A fixed window per key, in memory (one per process: behind several API processes, each
+    counts its own). Only presented-but-wrong tokens count: a request without a token is not a
+    guess. A token id blocked by someone else's guesses is blocked for one window only.
+
+    Args:
+        limit: Failures allowed per key per window.
+        window_s: The window, in seconds.
+    """
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit = limit
+        self.window = window_s
+        self._seen: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, *keys: str | None) -> int | None:
+        """Seconds until any of ``keys`` may try again, or None when none is blocked."""
+        now = time.monotonic()
+        waits = []
+        with self._lock:
+            for key in filter(None, keys):
+                start, count = self._seen.get(key, (now, 0))
+                if count >= self.limit and now - start < self.window:
+                    waits.append(int(self.window - (now - start)) + 1)
+        return max(waits) if waits else None
+
+    def fail(self, *keys: str | None) -> None:
+        """Count one failure against each of ``keys``."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > self.MAX_KEYS:  # forget finished windows (a spray of addresses)
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+            for key in filter(None, keys):
+                start, count = self._seen.get(key, (now, 0))
+                if now - start >= self.window:
+                    start, count = now, 0
+                self._seen[key] = (start, count + 1)
