@@ -8,10 +8,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from dsrflow.adapters.base import Record
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from dsrflow.adapters.sdk import Record
 from dsrflow.domain import RequestStatus
 from dsrflow.ledger.models import RequestRow
 from dsrflow.runtime import Runtime
