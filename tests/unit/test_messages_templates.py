@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +13,8 @@ from dsrflow.messages.kinds import RECIPIENTS
 from dsrflow.messages.render import DEFAULTS, TemplateProblem, Templates, sample
 from dsrflow.messages.smtp import Mailer
 from dsrflow.settings import Settings, SmtpSettings
+from tests.fixtures.cli import CliRun, invoke
 from tests.unit.messages_kit import Projector, runtime
-
-CLI = [sys.executable, "-m", "dsrflow.cli.main"]
 
 
 def test_every_kind_has_a_shipped_template_that_renders() -> None:
@@ -90,16 +86,16 @@ def test_templates_dir_and_webhook_settings_are_checked() -> None:
         Templates(Path("/nonexistent/templates"))
 
 
-def _cli(tmp: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _cli(tmp: Path, *args: str, **env: str) -> CliRun:
+    """``dsrflow ARGS`` in-process, on ``tmp``'s upgraded ledger."""
     runtime(tmp).ledger.close()
     full = {
-        **os.environ,
         "DSRFLOW_STATE_DIR": str(tmp / "state"),
         "DSRFLOW_CATALOG": str(tmp / "none.yaml"),
         "DSRFLOW_ACTOR": "staff:cli",
         **env,
     }
-    return subprocess.run([*CLI, *args], env=full, capture_output=True, text=True, timeout=60)
+    return invoke(*args, env=full)
 
 
 def test_cli_check_templates_names_the_broken_file_and_line(tmp_path: Path) -> None:
