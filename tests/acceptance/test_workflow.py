@@ -43,6 +43,12 @@ SETTLED_FOR_NOW = (
 )
 
 
+@pytest.fixture(scope="module")
+def ts_env(ts_env_own_clock: Any) -> Any:
+    """This module's requests are received at the server's "now" and signed at the wall clock."""
+    return ts_env_own_clock
+
+
 async def submit(h: Any, rtype: RequestType, *, dry_run: bool = False) -> str:
     """Submit as the CLI does (``--email Mia.Park+shop@Example.org``); returns the request id."""
     inp = DsrInput(
