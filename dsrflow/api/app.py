@@ -1,5 +1,6 @@
-"""The HTTP API application: routes under ``/api/v1``, its OpenAPI document, errors, hardening;
-the OpenDSR inbound routes (``dsrflow.api.opendsr``) beside it.
+"""The HTTP API application: routes under ``/api/v1``, its OpenAPI document, errors, hardening.
+
+The OpenDSR inbound routes (``dsrflow.api.opendsr``) are mounted beside it.
 
 Built from a ``Runtime`` (``Runtime.api_app``); ``dsrflow serve`` and ``dsrflow dev`` run it
 with uvicorn. See ``docs/api.md``.

@@ -67,8 +67,8 @@ class RequestIn(BaseModel):
 
 
 def _error(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "title": HTTPStatus(code).phrase,
-                      "errors": [{"domain": "OpenDSR", "reason": reason, "message": message}]}}  # fmt: skip
+    detail = {"domain": "OpenDSR", "reason": reason, "message": message}
+    return {"error": {"code": code, "title": HTTPStatus(code).phrase, "errors": [detail]}}
 
 
 def signed(request: Request, status: int, body: Any, *, legacy: bool = False) -> Response:

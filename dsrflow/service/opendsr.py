@@ -10,6 +10,7 @@ projection (``dsrflow.ledger.opendsr``) and sent by the message sender.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -111,7 +112,11 @@ class AddController(UseCase):
                 row = OpenDsrControllerRow(domain=domain)
                 s.add(row)
             row.token_id, row.callback_urls = made.info.id, urls
-            row.created_at, row.created_by, row.removed_at = datetime.now(UTC), principal.actor, None
+            row.created_at, row.created_by, row.removed_at = (
+                datetime.now(UTC),
+                principal.actor,
+                None,
+            )
             s.flush()
             info = ControllerInfo.of(row)
         self.audit(principal, "opendsr.controller_add", Category.SYSTEM, None, controller=domain,
@@ -158,10 +163,8 @@ class RemoveController(UseCase):
                 raise NotFound(f"controller {domain}: no such controller")
             row.removed_at = datetime.now(UTC)
             info = ControllerInfo.of(row)
-        try:
+        with contextlib.suppress(Conflict):  # revoked already by hand: the intent holds
             RevokeToken(self.rt).run(principal, info.token_id)
-        except Conflict:
-            pass  # revoked already by hand: the intent holds
         self.audit(principal, "opendsr.controller_remove", Category.SYSTEM, None,
                    controller=domain)  # fmt: skip
         return info
@@ -192,8 +195,10 @@ class InboundStatus:
 
 
 def request_id_for(controller: str, subject_request_id: str) -> str:
-    """dsrflow's request id for a controller's request: deterministic (a retry finds it) and
-    distinct per controller (two controllers may use the same UUID)."""
+    """The dsrflow request id of a controller's request.
+
+    Deterministic (a retry finds it) and distinct per controller (two may use the same UUID).
+    """
     digest = hashlib.sha256(f"{controller}\n{subject_request_id}".encode()).hexdigest()
     return f"odsr-{digest[:24]}"
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 
 from dsrflow.errors import UserError
 
-ROLES = frozenset(
-    {"intake", "analyst", "approver", "auditor", "engineer", "admin", "controller"}
-)
+ROLES = frozenset({"intake", "analyst", "approver", "auditor", "engineer", "admin", "controller"})
 # "kind:name": a kind (staff, local, service...) and a name without spaces, markup or control
 # characters, short enough for the audit log's actor column.
 _ACTOR = re.compile(r"[a-z][a-z0-9_-]{0,19}:[A-Za-z0-9][A-Za-z0-9._@+-]{0,98}")
