@@ -66,8 +66,9 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "messages.list": READERS,
     "messages.check": READERS | {"engineer"},
     "tokens.manage": frozenset({"admin"}),
-    # OpenDSR inbound: a controller acts on its own requests only; admins manage controllers
-    "opendsr": frozenset({"controller"}),
+    # OpenDSR inbound: a controller acts on its own requests only (the routes also require the
+    # actor to be controller:<domain>, so an admin cannot pose as one); admins manage controllers
+    "opendsr": frozenset({"controller", "admin"}),
     "opendsr.controllers": frozenset({"admin"}),
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
