@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -284,13 +285,18 @@ def test_legacy_opengdpr_route_and_headers(world) -> None:
     got: list[dict[str, str]] = []
     handle = w["receiver"].verifier.handle
 
-    def keep(headers: dict[str, str], raw: bytes) -> CallbackResult:
-        got.append({k.lower(): v for k, v in headers.items()})
-        return handle(headers, raw)
+    def legacy_names(headers: dict[str, str], raw: bytes) -> CallbackResult:
+        """An OpenGDPR controller: reads the X-OpenGDPR-* names, checks the same signature."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        got.append(lower)
+        renamed = {k.replace("x-opengdpr-", "x-opendsr-"): v for k, v in lower.items()
+                   if not k.startswith("x-opendsr-")}  # fmt: skip
+        return handle(renamed, raw)
 
-    w["receiver"].verifier.handle = keep
-    assert send(w).sent == 0  # the OpenDSR verifier does not read the legacy names: 401
-    assert got and "x-opengdpr-signature" in got[0]
+    w["receiver"].verifier.handle = legacy_names
+    assert send(w).sent == 1
+    assert "x-opengdpr-signature" in got[0] and "x-opendsr-signature" not in got[0]
+    assert [g.http_status for g in w["receiver"].got] == [202]
 
 
 def test_every_opendsr_route_by_role(world, tmp_path: Path) -> None:
@@ -310,3 +316,31 @@ def test_every_opendsr_route_by_role(world, tmp_path: Path) -> None:
             if status != want:
                 wrong.append(f"{method} {path} as {role}: {status}, expected {want}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_controllers_commands(tmp_path: Path) -> None:
+    from tests.fixtures.cli import invoke
+    from tests.unit.service_kit import env_of
+
+    api_runtime(tmp_path).ledger.close()
+    env = env_of(tmp_path)
+    added = invoke("opendsr", "controllers", "add", "ctl.example", "--callback-url",
+                   "https://ctl.example/cb/", env=env)  # fmt: skip
+    assert added.returncode == 0, added.output
+    [tok] = re.findall(r"dsr_[0-9a-f]{12}_[A-Za-z0-9_-]{43}", added.stdout)
+    assert "controller ctl.example added (token " in added.stdout
+    again = invoke("opendsr", "controllers", "add", "ctl.example", env=env)
+    assert again.returncode != 0 and "exists already" in again.stderr
+    assert "Traceback" not in again.output
+    listed = invoke("opendsr", "controllers", "list", env=env)
+    assert "ctl.example" in listed.stdout and tok[4:16] in listed.stdout
+    assert tok[17:] not in listed.stdout
+    bad = invoke("opendsr", "controllers", "add", "not a domain", env=env)
+    assert bad.returncode != 0 and "DOMAIN: expected a DNS name" in bad.stderr
+    refused = invoke("opendsr", "controllers", "list", env={**env, "DSRFLOW_ROLES": "analyst"})
+    assert refused.returncode == 5
+    removed = invoke("opendsr", "controllers", "remove", "ctl.example", env=env)
+    assert removed.returncode == 0 and "revoked" in removed.stdout
+    assert "ctl.example" not in invoke("opendsr", "controllers", "list", env=env).stdout
+    gone = invoke("opendsr", "controllers", "remove", "ctl.example", env=env)
+    assert gone.returncode != 0 and "no such controller" in gone.stderr
