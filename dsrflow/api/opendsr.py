@@ -156,9 +156,11 @@ def router(legacy: bool) -> APIRouter:
         async def run() -> tuple[int, Any]:
             who = _caller(request, cred)
             raw = await request.body()
-            inp = _parse(raw, legacy)
             ctx = context(request)
-            st = await SubmitInbound(ctx.rt).run(who, inp, await ctx.requests())
+            use_case = SubmitInbound(ctx.rt)
+            # Checked before Temporal is contacted: a refusal needs no workflow.
+            prepared = use_case.check(who, _parse(raw, legacy))
+            st = await use_case.run(who, prepared, await ctx.requests())
             return 201, {
                 "controller_id": controller_of(who),
                 "expected_completion_time": st.expected_at.isoformat(),

@@ -29,7 +29,7 @@ def add(
     expires_in: Annotated[str, typer.Option(help="Token lifetime: 12h, 30d, 8w.")] = "366d",
 ) -> None:
     """Allow a controller; its bearer token is printed once."""
-    from dsrflow.service.opendsr import AddController
+    from dsrflow.service.opendsr_controllers import AddController
 
     st = state(ctx)
     info, token = AddController(st.runtime()).run(
@@ -44,7 +44,7 @@ def add(
 @controllers_app.command("list")
 def list_(ctx: typer.Context) -> None:
     """The controllers allowed now, with their token ids and callback allow-lists."""
-    from dsrflow.service.opendsr import ListControllers
+    from dsrflow.service.opendsr_controllers import ListControllers
 
     st = state(ctx)
     table = Table()
@@ -59,7 +59,7 @@ def list_(ctx: typer.Context) -> None:
 @controllers_app.command("remove")
 def remove(ctx: typer.Context, domain: Annotated[str, typer.Argument()]) -> None:
     """Remove a controller and revoke its token (its requests run on)."""
-    from dsrflow.service.opendsr import RemoveController
+    from dsrflow.service.opendsr_controllers import RemoveController
 
     st = state(ctx)
     info = RemoveController(st.runtime()).run(st.principal(), domain)

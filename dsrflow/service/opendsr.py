@@ -1,7 +1,7 @@
 """OpenDSR v2 inbound: dsrflow as a processor taking requests from its controllers.
 
-Controllers are added by an admin (``dsrflow opendsr controllers add``): each gets an API token
-acting as ``controller:<domain>`` with the ``controller`` role, and a callback allow-list. A
+Controllers are added by an admin (``dsrflow.service.opendsr_controllers``): each gets an API
+token acting as ``controller:<domain>`` with the ``controller`` role, and a callback allow-list. A
 controller's request becomes an ordinary dsrflow request (the ``Submit`` use case, the same
 rules and audit trail); ``opendsr_requests`` records which controller sent it, without any
 personal data, so a controller only ever sees its own. Status callbacks are planned by the
@@ -10,24 +10,23 @@ projection (``dsrflow.ledger.opendsr``) and sent by the message sender.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from dsrflow.errors import Conflict, NotFound, UserError
+from dsrflow.errors import Conflict, NotFound, Unavailable, UserError
 from dsrflow.ledger.opendsr import opendsr_status
 from dsrflow.service.base import UseCase
-from dsrflow.service.categories import Category
 from dsrflow.service.principal import DEFAULT_POLICY, NotAllowed, Principal
 
 if TYPE_CHECKING:
+    from dsrflow.domain import DsrInput
     from dsrflow.ledger.models import OpenDsrControllerRow, OpenDsrRequestRow
     from dsrflow.requests_client import RequestClient
 
-DOMAIN = re.compile(r"(?=.{1,100}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
 KIND = "controller"
 REQUEST_TYPES = {"erasure": "erasure", "access": "access", "portability": "export"}
 IDENTITY_TYPES = {"email": "email", "phone_number": "phone"}
@@ -40,20 +39,6 @@ class NotCancellable(Conflict):
     """The request has left ``pending``: OpenDSR allows cancelling only before that."""
 
 
-def _domain(value: str) -> str:
-    domain = value.strip().lower() if isinstance(value, str) else ""
-    if not DOMAIN.fullmatch(domain):
-        raise UserError("DOMAIN: expected a DNS name such as controller.example")
-    return domain
-
-
-def _urls(values: list[str]) -> list[str]:
-    for url in values:
-        if not isinstance(url, str) or not re.fullmatch(r"https?://[^\s]{1,300}", url):
-            raise UserError("--callback-url: expected an http(s) URL prefix")
-    return list(dict.fromkeys(values))
-
-
 def controller_of(principal: Principal) -> str:
     """The controller domain a principal acts for (``controller:<domain>``).
 
@@ -64,110 +49,6 @@ def controller_of(principal: Principal) -> str:
     if kind != KIND or KIND not in principal.roles:
         raise NotAllowed(f"{principal.actor} is not an OpenDSR controller")
     return domain
-
-
-@dataclass(frozen=True)
-class ControllerInfo:
-    """A controller as lists show it."""
-
-    domain: str
-    token_id: str
-    callback_urls: tuple[str, ...]
-    created_at: datetime
-
-    @classmethod
-    def of(cls, row: OpenDsrControllerRow) -> ControllerInfo:
-        """A ledger row as a plain value."""
-        return cls(row.domain, row.token_id, tuple(row.callback_urls), row.created_at)
-
-
-class AddController(UseCase):
-    """Allow a controller: its token (shown once) and callback allow-list (admin; audited)."""
-
-    def run(
-        self, principal: Principal, *, domain: str, callback_urls: list[str], expires_in: str
-    ) -> tuple[ControllerInfo, str]:
-        """Add the controller and make its token.
-
-        Raises:
-            NotAllowed: Not an admin.
-            Conflict: The controller exists already.
-            UserError: A malformed domain or URL.
-        """
-        from dsrflow.ledger.models import OpenDsrControllerRow
-        from dsrflow.service.tokens import CreateToken
-
-        self.allow(principal, "opendsr.controllers")
-        domain, urls = _domain(domain), _urls(callback_urls)
-        with self.rt.ledger.session() as s:
-            row = s.get(OpenDsrControllerRow, domain)
-            if row is not None and row.removed_at is None:
-                raise Conflict(f"controller {domain}: exists already")
-        made = CreateToken(self.rt).run(
-            principal, actor=f"{KIND}:{domain}", roles=[KIND], expires_in=expires_in
-        )
-        with self.rt.ledger.session() as s:
-            row = s.get(OpenDsrControllerRow, domain)
-            if row is None:
-                row = OpenDsrControllerRow(domain=domain)
-                s.add(row)
-            row.token_id, row.callback_urls = made.info.id, urls
-            row.created_at, row.created_by, row.removed_at = (
-                datetime.now(UTC),
-                principal.actor,
-                None,
-            )
-            s.flush()
-            info = ControllerInfo.of(row)
-        self.audit(principal, "opendsr.controller_add", Category.SYSTEM, None, controller=domain,
-                   token=made.info.id, callback_urls=len(urls))  # fmt: skip
-        return info, made.token
-
-
-class ListControllers(UseCase):
-    """The controllers allowed now (admin)."""
-
-    def run(self, principal: Principal) -> list[ControllerInfo]:
-        """Active controllers, by domain."""
-        from sqlalchemy import select
-
-        from dsrflow.ledger.models import OpenDsrControllerRow
-
-        self.allow(principal, "opendsr.controllers")
-        with self.rt.ledger.session() as s:
-            rows = s.scalars(
-                select(OpenDsrControllerRow)
-                .where(OpenDsrControllerRow.removed_at.is_(None))
-                .order_by(OpenDsrControllerRow.domain)
-            )
-            return [ControllerInfo.of(r) for r in rows]
-
-
-class RemoveController(UseCase):
-    """Remove a controller and revoke its token (admin; audited). Its requests go on."""
-
-    def run(self, principal: Principal, domain: str) -> ControllerInfo:
-        """Mark it removed, revoke the token.
-
-        Raises:
-            NotFound: No such (active) controller.
-        """
-        from dsrflow.ledger.models import OpenDsrControllerRow
-        from dsrflow.service.tokens import RevokeToken
-
-        self.allow(principal, "opendsr.controllers")
-        domain = _domain(domain)
-        with self.rt.ledger.session() as s:
-            row = s.get(OpenDsrControllerRow, domain)
-            if row is None or row.removed_at is not None:
-                raise NotFound(f"controller {domain}: no such controller")
-            row.removed_at = datetime.now(UTC)
-            info = ControllerInfo.of(row)
-        with contextlib.suppress(Conflict):  # revoked already by hand: the intent holds
-            RevokeToken(self.rt).run(principal, info.token_id)
-        self.audit(principal, "opendsr.controller_remove", Category.SYSTEM, None,
-                   controller=domain)  # fmt: skip
-        return info
 
 
 @dataclass(frozen=True)
@@ -250,60 +131,102 @@ def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A checked inbound submission, ready to start (see ``SubmitInbound.check``)."""
+
+    controller: str
+    request: InboundRequest
+    inp: DsrInput
+
+
 class SubmitInbound(_Inbound):
     """A controller's ``POST /requests``: start the dsrflow request, remember who sent it."""
 
-    async def run(
-        self, principal: Principal, req: InboundRequest, rc: RequestClient | None = None
-    ) -> InboundStatus:
-        """Submit (retry-safe: the same controller and id find the request already made).
+    def check(self, principal: Principal, req: InboundRequest) -> Prepared:
+        """Authorise and validate (no Temporal contacted).
 
         Raises:
             NotAllowed: Not an active controller.
-            UserError: A callback URL off the controller's allow-list, an unsupported type.
+            UserError: A callback URL off the controller's allow-list, a bad identity.
         """
-        import asyncio
-
-        from dsrflow.ledger.models import OpenDsrRequestRow
         from dsrflow.service.intake import Submit, SubmitCommand
 
         ctl = self._controller(principal)
         for url in req.callback_urls:
             if not any(url.startswith(prefix) for prefix in ctl.callback_urls):
                 raise UserError("status_callback_urls: a URL is not on this controller's list")
-        rid = request_id_for(ctl.domain, req.subject_request_id)
         cmd = SubmitCommand(
             REQUEST_TYPES[req.subject_request_type],
             [v for t, v in req.identities if t == "email"],
             [f"{IDENTITY_TYPES[t]}={v}" for t, v in req.identities if t != "email"],
-            request_id=rid,
+            request_id=request_id_for(ctl.domain, req.subject_request_id),
             case_ref=f"opendsr:{req.subject_request_id}",
             regulation=req.regulation,
         )
-        submit = Submit(self.rt, policy=_AS_CONTROLLER)
-        inp = submit.check(principal, cmd)
-        with self.rt.ledger.session() as s:
-            known = s.get(OpenDsrRequestRow, rid)
-            if known is None:  # before the workflow starts: its first projection plans callbacks
-                s.add(OpenDsrRequestRow(
-                    request_id=rid, controller=ctl.domain,
-                    subject_request_id=req.subject_request_id,
-                    request_type=req.subject_request_type, callback_urls=req.callback_urls,
-                    received_at=inp.received_at, expected_at=inp.received_at, legacy=req.legacy,
-                ))  # fmt: skip
+        return Prepared(
+            ctl.domain, req, Submit(self.rt, policy=_AS_CONTROLLER).check(principal, cmd)
+        )
+
+    async def run(
+        self, principal: Principal, prepared: Prepared, rc: RequestClient | None = None
+    ) -> InboundStatus:
+        """Submit (retry-safe: the same controller and id find the request already made).
+
+        The controller's row is written before the workflow starts, so the workflow's first
+        snapshot finds it; it is removed again only when Temporal refused for certain (after
+        a timeout the request may exist, and the controller's retry finds it).
+
+        Raises:
+            NotAllowed: Not an active controller.
+            Unavailable: Temporal did not answer.
+            UserError: Temporal refused the submission.
+        """
+        import asyncio
+
+        from dsrflow.service.intake import Submit
+
+        made = await asyncio.to_thread(self._remember, prepared)
         try:
-            done = await submit.run(principal, inp, rc)
-        except UserError:
-            if known is None:
-                await asyncio.to_thread(self._forget, rid)
+            done = await Submit(self.rt, policy=_AS_CONTROLLER).run(principal, prepared.inp, rc)
+        except Unavailable:
             raise
+        except UserError:
+            if made:
+                await asyncio.to_thread(self._forget, prepared.inp.request_id)
+            raise
+        row = await asyncio.to_thread(
+            self._acknowledged, prepared.inp.request_id, done.ack.received_at, done.ack.due_at
+        )
+        return self._status(row, created=done.created)
+
+    def _remember(self, prepared: Prepared) -> bool:
+        from dsrflow.ledger.models import OpenDsrRequestRow
+
+        inp, req = prepared.inp, prepared.request
         with self.rt.ledger.session() as s:
-            row = s.get(OpenDsrRequestRow, rid)
+            if s.get(OpenDsrRequestRow, inp.request_id) is not None:
+                return False
+            s.add(OpenDsrRequestRow(
+                request_id=inp.request_id, controller=prepared.controller,
+                subject_request_id=req.subject_request_id, request_type=req.subject_request_type,
+                callback_urls=req.callback_urls, received_at=inp.received_at,
+                expected_at=inp.received_at, legacy=req.legacy,
+            ))  # fmt: skip
+            return True
+
+    def _acknowledged(
+        self, request_id: str, received_at: datetime, due_at: datetime
+    ) -> OpenDsrRequestRow:
+        from dsrflow.ledger.models import OpenDsrRequestRow
+
+        with self.rt.ledger.session() as s:
+            row = s.get(OpenDsrRequestRow, request_id)
             assert row is not None
-            row.received_at, row.expected_at = done.ack.received_at, done.ack.due_at
+            row.received_at, row.expected_at = received_at, due_at
             s.flush()
             s.expunge(row)
-        return self._status(row, created=done.created)
+            return row
 
     def _forget(self, rid: str) -> None:
         from dsrflow.ledger.models import OpenDsrRequestRow

@@ -27,7 +27,7 @@ from dsrflow.domain import ProjectionEvent, RequestStatus, RequestType
 from dsrflow.lifecycle import SubmissionAck, UpdateAck
 from dsrflow.requests_client import Submitted
 from dsrflow.service.messages import SendPending
-from dsrflow.service.opendsr import AddController, ListControllers, RemoveController
+from dsrflow.service.opendsr_controllers import AddController, ListControllers, RemoveController
 from dsrflow.service.principal import ROLES
 from tests.unit.api_kit import api_runtime, auth, client, role_tokens
 from tests.unit.service_kit import ADMIN
@@ -344,3 +344,24 @@ def test_controllers_commands(tmp_path: Path) -> None:
     assert "ctl.example" not in invoke("opendsr", "controllers", "list", env=env).stdout
     gone = invoke("opendsr", "controllers", "remove", "ctl.example", env=env)
     assert gone.returncode != 0 and "no such controller" in gone.stderr
+
+
+def test_temporal_down_is_a_signed_503_after_the_checks(tmp_path: Path) -> None:
+    """Without a reachable Temporal: input is still checked first, then 503 (spec's shape)."""
+    rt = api_runtime(tmp_path, DSRFLOW_API_OPENDSR_DOMAIN=DOMAIN)
+    url = "https://ctl.example/cb/"
+    _, tok = AddController(rt).run(ADMIN, domain="ctl.example", callback_urls=[url],
+                                   expires_in="1d")  # fmt: skip
+    c = client(rt)
+    w = {"cert": x509.load_pem_x509_certificate(c.get(_discovery_cert(c)).content)}
+    srid = str(uuid.uuid4())
+    r = c.post(f"{PREFIX}/requests", json=body(srid, "https://elsewhere.example/"),
+               headers=auth(tok))  # fmt: skip
+    assert r.status_code == 400 and "status_callback_urls" in r.text
+    r = c.post(f"{PREFIX}/requests", json=body(srid, url), headers=auth(tok))
+    assert r.status_code == 503, r.text
+    assert (
+        checked(w, r)["error"]["errors"][0]["message"] == "cannot reach Temporal; try again later"
+    )
+    assert "127.0.0.1:1" not in r.text
+    rt.ledger.close()
