@@ -138,6 +138,17 @@ class ApiSettings(_Group):
         10, ge=1, description="Failed sign-ins per client address (or token) per window."
     )
     auth_failure_window_s: int = Field(60, ge=1, description="The window of that limit.")
+    opendsr_domain: str = Field(
+        "localhost",
+        min_length=1,
+        max_length=100,
+        description="OpenDSR inbound: the processor domain its responses are signed for.",
+    )
+    opendsr_prefix: str = Field(
+        "/opendsr",
+        pattern=r"^(/[A-Za-z0-9._-]+)*$",
+        description="OpenDSR inbound: where its routes are mounted ('' for the root).",
+    )
 
     @model_validator(mode="after")
     def _pair(self) -> ApiSettings:

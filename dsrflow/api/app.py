@@ -1,5 +1,7 @@
 """The HTTP API application: routes under ``/api/v1``, its OpenAPI document, errors, hardening.
 
+The OpenDSR inbound routes (``dsrflow.api.opendsr``) are mounted beside it.
+
 Built from a ``Runtime`` (``Runtime.api_app``); ``dsrflow serve`` and ``dsrflow dev`` run it
 with uvicorn. See ``docs/api.md``.
 """
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from dsrflow.api import errors
+from dsrflow.api import errors, opendsr
 from dsrflow.api.context import TEMPORAL, ApiContext
 from dsrflow.api.hardening import FailureLimiter, Hardening
 from dsrflow.api.routes import decisions, requests, results
@@ -54,6 +56,7 @@ def create_api_app(rt: Runtime) -> FastAPI:
     app.state.ctx = ApiContext(rt, FailureLimiter(api.auth_failures, api.auth_failure_window_s))
     for module in (requests, decisions, results):
         app.include_router(module.router, prefix=PREFIX)
+    opendsr.install(app, api.opendsr_prefix)
     errors.install(app)
     app.add_middleware(Hardening, max_body_bytes=api.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

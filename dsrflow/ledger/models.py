@@ -286,3 +286,42 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OpenDsrControllerRow(Base):
+    """A controller that may send OpenDSR requests to this processor (``dsrflow opendsr``).
+
+    ``token_id`` names its API token (actor ``controller:<domain>``); ``callback_urls`` is the
+    allow-list its ``status_callback_urls`` must come from (a URL prefix each).
+    """
+
+    __tablename__ = "opendsr_controllers"
+
+    domain: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(24))
+    callback_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OpenDsrRequestRow(Base):
+    """Which controller sent an OpenDSR request, and where to tell it of status changes.
+
+    No personal data: the controller's request id (a UUID), the dsrflow request id, the
+    controller's domain and its callback URLs. The identities went to the workflow only.
+    """
+
+    __tablename__ = "opendsr_requests"
+    __table_args__ = (
+        UniqueConstraint("controller", "subject_request_id", name="uq_opendsr_request"),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    controller: Mapped[str] = mapped_column(String(100), index=True)
+    subject_request_id: Mapped[str] = mapped_column(String(80))
+    request_type: Mapped[str] = mapped_column(String(20))
+    callback_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    legacy: Mapped[bool] = mapped_column(default=False)

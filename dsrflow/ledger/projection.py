@@ -4,7 +4,9 @@ A snapshot is the workflow's whole view of the request, so applying it replaces 
 showed: an action the ledger holds that the snapshot does not (a person's update whose workflow
 task was lost) is removed, and one whose content changed is rewritten. Refusals of calls from
 outside dsrflow, and ends outside it, also go to the audit log as they are first projected.
-Messages the change causes (``dsrflow.messages.kinds``) go to the outbox in the same transaction.
+Messages the change causes (``dsrflow.messages.kinds``), and status callbacks to the OpenDSR
+controller that sent the request (``dsrflow.ledger.opendsr``), go to the outbox in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dsrflow.ledger.models import (
     StoreStateRow,
     utcnow,
 )
+from dsrflow.ledger.opendsr import plan_callbacks
 from dsrflow.messages import kinds
 
 AUDITED = frozenset(
@@ -75,7 +78,9 @@ def apply_event(s: Session, event: ProjectionEvent) -> bool:
     new = _apply_actions(s, event)
     _apply_tasks(s, event)
     # Messages go to the outbox in this transaction: written exactly when the change is.
-    outbox.enqueue(s, event.request_id, kinds.plan(event, created=created, before=before, new=new))
+    planned = kinds.plan(event, created=created, before=before, new=new)
+    planned += plan_callbacks(s, event.request_id, before, str(event.status))
+    outbox.enqueue(s, event.request_id, planned)
     return True
 
 

@@ -127,8 +127,11 @@ class SendPending(UseCase):
 
     def _attempt(self, row: OutboxMessageRow, mailer: Mailer) -> _Outcome:
         """One delivery attempt: ``pending`` (with the problem) when it did not go through."""
+        from dsrflow.ledger.opendsr import CONTROLLER
         from dsrflow.messages.render import TemplateProblem
 
+        if row.recipient == CONTROLLER:
+            return self._to_controller(row)
         try:
             msg = self.rt.templates.render(row.kind, self._values(row))
         except TemplateProblem as exc:  # a template edited after start-up: fixable, so retried
@@ -163,6 +166,12 @@ class SendPending(UseCase):
         if staff and mailer.configured:
             return _outcome(mailer.send(staff, msg, row.request_id), "email")
         return _Outcome(kinds.NOT_SENT, error=NO_STAFF if not staff else NO_SMTP)
+
+    def _to_controller(self, row: OutboxMessageRow) -> _Outcome:
+        from dsrflow.keys.opendsr import processor_key
+        from dsrflow.messages import opendsr
+
+        return _outcome(opendsr.post(processor_key(self.rt.settings), row.context), "opendsr")
 
     def _values(self, row: OutboxMessageRow) -> dict[str, object]:
         from dsrflow.messages.render import values_for

@@ -7,7 +7,8 @@ Every use case checks it is present, well formed and holds a role the use case a
 Roles (docs/architecture.md): ``intake`` takes requests in and verifies identities; ``analyst``
 runs them (store decisions, manual tasks, results); ``approver`` decides (approve, deny, holds,
 exemptions); ``auditor`` reads; ``engineer`` owns the catalog and store tests; ``admin`` may do
-everything, including purge and key management.
+everything, including purge and key management. ``controller`` is an OpenDSR controller
+sending requests to this processor: it may use the OpenDSR routes on its own requests, nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from dsrflow.errors import UserError
 
-ROLES = frozenset({"intake", "analyst", "approver", "auditor", "engineer", "admin"})
+ROLES = frozenset({"intake", "analyst", "approver", "auditor", "engineer", "admin", "controller"})
 # "kind:name": a kind (staff, local, service...) and a name without spaces, markup or control
 # characters, short enough for the audit log's actor column.
 _ACTOR = re.compile(r"[a-z][a-z0-9_-]{0,19}:[A-Za-z0-9][A-Za-z0-9._@+-]{0,98}")
@@ -65,6 +66,10 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "messages.list": READERS,
     "messages.check": READERS | {"engineer"},
     "tokens.manage": frozenset({"admin"}),
+    # OpenDSR inbound: a controller acts on its own requests only (the routes also require the
+    # actor to be controller:<domain>, so an admin cannot pose as one); admins manage controllers
+    "opendsr": frozenset({"controller", "admin"}),
+    "opendsr.controllers": frozenset({"admin"}),
 }
 """Use case -> roles allowed. The console issue replaces this with configured policy."""
 
