@@ -133,12 +133,20 @@ def list_(
         typer.Option(help="A request status (e.g. needs-attention, running) or overdue."),
     ] = None,
     limit: int = 50,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND=VALUE",
+            help="Requests about this identifier (email=..., phone=...), found through the "
+            "keyed blind index; audited as a view (the kind only, never the value).",
+        ),
+    ] = None,
 ) -> None:
     """List requests from the ledger (never scans Temporal)."""
     from dsrflow.service.reads import ListRequests
 
     st = state(ctx)
-    rows = ListRequests(st.runtime()).run(st.principal(), status, limit)
+    rows = ListRequests(st.runtime()).run(st.principal(), status, limit, subject=subject)
     table = Table()
     for col in ("request", "type", "status", "received", "due", "stores"):
         table.add_column(col)

@@ -286,3 +286,19 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RequestSubjectRow(Base):
+    """The subject blind index of a request: one keyed hash per normalised identifier.
+
+    Written by the submit use case so staff can find every request for an e-mail or phone
+    (``request list --subject``) without the ledger keeping the identifier: the token is the
+    receipt journal's HMAC-SHA256 under the blind-index key. ``dsrflow purge`` removes a
+    request's tokens.
+    """
+
+    __tablename__ = "request_subjects"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -84,6 +84,13 @@ def list_requests(
     overdue: Annotated[bool | None, Query(description="true: open and late.")] = None,
     needs_attention: Annotated[bool, Query(description="Same as status=needs-attention.")] = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    subject: Annotated[
+        str | None,
+        Query(
+            description="KIND=VALUE (email=..., phone=...): requests about this identifier, "
+            "found through the keyed blind index; audited as a view naming the kind only.",
+        ),
+    ] = None,
 ) -> list[RequestOut]:
     """Requests filtered by every criterion given (never scans Temporal)."""
     from dsrflow.service.reads import ListRequests
@@ -94,7 +101,7 @@ def list_requests(
         status = "needs-attention"
     rows = ListRequests(ctx.rt).run(
         who, status, limit, request_type=request_type, regulation=regulation,
-        due_before=due_before, overdue=overdue,
+        due_before=due_before, overdue=overdue, subject=subject,
     )  # fmt: skip
     return [RequestOut.model_validate(r, from_attributes=True) for r in rows]
 
