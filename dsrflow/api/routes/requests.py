@@ -17,6 +17,8 @@ from dsrflow.api.schemas import (
     MetricsOut,
     ReportOut,
     RequestOut,
+    RequiredReasonIn,
+    RevealOut,
     SubmitIn,
     SubmitOut,
     TaskOut,
@@ -127,6 +129,26 @@ def show(
          "audit": report.audit},
         from_attributes=True,
     )  # fmt: skip
+
+
+@router.post(
+    "/requests/{request_id}/reveal",
+    response_model=RevealOut,
+    summary="Reveal the subject's identifiers, giving a reason (an audited decode)",
+    **declared("reveal", temporal=True),
+)
+async def reveal(
+    request_id: RequestId, body: RequiredReasonIn, who: Caller, ctx: Context
+) -> RevealOut:
+    """Decode the subject's identifiers from the request's history; ``show`` never has them."""
+    from dsrflow.service.reveal import RevealSubject
+
+    use_case = RevealSubject(ctx.rt)
+    use_case.check(who, request_id, body.reason)  # refused before Temporal is contacted
+    found = await use_case.run(who, request_id, reason=body.reason, rc=await ctx.requests())
+    return RevealOut.model_validate(
+        {"request_id": request_id, "identities": found}, from_attributes=True
+    )
 
 
 @router.get(
