@@ -99,6 +99,7 @@ class Policy:
         verification_methods: Accepted identity verification methods.
         reminder_offsets_s: Reminders go out this long before the due date.
         escalation_offset_s: Open manual tasks escalate this long before the due date.
+        four_eyes: An erasure's approver may not be the person who verified its identity.
     """
 
     identity_verification: bool = True
@@ -109,6 +110,7 @@ class Policy:
     )
     reminder_offsets_s: list[float] = field(default_factory=lambda: [7 * DAY, 2 * DAY])
     escalation_offset_s: float = 5 * DAY
+    four_eyes: bool = True
 
 
 @dataclass(frozen=True)

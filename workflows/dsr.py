@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
 
 PATCH_RELEASE_STATUS = "release-keeps-status"
 PATCH_DRY_RUN = "dry-run-requests"
+PATCH_FOUR_EYES = "four-eyes"
 __all__ = ["DRY_RUN_REASON", "DataSubjectRequestWorkflow"]
 
 
@@ -74,6 +75,11 @@ class DataSubjectRequestWorkflow:
             return await self._outside.reject_start(refused)
         pub.publish_start()
         m.start(await acts.get_policy(PolicyInput(m.inp.request_id, str(m.inp.request_type))))
+        # Decided once, here (a validator may not call `patched`): the approve validator
+        # refuses the identity's verifier as approver. A request started before the rule
+        # existed replays without it, as it ran.
+        if m.wants_four_eyes() and workflow.patched(PATCH_FOUR_EYES):
+            m.four_eyes = True
         clock = asyncio.create_task(DeadlineWatch(m, pub, self._runner.escalate).watch())
         evicted = False
         try:

@@ -163,6 +163,13 @@ class SubmitOut(BaseModel):
     created: bool
 
 
+class RevealOut(BaseModel):
+    """The subject's identifiers, decoded for a reason (an audited ``decode``)."""
+
+    request_id: str
+    identities: list[IdentityIn]
+
+
 class ActOut(BaseModel):
     """The workflow's answer to a decision."""
 

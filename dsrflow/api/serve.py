@@ -27,7 +27,8 @@ async def start(
 
     ``options`` are further ``uvicorn.Config`` arguments (TLS files, proxy settings...).
     """
-    options = {"log_level": "warning", "lifespan": "off", **options}
+    # No access log: a URL can carry a subject search (``?subject=email=...``).
+    options = {"log_level": "warning", "lifespan": "off", "access_log": False, **options}
     server = EmbeddedServer(uvicorn.Config(app, host=host, port=port, **options))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():

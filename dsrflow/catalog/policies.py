@@ -32,6 +32,9 @@ class PolicyConfig(BaseModel):
     )
     reminder_days_before_due: list[float] = Field(default_factory=lambda: [7.0, 2.0])
     escalate_tasks_days_before_due: float = Field(5, ge=0)
+    four_eyes: bool = Field(
+        True, description="An erasure's approver may not be who verified the identity."
+    )
 
     def policy(self, request_type: RequestType) -> Policy:
         """The policy the workflow receives."""
@@ -45,6 +48,7 @@ class PolicyConfig(BaseModel):
                 (d * DAY for d in self.reminder_days_before_due), reverse=True
             ),
             escalation_offset_s=self.escalate_tasks_days_before_due * DAY,
+            four_eyes=self.four_eyes,
         )
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dsrflow.cli import progress
 from dsrflow.cli.common import CliState, out, run, state
+from dsrflow.errors import UserError
 from dsrflow.service.intake import (  # noqa: F401 - re-exported for callers of the old home
     DRY_RUN_TYPES,
     new_request_id,
@@ -25,7 +26,7 @@ from dsrflow.service.intake import (  # noqa: F401 - re-exported for callers of 
 )
 
 if TYPE_CHECKING:
-    from dsrflow.domain import DsrInput
+    from dsrflow.domain import DsrInput, Identity
     from dsrflow.service.intake import Submit
     from dsrflow.service.reads import RequestReport
 
@@ -133,12 +134,20 @@ def list_(
         typer.Option(help="A request status (e.g. needs-attention, running) or overdue."),
     ] = None,
     limit: int = 50,
+    subject: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND=VALUE",
+            help="Requests about this identifier (email=..., phone=...), found through the "
+            "keyed blind index; audited as a view (the kind only, never the value).",
+        ),
+    ] = None,
 ) -> None:
     """List requests from the ledger (never scans Temporal)."""
     from dsrflow.service.reads import ListRequests
 
     st = state(ctx)
-    rows = ListRequests(st.runtime()).run(st.principal(), status, limit)
+    rows = ListRequests(st.runtime()).run(st.principal(), status, limit, subject=subject)
     table = Table()
     for col in ("request", "type", "status", "received", "due", "stores"):
         table.add_column(col)
@@ -158,16 +167,42 @@ def show(
     all_: Annotated[
         bool, typer.Option("--all", help="Every audit entry (views and decodes unfolded).")
     ] = False,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Also decode the subject's identifiers (analyst, admin; needs --reason; "
+            "audited as a decode).",
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why the identifiers are revealed (recorded).")
+    ] = None,
 ) -> None:
     """Show a request's state, its history of actions and its audit trail (an audited view).
 
     The audit trail shows decisions and downloads one by one and folds repeated views and
-    decodes into one line with a count; ``--all`` lists every entry.
+    decodes into one line with a count; ``--all`` lists every entry. The subject's identifiers
+    are never shown unless ``--reveal --reason TEXT`` asks for them.
     """
     from dsrflow.service.reads import ShowRequest
+    from dsrflow.service.reveal import RevealSubject
 
     st = state(ctx)
-    render_report(ShowRequest(st.runtime()).run(st.principal(), request_id, everything=all_))
+    principal = st.principal()
+    if reason is not None and not reveal:
+        raise UserError("--reason goes with --reveal")
+    if reveal:  # refused before anything is shown or contacted
+        RevealSubject(st.runtime()).check(principal, request_id, reason)
+    render_report(ShowRequest(st.runtime()).run(principal, request_id, everything=all_))
+    if reveal:
+
+        async def go() -> list[Identity]:
+            return await RevealSubject(st.runtime()).run(principal, request_id, reason=reason)
+
+        out.print("[bold]subject[/] (revealed; this decode is audited)")
+        for ident in run(go()):
+            out.print(f"  {escape(ident.kind)}: {escape(ident.value)}")
 
 
 def render_report(report: RequestReport) -> None:

@@ -149,8 +149,9 @@ def _run_request(env: dict[str, str], out_dir: Path, kind: str, rid: str, approv
         ["request", "submit", "--type", kind, "--email", data.SUBJECT_EMAIL, "--request-id", rid,
          "--case-ref", f"DEMO-{kind}"],
         ["request", "verify-identity", rid, "--method", "email_link", "--reference", f"CHK-{rid}"],
-        *([["request", "approve", rid, "--reason", "identity verified; no exemption applies"]]
-          if approve else []),
+        # Four eyes: the erasure is approved by someone other than who verified the identity.
+        *([["--actor", "staff:demo-approver", "request", "approve", rid,
+            "--reason", "identity verified; no exemption applies"]] if approve else []),
         ["request", "watch", rid],
         ["request", "result", rid, "--out", str(out_dir)],
     ]  # fmt: skip

@@ -25,6 +25,7 @@ from dsrflow.ledger.models import (
     NotificationRow,
     RequestActionRow,
     RequestRow,
+    RequestSubjectRow,
 )
 
 if TYPE_CHECKING:
@@ -162,6 +163,7 @@ class Ledger:
         request_type: str | None = None,
         regulation: str | None = None,
         due_before: datetime | None = None,
+        subject_tokens: list[str] | None = None,
     ) -> list[RequestRow]:
         """Most recent requests first, filtered by every criterion given.
 
@@ -173,6 +175,8 @@ class Ledger:
             request_type: This type only.
             regulation: This regulation only.
             due_before: Due strictly before this time.
+            subject_tokens: Requests indexed under any of these blind-index tokens
+                (``dsrflow.ledger.subjects``); an empty list matches nothing.
         """
         with self.session() as s:
             stmt = select(RequestRow).order_by(RequestRow.received_at.desc()).limit(limit)
@@ -190,6 +194,11 @@ class Ledger:
                 if self.is_sqlite:  # SQLite keeps naive UTC text: compare like with like
                     due_before = due_before.astimezone(UTC).replace(tzinfo=None)
                 stmt = stmt.where(RequestRow.due_at < due_before)
+            if subject_tokens is not None:
+                indexed = select(RequestSubjectRow.request_id).where(
+                    RequestSubjectRow.token.in_(subject_tokens)
+                )
+                stmt = stmt.where(RequestRow.id.in_(indexed))
             return [_loaded(r) for r in s.scalars(stmt)]
 
     def request_counts(self) -> tuple[dict[str, int], dict[str, int], int]:

@@ -325,3 +325,19 @@ class OpenDsrRequestRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     legacy: Mapped[bool] = mapped_column(default=False)
+
+
+class RequestSubjectRow(Base):
+    """The subject blind index of a request: one keyed hash per normalised identifier.
+
+    Written by the submit use case so staff can find every request for an e-mail or phone
+    (``request list --subject``) without the ledger keeping the identifier: the token is the
+    receipt journal's HMAC-SHA256 under the blind-index key. ``dsrflow purge`` removes a
+    request's tokens.
+    """
+
+    __tablename__ = "request_subjects"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

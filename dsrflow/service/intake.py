@@ -165,6 +165,7 @@ class Submit(UseCase):
         self.allow(principal, "submit")
         rc = rc or await self.requests()
         kept = await asyncio.to_thread(self._keep_contact, inp)
+        indexed = await asyncio.to_thread(self._index_subject, inp)
         try:
             done = await self._start(rc, inp)
         except SubmitRefused:
@@ -175,6 +176,10 @@ class Submit(UseCase):
                 from dsrflow.ledger import outbox
 
                 await asyncio.to_thread(outbox.drop_contact, self.rt.ledger, inp.request_id)
+            if indexed:  # only what this call added: the earlier request keeps its own
+                from dsrflow.ledger import subjects
+
+                await asyncio.to_thread(subjects.remove, self.rt.ledger, inp.request_id, indexed)
             raise
         if done.created:
             self.audit(
@@ -204,6 +209,21 @@ class Submit(UseCase):
             raise UserError(
                 f"request {inp.request_id}: Temporal refused the submission ({exc.status.name})"
             ) from None
+
+    def _index_subject(self, inp: DsrInput) -> list[str]:
+        """Index the request under the blind-index tokens of its subject's identifiers.
+
+        Written before the workflow starts, like the contact, so a request is findable from
+        the moment it exists (``request list --subject``). The identities are already
+        normalised by the catalog's kinds, exactly as a search normalises what staff type.
+
+        Returns:
+            The tokens this call added (none when a retried submission indexed them already).
+        """
+        from dsrflow.ledger import subjects
+
+        tokens = self.rt.journal.blind_index(inp.identities)
+        return subjects.add(self.rt.ledger, inp.request_id, tokens)
 
     def _keep_contact(self, inp: DsrInput) -> bool:
         """Seal the subject's e-mail under the request's data key before Temporal sees it.

@@ -47,6 +47,8 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "watch": READERS,
     "tasks": READERS | {"engineer"},
     "download": frozenset({"analyst", "admin"}),
+    # decoding the subject's identifiers from Temporal history, with a reason (audited)
+    "reveal": frozenset({"analyst", "admin"}),
     # evidence bundles and their certificates hold no personal data (commitments only)
     "download.evidence": frozenset({"analyst", "approver", "auditor", "admin"}),
     "metrics": READERS,

@@ -1,6 +1,7 @@
 """Reads for lists and reports: the ledger's projection as plain, frozen values (no ORM rows).
 
-``ShowRequest`` is audited as a view; lists show ids, types and statuses only and are not.
+``ShowRequest`` is audited as a view; lists show ids, types and statuses only and are not,
+except a search by subject (``--subject``), audited as a view naming the identity kind only.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class ListRequests(UseCase):
         regulation: str | None = None,
         due_before: str | None = None,
         overdue: bool | None = None,
+        subject: str | None = None,
     ) -> list[RequestSummary]:
         """Most recent first, filtered by every criterion given.
 
@@ -138,10 +140,12 @@ class ListRequests(UseCase):
             regulation: gdpr or ccpa.
             due_before: Due before this day, YYYY-MM-DD (UTC).
             overdue: True: open and late (as ``status=overdue``); False: not flagged overdue.
+            subject: ``KIND=VALUE``: requests about this identifier, found through the blind
+                index (audited as a view naming the kind only; the value is never written).
 
         Raises:
             UserError: An unknown status, type or regulation (naming the allowed ones), a bad
-                date or limit.
+                date or limit, a malformed subject (never echoing its value).
         """
         from dsrflow.domain import RequestType
         from dsrflow.service.intake import REGULATIONS
@@ -160,6 +164,7 @@ class ListRequests(UseCase):
         day = checks.day(due_before, "--due-before")
         if not 1 <= limit <= 10_000:
             raise UserError("--limit: between 1 and 10000")
+        kind, tokens = self._subject(subject) if subject is not None else (None, None)
         late = status == OVERDUE or overdue is True
         wanted = status.replace("-", "_") if status and status != OVERDUE else None
         rows = self.rt.ledger.list_requests(
@@ -171,8 +176,36 @@ class ListRequests(UseCase):
             request_type=request_type,
             regulation=regulation,
             due_before=datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None,
+            subject_tokens=tokens,
         )
+        if kind is not None:
+            self.audit(principal, "search", Category.VIEW, None, by="subject", kind=kind)
         return [summary(r) for r in rows]
+
+    def _subject(self, subject: str) -> tuple[str, list[str]]:
+        """The kind and blind-index tokens of ``KIND=VALUE``, normalised as at submission.
+
+        Raises:
+            UserError: Malformed, an unknown kind, or nothing left after normalising; the
+                message names the option and the kind, never the value.
+        """
+        from dsrflow.domain import Identity
+        from dsrflow.identity import DEFAULT_KINDS, valid_kind
+
+        kind, sep, value = subject.partition("=")
+        if not valid_kind(kind) or not sep or not value.strip():
+            raise UserError("--subject: expected KIND=VALUE (e.g. email=ADDRESS)")
+        # The catalog's kinds, as `Submit` uses: a declared kind's match mode and the default
+        # country code of phone numbers must give the token the submission wrote.
+        kinds = self.rt.catalog.identity_kinds if self.rt.settings.catalog.exists() else None
+        if kinds is not None and not kinds.known(kind):
+            known = ", ".join(kinds.names())
+            raise UserError(f"--subject: unknown identity kind {kind!r} (known: {known})")
+        checks.text(value, f"--subject {kind}=...")
+        norm = (kinds or DEFAULT_KINDS).normalize(kind, value)
+        if not norm:
+            raise UserError(f"--subject {kind}=...: no value left after normalising")
+        return kind, self.rt.journal.blind_index([Identity(kind, norm)])
 
 
 @dataclass(frozen=True)

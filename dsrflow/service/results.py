@@ -128,7 +128,7 @@ class Purge(UseCase):
 
         Each purge is audited (system) as it happens, so a crash half-way leaves a true log.
         """
-        from dsrflow.ledger import outbox
+        from dsrflow.ledger import outbox, subjects
 
         self.allow(principal, "purge")
         days, cutoff = self.cutoff(older_than)
@@ -142,21 +142,23 @@ class Purge(UseCase):
             removed = rt.artifacts.purge(row.id)
             # The subject's blind index (keyed hashes) links requests only while they may overlap.
             tokens = rt.journal.forget_subject(row.id)
+            indexed = subjects.remove(rt.ledger, row.id)  # `request list --subject` forgets it
             # The sealed address is unreadable already (its key is gone); drop it, and say of
             # any message still waiting for it that it will not be sent.
             unsent = outbox.forget_contact(rt.ledger, row.id)
             rt.ledger.mark_purged(row.id)
             self.audit(
                 principal, "purge", Category.SYSTEM, row.id, key_id=key_id, files=removed,
-                retention_days=days, blind_index_tokens=tokens, messages_not_sent=unsent,
+                retention_days=days, blind_index_tokens=tokens, subject_index_tokens=indexed,
+                messages_not_sent=unsent,
             )  # fmt: skip
             done.append(Purged(row.id, row.status, row.completed_at, key_id, tuple(removed)))
         done.extend(self._orphans(principal, min(cutoff, datetime.now(UTC) - ORPHAN_AGE), dry_run))
         return done
 
     def _orphans(self, principal: Principal, before: datetime, dry_run: bool) -> list[Purged]:
-        """Contacts kept for submissions whose outcome was unknown and that never started."""
-        from dsrflow.ledger import outbox
+        """Contacts and subject index tokens kept for submissions that never started."""
+        from dsrflow.ledger import outbox, subjects
 
         rt = self.rt
         found = []
@@ -164,9 +166,23 @@ class Purge(UseCase):
             if not dry_run:
                 key_id = rt.keystore.destroy(request_id)
                 outbox.drop_contact(rt.ledger, request_id)
+                indexed = subjects.remove(rt.ledger, request_id)
                 self.audit(
                     principal, "purge", Category.SYSTEM, request_id, key_id=key_id,
+                    subject_index_tokens=indexed,
                     reason="contact of a submission that never started",
                 )  # fmt: skip
             found.append(Purged(request_id, "never started", kept_at))
+        seen = {p.request_id for p in found}
+        for request_id in subjects.orphans(rt.ledger, before):  # no contact: a phone only
+            if request_id in seen:  # a dry run left the contact's tokens in place
+                continue
+            if not dry_run:
+                indexed = subjects.remove(rt.ledger, request_id)
+                self.audit(
+                    principal, "purge", Category.SYSTEM, request_id,
+                    subject_index_tokens=indexed,
+                    reason="subject index of a submission that never started",
+                )  # fmt: skip
+            found.append(Purged(request_id, "never started", None))
         return found

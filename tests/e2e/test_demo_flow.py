@@ -31,7 +31,8 @@ async def run_request(
     steps = [
         ["request", "submit", "--type", kind, "--email", email, "--request-id", rid],
         ["request", "verify-identity", rid, "--method", "email_link"],
-        *([["request", "approve", rid]] if kind == "erasure" else []),
+        # Four eyes: another person approves the erasure the analyst verified.
+        *([["--actor", "approver:test", "request", "approve", rid]] if kind == "erasure" else []),
         ["request", "watch", rid],
         ["request", "result", rid, "--out", str(out_dir)],
     ]
@@ -122,10 +123,11 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
         "shop": ("done", 0), "support": ("done", 0),
     }  # fmt: skip
     audit = [(a.actor, a.action) for a in rt.ledger.audit_entries(erasure_id)]
-    for action in ("submit", "verify_identity", "approve", "download"):
+    for action in ("submit", "verify_identity", "download"):
         assert ("analyst:test", action) in audit
+    assert ("approver:test", "approve") in audit
     history = [(a.actor, a.action) for a in rt.ledger.actions(erasure_id)]
-    assert history == [("analyst:test", "identity_verified"), ("analyst:test", "approved")]
+    assert history == [("analyst:test", "identity_verified"), ("approver:test", "approved")]
 
     # A submit under the id of a finished request is refused by Temporal itself.
     code, text = await cli(rt, "request", "submit", "--type", "erasure", "--email",

@@ -85,6 +85,15 @@ def check_approve(m: RequestMachine, d: Decision, now: datetime) -> None:
     if m.denied is not None or m.approved is not None or m.cancel is not None:
         raise Refused("the request was already decided")
     need_actor(d.actor)
+    if m.four_eyes and m.verified is not None and same_person(m.verified.verifier, d.actor):
+        raise Refused(
+            f"four eyes: {d.actor} verified the identity; another person must approve the erasure"
+        )
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two actor names name one person (``staff:Ann`` is ``staff:ann``)."""
+    return a.strip().casefold() == b.strip().casefold()
 
 
 def accept_approve(m: RequestMachine, d: Decision) -> Act:

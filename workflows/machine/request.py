@@ -51,6 +51,7 @@ class RequestMachine:
         self.status = S.RECEIVED
         self.reason = ""
         self.policy: Policy | None = None
+        self.four_eyes = False  # set by the driver: the policy's setting, behind its patch
         self.original_due = due_date(inp.received_at, inp.regulation)
         self.due_at = self.original_due
         self.extended = False
@@ -104,6 +105,15 @@ class RequestMachine:
     def start(self, policy: Policy) -> None:
         """Take the request type's policy (gates and clock settings)."""
         self.policy = policy
+
+    def wants_four_eyes(self) -> bool:
+        """Whether the policy asks that an erasure's approver is not its identity verifier.
+
+        The driver then turns ``four_eyes`` on behind a patch (requests started before the
+        rule existed keep approving as they did).
+        """
+        assert self.policy is not None
+        return self.erasure and self.policy.four_eyes and not self.dry_run
 
     def verification_expires(self) -> datetime:
         """When an unverified request expires."""

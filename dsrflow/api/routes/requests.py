@@ -17,6 +17,8 @@ from dsrflow.api.schemas import (
     MetricsOut,
     ReportOut,
     RequestOut,
+    RequiredReasonIn,
+    RevealOut,
     SubmitIn,
     SubmitOut,
     TaskOut,
@@ -84,6 +86,13 @@ def list_requests(
     overdue: Annotated[bool | None, Query(description="true: open and late.")] = None,
     needs_attention: Annotated[bool, Query(description="Same as status=needs-attention.")] = False,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    subject: Annotated[
+        str | None,
+        Query(
+            description="KIND=VALUE (email=..., phone=...): requests about this identifier, "
+            "found through the keyed blind index; audited as a view naming the kind only.",
+        ),
+    ] = None,
 ) -> list[RequestOut]:
     """Requests filtered by every criterion given (never scans Temporal)."""
     from dsrflow.service.reads import ListRequests
@@ -94,7 +103,7 @@ def list_requests(
         status = "needs-attention"
     rows = ListRequests(ctx.rt).run(
         who, status, limit, request_type=request_type, regulation=regulation,
-        due_before=due_before, overdue=overdue,
+        due_before=due_before, overdue=overdue, subject=subject,
     )  # fmt: skip
     return [RequestOut.model_validate(r, from_attributes=True) for r in rows]
 
@@ -120,6 +129,26 @@ def show(
          "audit": report.audit},
         from_attributes=True,
     )  # fmt: skip
+
+
+@router.post(
+    "/requests/{request_id}/reveal",
+    response_model=RevealOut,
+    summary="Reveal the subject's identifiers, giving a reason (an audited decode)",
+    **declared("reveal", temporal=True),
+)
+async def reveal(
+    request_id: RequestId, body: RequiredReasonIn, who: Caller, ctx: Context
+) -> RevealOut:
+    """Decode the subject's identifiers from the request's history; ``show`` never has them."""
+    from dsrflow.service.reveal import RevealSubject
+
+    use_case = RevealSubject(ctx.rt)
+    use_case.check(who, request_id, body.reason)  # refused before Temporal is contacted
+    found = await use_case.run(who, request_id, reason=body.reason, rc=await ctx.requests())
+    return RevealOut.model_validate(
+        {"request_id": request_id, "identities": found}, from_attributes=True
+    )
 
 
 @router.get(
