@@ -9,12 +9,11 @@ that came in on the legacy route). The outbox row's context holds ids, dates and
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from dsrflow.keys.opendsr import ProcessorKey
 from dsrflow.messages.smtp import Delivery
+from dsrflow.messages.webhook import post_json
 
 API_VERSION = "2.0"
 
@@ -43,22 +42,7 @@ def callback_body(context: dict[str, Any]) -> bytes:
 def post(key: ProcessorKey, context: dict[str, Any], *, timeout_s: float = 10.0) -> Delivery:
     """POST one signed callback; never raises for a delivery problem (nor names the URL)."""
     body = callback_body(context)
-    req = urllib.request.Request(  # noqa: S310 - the URL is on the controller's allow-list
-        context["url"],
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "dsrflow-opendsr",
-                 **headers(key, body, legacy=bool(context.get("legacy")))},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        # The controller refused this callback (bad signature to it, unknown URL): for good.
-        permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
-        return Delivery(False, error=f"HTTP {exc.code}", permanent=permanent)
-    except urllib.error.URLError as exc:
-        return Delivery(False, error=f"callback {type(exc.reason).__name__}: unreachable")
-    except (OSError, ValueError) as exc:
-        return Delivery(False, error=f"callback {type(exc).__name__}")
-    return Delivery(True, reference=f"HTTP {status}")
+    signed = headers(key, body, legacy=bool(context.get("legacy")))
+    # The URL is on the controller's allow-list.
+    return post_json(context["url"], body, signed, what="callback", agent="dsrflow-opendsr",
+                     timeout_s=timeout_s)  # fmt: skip

@@ -48,28 +48,41 @@ def post(url: str, secret: str, msg: Rendered, *, timeout_s: float = 10.0) -> De
     """POST one signed message; never raises for a delivery problem (nor names the URL)."""
     body = body_of(msg)
     ts = str(int(time.time()))
-    req = urllib.request.Request(  # noqa: S310 - the URL is the operator's setting
+    signed = {TIMESTAMP: ts, SIGNATURE: signature(secret, ts, body)}
+    return post_json(url, body, signed, what="webhook", agent="dsrflow-messages",
+                     timeout_s=timeout_s)  # fmt: skip
+
+
+def post_json(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    what: str,
+    agent: str,
+    timeout_s: float = 10.0,
+) -> Delivery:
+    """POST a JSON body (webhooks, OpenDSR callbacks) and say how it went, without raising.
+
+    A 4xx other than timeouts and rate limits is permanent: the receiver refuses this message
+    for good. The error never names the URL (it can carry a token).
+    """
+    req = urllib.request.Request(  # noqa: S310 - the URL is an operator setting or allow-listed
         url,
         data=body,
         method="POST",
-        headers={
-            "Content-Type": "application/json",
-            TIMESTAMP: ts,
-            SIGNATURE: signature(secret, ts, body),
-            "User-Agent": "dsrflow-messages",
-        },
+        headers={"Content-Type": "application/json", "User-Agent": agent, **headers},
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
             status = resp.status
     except urllib.error.HTTPError as exc:
-        # 4xx other than timeouts and rate limits: the receiver refuses this message for good.
         permanent = 400 <= exc.code < 500 and exc.code not in (408, 429)
         return Delivery(False, error=f"HTTP {exc.code}", permanent=permanent)
     except urllib.error.URLError as exc:
         reason = exc.reason
         text = reason.strerror if isinstance(reason, OSError) and reason.strerror else None
-        return Delivery(False, error=f"webhook {type(reason).__name__}: {text or 'unreachable'}")
+        return Delivery(False, error=f"{what} {type(reason).__name__}: {text or 'unreachable'}")
     except (OSError, ValueError) as exc:
-        return Delivery(False, error=f"webhook {type(exc).__name__}")
+        return Delivery(False, error=f"{what} {type(exc).__name__}")
     return Delivery(True, reference=f"HTTP {status}")
