@@ -58,9 +58,14 @@ def anchor(ledger: Ledger, log: SqlLog, signer: Signer, origin: str) -> Anchored
     if seq == 0 or (last is not None and last.seq == seq):
         return Anchored(seq, None)
     body = statement(seq, digest)
-    proof = log.append(hashlib.sha256(body).digest(), ANCHOR_KEY, signer, origin)
-    with ledger.session() as s:
-        s.add(AuditAnchorRow(log_index=proof.index, seq=seq, head_hash=digest, statement=body))
+
+    def record(s: Session, index: int) -> None:
+        s.add(AuditAnchorRow(log_index=index, seq=seq, head_hash=digest, statement=body))
+
+    # The record commits with the leaf: a crash in between would leave an anchor leaf with no
+    # record, which `audit verify` rightly reports as tampering.
+    proof = log.append(hashlib.sha256(body).digest(), ANCHOR_KEY, signer, origin,
+                       with_entry=record)  # fmt: skip
     return Anchored(seq, proof.index)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -51,8 +52,20 @@ class SqlLog:
         with self.ledger.session() as s:
             return _size(s)
 
-    def append(self, leaf: bytes, request_id: str, signer: Signer, origin: str) -> LogProof:
+    def append(
+        self,
+        leaf: bytes,
+        request_id: str,
+        signer: Signer,
+        origin: str,
+        *,
+        with_entry: Callable[[Session, int], None] | None = None,
+    ) -> LogProof:
         """Append ``leaf`` (an envelope digest), sign a checkpoint, return the inclusion proof.
+
+        ``with_entry(session, index)`` adds rows that must commit with the leaf or not at all
+        (an audit anchor's record): a crash between two transactions would leave a leaf
+        nothing accounts for.
 
         Raises:
             LogError: The append kept colliding with other writers.
@@ -61,7 +74,10 @@ class SqlLog:
         for attempt in range(MAX_TRIES):
             try:
                 with self._lock, self.ledger.session() as s:
-                    return self._append(s, leaf, request_id, signer, origin)
+                    proof = self._append(s, leaf, request_id, signer, origin)
+                    if with_entry is not None:
+                        with_entry(s, proof.index)
+                    return proof
             except (IntegrityError, OperationalError):
                 # Another writer took this index (or held the lock): read the size again.
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))

@@ -239,3 +239,20 @@ def test_roles(tmp_path: Path) -> None:
             use_case(ENGINEER)
     code, output = _cli(tmp_path, "export", roles="analyst")
     assert code == 5 and "may not audit.export" in output, output
+
+
+def test_an_anchor_and_its_record_commit_together(tmp_path: Path) -> None:
+    """A crash while recording the anchor leaves neither the leaf nor the record behind."""
+    rt = _filled(tmp_path, 2)
+
+    def crash(s: object, index: int) -> None:
+        raise RuntimeError("killed between the leaf and its record")
+
+    keys = rt.keys
+    keys.ensure(rt.settings.controller)
+    with pytest.raises(RuntimeError):
+        rt.tlog.append(bytes(32), "audit-chain", keys.signer("log"), keys.keyring().log_origin,
+                       with_entry=crash)  # fmt: skip
+    assert rt.tlog.size() == 0
+    assert VerifyAudit(rt).run(AUDITOR).ok
+    assert AnchorAudit(rt).run(ADMIN) == (2, 0)
