@@ -228,10 +228,16 @@ class Runtime:
         )
 
     def api_app(self) -> FastAPI:
-        """The HTTP API app (``dsrflow serve``, ``dsrflow dev``; see docs/api.md)."""
-        from dsrflow.api.app import create_api_app
+        """The HTTP API app, the console and the privacy center on one app.
 
-        return create_api_app(self)
+        ``dsrflow serve`` and ``dsrflow dev`` run it (docs/api.md, docs/console.md).
+        """
+        from dsrflow.api.app import create_api_app
+        from dsrflow.console.web import install
+
+        app = create_api_app(self)
+        install(app, self)
+        return app
 
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
         """A worker running the request workflow and every activity."""

@@ -214,6 +214,23 @@ class MessagesSettings(_Group):
         return self
 
 
+class ConsoleSettings(_Group):
+    """The staff console: sessions, sign-in limits, OIDC (``DSRFLOW_CONSOLE_*``)."""
+
+    session_ttl_s: int = Field(8 * 3600, ge=60, description="A session's longest life.")
+    session_idle_s: int = Field(30 * 60, ge=60, description="A session ends after this idle.")
+    lockout_failures: int = Field(
+        5, ge=1, description="Failed password sign-ins in a row before an account locks."
+    )
+    lockout_s: int = Field(15 * 60, ge=1, description="How long a locked account stays locked.")
+
+
+class IntakeSettings(_Group):
+    """The public privacy center's intake (``DSRFLOW_INTAKE_*``)."""
+
+    enabled: bool = Field(True, description="Serve the privacy center's intake pages.")
+
+
 class AdaptersSettings(_Group):
     """Which installed adapters may load (``DSRFLOW_ADAPTERS_*``)."""
 
@@ -304,6 +321,8 @@ class Settings(BaseSettings):
     signing: SigningSettings = SigningSettings()
     smtp: SmtpSettings = SmtpSettings()
     messages: MessagesSettings = MessagesSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    intake: IntakeSettings = IntakeSettings()
 
     adapters: AdaptersSettings = AdaptersSettings()
 

@@ -30,6 +30,15 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     # Responses carry request state and personal data (packages): no cache may keep any of it.
     (b"cache-control", b"no-store"),
 )
+PAGE_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+)
+"""The console's and privacy center's pages: their own scripts and styles only, no inline."""
+PAGE_PREFIXES = ("/console", "/privacy")
+"""Paths served as HTML pages: page CSP, and forms (urlencoded POSTs) instead of JSON bodies."""
+FORM = "application/x-www-form-urlencoded"
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON = "application/json"
@@ -59,7 +68,10 @@ class Hardening:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = SECURITY_HEADERS + ((HSTS,) if scope.get("scheme") == "https" else ())
+        headers = SECURITY_HEADERS
+        if is_page(scope.get("path", "")):
+            headers = (PAGE_CSP, *headers[1:])
+        extra = headers + ((HSTS,) if scope.get("scheme") == "https" else ())
         started = False
 
         async def send_hardened(message: Message) -> None:
@@ -115,8 +127,13 @@ class Hardening:
         return b"".join(chunks)
 
 
+def is_page(path: str) -> bool:
+    """Whether ``path`` is one of the HTML pages (``PAGE_PREFIXES``)."""
+    return any(path == p or path.startswith(p + "/") for p in PAGE_PREFIXES)
+
+
 def _refuse(scope: Scope) -> tuple[int, str] | None:
-    """A request refused before any route: a body that is not JSON."""
+    """A request refused before any route: a body that is not JSON (a form, on a page)."""
     if scope["method"] not in BODY_METHODS:
         return None
     ctype = ""
@@ -124,6 +141,8 @@ def _refuse(scope: Scope) -> tuple[int, str] | None:
         if name == b"content-type":
             ctype = value.decode("latin-1")
     media = ctype.split(";", 1)[0].strip().lower()
+    if is_page(scope.get("path", "")):
+        return None if media == FORM else (415, f"send the form as {FORM}")
     if media != JSON:
         return 415, f"send the body as {JSON}"
     return None

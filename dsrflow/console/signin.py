@@ -1,0 +1,7 @@
+"""Not built yet (see dsrflow/console/__init__.py)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
