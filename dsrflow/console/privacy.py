@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dsrflow.api.context import USE_CASE
@@ -43,7 +43,14 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("dsrflow.privacy")
 
-router = APIRouter(prefix=PRIVACY, include_in_schema=False)
+
+def _enabled(request: Request) -> None:
+    """Refuse every privacy-center page while ``DSRFLOW_INTAKE_ENABLED`` is off (404)."""
+    if not request.app.state.rt.settings.intake.enabled:
+        raise HTTPException(404, "the privacy center is not enabled here")
+
+
+router = APIRouter(prefix=PRIVACY, include_in_schema=False, dependencies=[Depends(_enabled)])
 PUBLIC: dict[str, Any] = {"openapi_extra": {USE_CASE: "public"}}
 CSRF_COOKIE = "dsrflow_privacy_csrf"
 CSRF_FIELD = "csrf"

@@ -111,3 +111,9 @@ def test_the_rate_limit_holds_per_client_and_per_address(tmp_path: Path) -> None
     with rt.ledger.session() as s:
         keys = [r.key for r in s.query(IntakeAttemptRow)]
     assert keys and all(re.fullmatch(r"(client|email):[0-9a-f]{64}", k) for k in keys)
+
+
+def test_the_center_can_be_switched_off(tmp_path: Path) -> None:
+    _, _, web = center(tmp_path, DSRFLOW_INTAKE_ENABLED="false")
+    assert web.get("/privacy/").status_code == 404
+    assert web.post("/privacy/request/access", data={"email": CANARY}).status_code == 404
