@@ -139,6 +139,11 @@ async def _checked_form(request: Request) -> dict[str, str] | None:
     return fields
 
 
+def _client(request: Request) -> str:
+    """The client's address (the proxy's forwarded one when ``forwarded_allow_ips`` trusts it)."""
+    return request.client.host if request.client else ""
+
+
 def _day(at: datetime | None) -> str:
     return f"{at:%d %B %Y}" if at else ""
 
@@ -192,7 +197,7 @@ async def file_request(request: Request, rtype: str, connect: Clients) -> Respon
         name=fields.get("name", ""),
         regulation=fields.get("regulation", "gdpr"),
         details=fields.get("details", ""),
-        client=request.client.host if request.client else "",
+        client=_client(request),
     )
     # What the subject typed goes back into the form, except the address (never echoed).
     kept = {"name": form.name, "details": form.details, "regulation": form.regulation}
@@ -240,7 +245,9 @@ async def verify(request: Request, token: str, connect: Clients) -> Response:
     try:
         # Temporal is needed only for a link that can confirm; the others get their page.
         rc = await connect() if use_case.look(token).state == OK else None
-        done = await use_case.run(token, rc)
+        done = await use_case.run(token, rc, client=_client(request))
+    except RateLimited:
+        return _notice(request, "limited", 429)
     except Unavailable:
         return _notice(request, "unavailable", 503)
     if done.state in (OK, NOT_NEEDED):

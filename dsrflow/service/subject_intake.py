@@ -104,6 +104,14 @@ def mint_link(rt: Runtime, request_id: str, *, now: datetime | None = None) -> d
     }
 
 
+def client_key(rt: Runtime, client: str) -> str:
+    """A client address as the rate limit keeps it: its blind-index HMAC, never the IP."""
+    from dsrflow.domain import Identity
+
+    (key,) = rt.journal.blind_index([Identity("client", client or "?")])
+    return key
+
+
 def _one_line(value: str, name: str, limit: int, *, required: bool = False) -> str:
     value = value.strip()
     if required and not value:
@@ -187,9 +195,11 @@ class FileRequest(UseCase):
         cfg = self.rt.settings.intake
         now = datetime.now(UTC)
         since = now - timedelta(seconds=cfg.rate_window_s)
-        (client,) = self.rt.journal.blind_index([Identity("client", form.client or "?")])
         (email,) = self.rt.journal.blind_index([Identity("email", form.email.lower())])
-        keys = {f"client:{client}": cfg.rate_per_client, f"email:{email}": cfg.rate_per_email}
+        keys = {
+            f"client:{client_key(self.rt, form.client)}": cfg.rate_per_client,
+            f"email:{email}": cfg.rate_per_email,
+        }
         for key, most in keys.items():
             if privacy.attempts(self.rt.ledger, key, since) >= most:
                 # One message for both limits: which one was hit would tell whether the
@@ -261,23 +271,41 @@ class ConfirmByLink(UseCase):
         state = privacy.state(row, datetime.now(UTC))
         return LinkOutcome(state, row.request_id if row else None)
 
-    async def run(self, token: str, rc: RequestClient | None = None) -> LinkOutcome:
+    async def run(
+        self, token: str, rc: RequestClient | None = None, *, client: str = ""
+    ) -> LinkOutcome:
         """Use the link: claim it (once), then record the verification through ``Decide``.
 
-        A refused attempt is audited (``verify_link_refused``, with why), never with the token.
+        A refused attempt is audited (``verify_link_refused``, with why), never with the token,
+        and counted against the client: past ``rate_per_client`` refusals in the window, the
+        client is refused before any lookup (guessing links would also flood the audit log).
+
+        Args:
+            token: The link's token, as in its path.
+            rc: A connected request client (None: connect when needed).
+            client: The client's address (kept only as a keyed hash).
 
         Raises:
+            RateLimited: Too many refused links from this client.
             Unavailable: Temporal did not answer (the link stays usable).
         """
         from dsrflow.ledger import privacy
         from dsrflow.service.decisions import Decide, DecisionInput
 
         self.allow(PRIVACY_CENTER, "verify_identity")
+        cfg = self.rt.settings.intake
+        now = datetime.now(UTC)
+        since = now - timedelta(seconds=cfg.rate_window_s)
+        key = f"link:{client_key(self.rt, client)}"
+        if privacy.attempts(self.rt.ledger, key, since) >= cfg.rate_per_client:
+            log.info("privacy center rate limited", limit="link")
+            raise RateLimited(RATE_LIMITED)
         digest = token_hash(token) if TOKEN_FORMAT.fullmatch(token) else None
-        got = privacy.claim_link(self.rt.ledger, digest, datetime.now(UTC)) if digest else UNKNOWN
+        got = privacy.claim_link(self.rt.ledger, digest, now) if digest else UNKNOWN
         row = privacy.link(self.rt.ledger, digest) if digest else None
         rid = row.request_id if row else None
         if got != OK:
+            privacy.record_attempt(self.rt.ledger, [key], now, before=since)
             self._refused(rid, got)
             return LinkOutcome(got, rid)
         assert rid is not None

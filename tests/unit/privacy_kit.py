@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from dsrflow.console import privacy
 from dsrflow.domain import DsrInput, HumanAction, ProjectionEvent, RequestStatus
+from dsrflow.errors import Unavailable
 from dsrflow.lifecycle import IdentityVerification, SubmissionAck, UpdateAck
 from dsrflow.requests_client import ActionRefused, Submitted
 from dsrflow.runtime import Runtime
@@ -34,8 +35,12 @@ class FakeWorkflows:
     submitted: list[DsrInput] = field(default_factory=list)
     actions: dict[str, list[HumanAction]] = field(default_factory=dict)
     seqs: dict[str, int] = field(default_factory=dict)
+    down: bool = False
+    """Answer as a Temporal that does not respond (an update's outcome unknown)."""
 
     async def submit(self, inp: DsrInput) -> Submitted:
+        if self.down:
+            raise Unavailable(f"request {inp.request_id}: Temporal did not answer")
         self.submitted.append(inp)
         due = inp.received_at + timedelta(days=30)
         self.actions[inp.request_id] = []
@@ -45,6 +50,8 @@ class FakeWorkflows:
         return Submitted(ack, created=True)
 
     async def act(self, request_id: str, update: str, arg: object) -> UpdateAck:
+        if self.down:
+            raise Unavailable(f"request {request_id}: Temporal did not answer")
         row = self.rt.ledger.get_request(request_id)
         if update != "verify_identity" or row is None or row.status != "awaiting_verification":
             raise ActionRefused(f"request {request_id} is not awaiting identity verification")

@@ -31,7 +31,7 @@ def test_filing_submits_as_the_privacy_center_with_ack_and_verification(
 ) -> None:
     rt, fake, web = center(tmp_path)
     sent = file(web, "erasure", name="Wanda Canary", details="Also my old\r\naccount, please")
-    assert sent.status_code == 303 and sent.headers["location"] == "/privacy/sent"  # type: ignore[attr-defined]
+    assert sent.status_code == 303 and sent.headers["location"] == "/privacy/sent"
     assert "Check your inbox" in web.get("/privacy/sent").text
 
     (inp,) = fake.submitted
@@ -51,32 +51,32 @@ def test_filing_submits_as_the_privacy_center_with_ack_and_verification(
 def test_the_answer_does_not_tell_whether_the_address_filed_before(tmp_path: Path) -> None:
     _, fake, web = center(tmp_path)
     first, again = file(web), file(web)
-    assert first.status_code == again.status_code == 303  # type: ignore[attr-defined]
-    assert first.headers["location"] == again.headers["location"]  # type: ignore[attr-defined]
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
     assert len({i.request_id for i in fake.submitted}) == 2
 
 
 def test_a_bad_field_is_named_on_one_line_and_the_address_never_echoed(tmp_path: Path) -> None:
     _, fake, web = center(tmp_path, DSRFLOW_INTAKE_DETAILS_MAX_CHARS="20")
     bad = file(web, email="not-an-address-" + CANARY.replace("@", "_"))
-    assert bad.status_code == 400  # type: ignore[attr-defined]
-    assert "email: this does not look like an e-mail address" in bad.text  # type: ignore[attr-defined]
-    assert "not-an-address" not in bad.text  # type: ignore[attr-defined]
+    assert bad.status_code == 400
+    assert "email: this does not look like an e-mail address" in bad.text
+    assert "not-an-address" not in bad.text
 
     long = file(web, details="x" * 21, name="Kept Name")
-    assert long.status_code == 400  # type: ignore[attr-defined]
-    assert "details: at most 20 characters" in long.text  # type: ignore[attr-defined]
-    assert CANARY not in long.text and "Kept Name" in long.text  # type: ignore[attr-defined]
+    assert long.status_code == 400
+    assert "details: at most 20 characters" in long.text
+    assert CANARY not in long.text and "Kept Name" in long.text
 
     ctrl = file(web, name="two\x00lines")
-    assert "name: one line of printable text, please" in ctrl.text  # type: ignore[attr-defined]
+    assert "name: one line of printable text, please" in ctrl.text
     assert not fake.submitted
 
 
 def test_an_oversized_body_is_refused_by_the_middleware(tmp_path: Path) -> None:
     _, fake, web = center(tmp_path, DSRFLOW_API_MAX_BODY_BYTES="2048")
     big = file(web, details="y" * 4000)
-    assert big.status_code == 413  # type: ignore[attr-defined]
+    assert big.status_code == 413
     assert not fake.submitted
 
 
@@ -98,13 +98,13 @@ def test_the_rate_limit_holds_per_client_and_per_address(tmp_path: Path) -> None
     rt, fake, web = center(
         tmp_path, DSRFLOW_INTAKE_RATE_PER_EMAIL="2", DSRFLOW_INTAKE_RATE_PER_CLIENT="4"
     )
-    assert [file(web).status_code for _ in range(3)] == [303, 303, 429]  # type: ignore[attr-defined]
+    assert [file(web).status_code for _ in range(3)] == [303, 303, 429]
     assert len(fake.submitted) == 2
     others = [file(web, email=f"other{i}@example.org").status_code for i in range(2)]
-    assert others == [303, 303]  # type: ignore[attr-defined]
+    assert others == [303, 303]
     limited = file(web, email="a.fifth@example.org")  # the client's fifth: over its four
-    assert limited.status_code == 429  # type: ignore[attr-defined]
-    assert "Please try again later" in limited.text  # type: ignore[attr-defined]
+    assert limited.status_code == 429
+    assert "Please try again later" in limited.text
     # Kept by keyed hash only: neither the address nor the client's IP is in the table.
     from dsrflow.ledger.models import IntakeAttemptRow
 
@@ -117,3 +117,11 @@ def test_the_center_can_be_switched_off(tmp_path: Path) -> None:
     _, _, web = center(tmp_path, DSRFLOW_INTAKE_ENABLED="false")
     assert web.get("/privacy/").status_code == 404
     assert web.post("/privacy/request/access", data={"email": CANARY}).status_code == 404
+
+
+def test_temporal_away_gives_a_try_again_page(tmp_path: Path) -> None:
+    _, fake, web = center(tmp_path)
+    fake.down = True
+    away = file(web)
+    assert away.status_code == 503 and "Please try again shortly" in away.text
+    assert CANARY not in away.text

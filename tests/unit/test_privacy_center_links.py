@@ -18,7 +18,7 @@ from tests.unit.privacy_kit import CANARY, center, csrf_of, file
 
 def _filed(tmp: Path, **env: str):  # type: ignore[no-untyped-def]
     rt, fake, web = center(tmp, **env)
-    assert file(web, "access").status_code == 303  # type: ignore[attr-defined]
+    assert file(web, "access").status_code == 303
     (inp,) = fake.submitted
     return rt, fake, web, inp.request_id
 
@@ -136,3 +136,27 @@ def test_the_sender_mints_the_link_and_nothing_keeps_the_token_or_address(
     assert token not in str(logs) and CANARY not in str(logs)
     entries = str([(e.actor, e.action, e.detail) for e in rt.ledger.audit_entries()])
     assert token not in entries and CANARY not in entries
+
+
+def test_a_confirmation_temporal_did_not_take_leaves_the_link_usable(tmp_path: Path) -> None:
+    rt, fake, web, rid = _filed(tmp_path)
+    token = _token_of(mint_link(rt, rid)["verify_url"])
+    fake.down = True
+    page = web.get(f"/privacy/verify/{token}")
+    away = web.post(f"/privacy/verify/{token}", data={"csrf": csrf_of(page.text)})
+    assert away.status_code == 503
+    assert privacy.link(rt.ledger, token_hash(token)).used_at is None  # type: ignore[union-attr]
+    fake.down = False
+    assert _confirm(web, token).status_code == 200
+
+
+def test_guessing_links_is_rate_limited_per_client(tmp_path: Path) -> None:
+    rt, _, web, rid = _filed(tmp_path, DSRFLOW_INTAKE_RATE_PER_CLIENT="3")
+    token = _token_of(mint_link(rt, rid)["verify_url"])
+    csrf = csrf_of(web.get("/privacy/request/access").text)
+    guesses = [web.post(f"/privacy/verify/{'G' * 42}{i}", data={"csrf": csrf}) for i in range(4)]
+    assert [g.status_code for g in guesses] == [404, 404, 404, 429]
+    # Even a good link waits out the window: the client is refused before any lookup.
+    assert web.post(f"/privacy/verify/{token}", data={"csrf": csrf}).status_code == 429
+    refused = [e for e in rt.ledger.audit_entries() if e.action == "verify_link_refused"]
+    assert len(refused) == 3
