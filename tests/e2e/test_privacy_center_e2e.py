@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 import pytest_asyncio
 import structlog.testing
+from temporalio.client import Client
 
 from dsrflow.catalog import yamlpos
 from dsrflow.devserver import DevServer
 from dsrflow.runtime import Runtime
-from tests.e2e.test_messages_e2e import eventually
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT
 from tests.fixtures.mailbox import Mailbox, Received
 from tests.fixtures.stack import make_runtime
@@ -67,6 +67,14 @@ async def mail(mailbox: Mailbox, prefix: str) -> Received:
     raise AssertionError(
         f"no message {prefix!r}; got {[m.message['Subject'] for m in mailbox.received]}"
     )
+
+
+async def eventually(check: Callable[[], bool], what: str) -> None:
+    for _ in range(600):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out: {what}")
 
 
 def csrf(page: httpx.Response) -> str:
@@ -122,16 +130,20 @@ async def test_a_subject_files_confirms_and_follows_a_request(
             used = await web.post(f"/privacy/verify/{token}", data={"csrf": csrf(confirm)})
             assert used.status_code == 410
 
-        handle = (await stack.client()).get_workflow_handle(rid)
-        history = (await handle.fetch_history()).to_json()
+        # A client WITHOUT the codec sees what Temporal stores: every payload is ciphertext.
+        raw = await Client.connect(stack.settings.temporal_address)
+        events = await raw.get_workflow_handle(rid).fetch_history()
+        history = events.to_json().encode() + b"".join(e.SerializeToString() for e in events.events)
+        started = events.events[0].workflow_execution_started_event_attributes
+        assert {p.metadata["encoding"] for p in started.input.payloads} == {b"binary/encrypted"}
 
-    canaries = (ADDRESS, ADDRESS.lower(), NAME, token)
+    canaries = (ADDRESS, ADDRESS.lower(), "Canary-4e2", "canary-4e2", NAME, token)
     audit = str([(e.actor, e.action, e.detail) for e in stack.ledger.audit_entries()])
     stored = b"".join(
         p.read_bytes() for p in (Path(stack.settings.state_dir)).rglob("*") if p.is_file()
     )
     for canary in canaries:
-        assert canary not in history, "in the Temporal history"
+        assert canary.encode() not in history, "in the Temporal history"
         assert canary not in str(logs), "in a log line"
         assert canary not in audit, "in the audit log"
         assert canary.encode() not in stored, "in the state folder"
