@@ -13,7 +13,6 @@ only its SHA-256, so a copy of the database cannot be turned into working links
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ PUBLIC_TYPES = ("access", "export", "erasure", "restriction")
 """What a subject may ask for here. Rectification needs field-by-field changes: staff enter it."""
 TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{40,64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_NOTE_AAD = b"dsrflow.intake-note/v1\n"
 RATE_LIMITED = "too many requests from here just now; please try again later"
 
 # link and page states
@@ -183,7 +181,9 @@ class FileRequest(UseCase):
             raise FieldProblem("email", "this does not look like an e-mail address") from None
         done = await submit.run(PRIVACY_CENTER, inp, rc)
         if form.name or form.details:
-            self._keep_note(inp.request_id, form)
+            from dsrflow.service.intake_note import keep_note
+
+            keep_note(self.rt, inp.request_id, name=form.name, details=form.details)
         self._queue_verification(form, done)
         log.info("privacy center request filed", request_id=inp.request_id)
         return done
@@ -207,21 +207,6 @@ class FileRequest(UseCase):
                 log.info("privacy center rate limited", limit=key.partition(":")[0])
                 raise RateLimited(RATE_LIMITED)
         privacy.record_attempt(self.rt.ledger, keys, now, before=since)
-
-    def _keep_note(self, request_id: str, form: IntakeForm) -> None:
-        import json
-
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        from dsrflow.ledger import privacy
-
-        key_id, key = self.rt.keystore.key_for(request_id)
-        plain = json.dumps({"name": form.name, "details": form.details}).encode()
-        nonce = os.urandom(12)
-        aad = _NOTE_AAD + key_id.encode() + b"\n" + request_id.encode()
-        privacy.save_note(
-            self.rt.ledger, request_id, key_id, nonce + AESGCM(key).encrypt(nonce, plain, aad)
-        )
 
     def _queue_verification(self, form: IntakeForm, done: Submitted) -> None:
         """Put the verification e-mail in the outbox (once per request: kind and seq 0).

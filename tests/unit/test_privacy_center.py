@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from dsrflow.ledger import outbox, privacy
 from dsrflow.messages import contact
+from dsrflow.service.intake_note import IntakeNote, RevealNote
+from dsrflow.service.principal import NotAllowed
 from tests.unit.privacy_kit import CANARY, center, csrf_of, file
+from tests.unit.service_kit import ANALYST, AUDITOR
 
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=", re.IGNORECASE)
 
@@ -46,6 +51,13 @@ def test_filing_submits_as_the_privacy_center_with_ack_and_verification(
     assert submit.actor == "system:privacy-center"
     note = privacy.note(rt.ledger, rid)
     assert note is not None and b"Wanda" not in note.sealed and b"account" not in note.sealed
+    # Staff read it for a reason, audited in the decode category.
+    with pytest.raises(NotAllowed):
+        RevealNote(rt).run(AUDITOR, rid, "curious")
+    opened = RevealNote(rt).run(ANALYST, rid, "ticket 4411: which old account")
+    assert opened == IntakeNote("Wanda Canary", "Also my old\naccount, please")
+    (entry,) = [e for e in rt.ledger.audit_entries(rid) if e.action == "reveal_note"]
+    assert entry.actor == ANALYST.actor and entry.detail["reason"].startswith("ticket 4411")
 
 
 def test_the_answer_does_not_tell_whether_the_address_filed_before(tmp_path: Path) -> None:
