@@ -23,6 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from dsrflow.api.hardening import FailureLimiter
 from dsrflow.errors import UserError
 from dsrflow.service.principal import Principal
+from dsrflow.service.subject_intake import client_network
 from dsrflow.service.tokens import Authenticate, token_id_of
 
 if TYPE_CHECKING:
@@ -119,7 +120,8 @@ def principal(
     ctx = context(request)
     if cred is None:
         raise _unauthorised("a bearer token is required (dsrflow tokens create)")
-    client = "ip:" + (request.client.host if request.client else "?")
+    # An IPv6 client by its /64: every address of it is the same guesser.
+    client = "ip:" + client_network(request.client.host if request.client else "?")
     tid = token_id_of(cred.credentials)
     token_key = f"token:{tid}" if tid else None
     wait = ctx.limiter.retry_after(client, token_key)

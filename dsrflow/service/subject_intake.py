@@ -13,6 +13,7 @@ only its SHA-256, so a copy of the database cannot be turned into working links
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 from dataclasses import dataclass
@@ -103,11 +104,42 @@ def mint_link(rt: Runtime, request_id: str, *, now: datetime | None = None) -> d
 
 
 def client_key(rt: Runtime, client: str) -> str:
-    """A client address as the rate limit keeps it: its blind-index HMAC, never the IP."""
+    """A client address as the rate limit keeps it: its blind-index HMAC, never the IP.
+
+    An IPv6 client counts by its /64: one subscriber holds the whole /64 (2^64 addresses), so a
+    limit per address would stop nobody. An IPv4-mapped address is its IPv4 address.
+    """
     from dsrflow.domain import Identity
 
-    (key,) = rt.journal.blind_index([Identity("client", client or "?")])
+    (key,) = rt.journal.blind_index([Identity("client", client_network(client) or "?")])
     return key
+
+
+def client_network(client: str) -> str:
+    """What one client is for the rate limit: an IPv4 address, an IPv6 /64, or the text."""
+    try:
+        ip = ipaddress.ip_address(client.strip().strip("[]").partition("%")[0])
+    except ValueError:
+        return client
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address delivers to, as the per-address limit counts it.
+
+    Case, a ``+tag``, quotes around the local part and a trailing dot on the domain all reach
+    the same inbox; each variant counting on its own would let a script flood one inbox. (The
+    request itself keeps the address as typed and normalised: this is only the limit's key.)
+    """
+    from dsrflow.identity import normalize_value
+
+    local, _, domain = normalize_value("email", email).rpartition("@")
+    local = local.strip('"').partition("+")[0] or local
+    return f"{local}@{domain.rstrip('.')}"
 
 
 def _one_line(value: str, name: str, limit: int, *, required: bool = False) -> str:
@@ -195,7 +227,7 @@ class FileRequest(UseCase):
         cfg = self.rt.settings.intake
         now = datetime.now(UTC)
         since = now - timedelta(seconds=cfg.rate_window_s)
-        (email,) = self.rt.journal.blind_index([Identity("email", form.email.lower())])
+        (email,) = self.rt.journal.blind_index([Identity("email", mailbox_key(form.email))])
         keys = {
             f"client:{client_key(self.rt, form.client)}": cfg.rate_per_client,
             f"email:{email}": cfg.rate_per_email,
