@@ -53,6 +53,10 @@ def _enabled(request: Request) -> None:
 router = APIRouter(prefix=PRIVACY, include_in_schema=False, dependencies=[Depends(_enabled)])
 PUBLIC: dict[str, Any] = {"openapi_extra": {USE_CASE: "public"}}
 CSRF_COOKIE = "dsrflow_privacy_csrf"
+TLS_CSRF_COOKIE = "__Host-" + CSRF_COOKIE
+"""The cookie's name over TLS: a ``__Host-`` cookie is one only this host can set (a sibling
+subdomain planting a known value for the whole domain, same-site so SameSite lets it through,
+would otherwise forge the double submit)."""
 CSRF_FIELD = "csrf"
 
 TYPES = {
@@ -114,16 +118,27 @@ def _notice(request: Request, which: str, status: int) -> HTMLResponse:
     return _page(request, "notice.html", status, title=title, text=text, which=which)
 
 
+def _tls(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _cookie(request: Request) -> str:
+    """The CSRF cookie's value (over TLS only the ``__Host-`` one counts)."""
+    return request.cookies.get(TLS_CSRF_COOKIE if _tls(request) else CSRF_COOKIE, "")
+
+
 def _csrf(request: Request) -> str:
-    token = request.cookies.get(CSRF_COOKIE, "")
+    token = _cookie(request)
     return token if 30 <= len(token) <= 64 else secrets.token_urlsafe(32)
 
 
 def _with_cookie(response: Response, request: Request, token: str) -> Response:
-    response.set_cookie(
-        CSRF_COOKIE, token, path=PRIVACY, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https",
-    )  # fmt: skip
+    if _tls(request):  # a __Host- cookie must be Secure, Path=/ and without Domain
+        response.set_cookie(
+            TLS_CSRF_COOKIE, token, path="/", httponly=True, samesite="strict", secure=True
+        )
+    else:
+        response.set_cookie(CSRF_COOKIE, token, path=PRIVACY, httponly=True, samesite="strict")
     return response
 
 
@@ -131,7 +146,7 @@ async def _checked_form(request: Request) -> dict[str, str] | None:
     """The posted form's fields, or None when its CSRF field does not match the cookie."""
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = _cookie(request)
     sent = fields.get(CSRF_FIELD, "")
     if not cookie or not sent or not secrets.compare_digest(cookie.encode(), sent.encode()):
         log.info("privacy center form refused", reason="csrf")
