@@ -79,7 +79,11 @@ class Hardening:
             if message["type"] == "http.response.start":
                 started = True
                 names = {h.lower() for h, _ in extra}
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                kept = [
+                    (k, _relative(v, scope) if k.lower() == b"location" else v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in names
+                ]
                 message["headers"] = kept + list(extra)
             await send(message)
 
@@ -125,6 +129,24 @@ class Hardening:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _relative(location: bytes, scope: Scope) -> bytes:
+    """A redirect to this server, as a path.
+
+    Starlette builds absolute URLs (the trailing-slash redirect) from the ``Host`` header the
+    client chose, so ``Host: evil.example`` would send the browser, or a cache's next visitor,
+    to that host.
+    """
+    host = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+    if host is None:
+        return location
+    for scheme in (b"http://", b"https://"):
+        prefix = scheme + host
+        rest = location[len(prefix) :]
+        if location.lower().startswith(prefix.lower()) and rest[:1] in (b"/", b"?", b""):
+            return b"/" + rest.lstrip(b"/")  # never "//host": that is absolute again
+    return location
 
 
 def is_page(path: str) -> bool:
