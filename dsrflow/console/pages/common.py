@@ -71,7 +71,9 @@ def days_left(due: datetime | None, *, now: datetime | None = None) -> int | Non
         return None
     if due.tzinfo is None:
         due = due.replace(tzinfo=UTC)
-    return (due - (now or datetime.now(UTC))).days
+    delta = due - (now or datetime.now(UTC))
+    # Whole days elapsed each way; a deadline missed by an hour is already a day overdue.
+    return delta.days if delta.total_seconds() >= 0 else -max(1, (-delta).days)
 
 
 def label(value: str) -> str:

@@ -39,6 +39,7 @@ router = APIRouter(include_in_schema=False)
 
 FAILED = ("failed_needs_attention", "incomplete")
 WAITING = "waiting_for_human"
+PACKAGED = ("access", "export")
 BEFORE_EXECUTION = ("received", "awaiting_verification", "awaiting_approval")
 DONE_LABELS = {
     "verify_identity": "Identity verification recorded.",
@@ -118,7 +119,8 @@ def offered(who: Principal, report: RequestReport) -> dict[str, Any]:
             s.store: [d for d in store_decisions(r, s.status) if may(who, d)] for s in r.stores
         },
         "reveal": may(who, "reveal"),
-        "package": ended and r.artifact_kind is not None and may(who, "download"),
+        # Access and export requests deliver a package; every request an evidence bundle.
+        "package": ended and r.type in PACKAGED and may(who, "download"),
         "opening": ended and may(who, "download"),
         "evidence": ended and may(who, "download.evidence"),
     }
