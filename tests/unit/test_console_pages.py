@@ -81,6 +81,9 @@ def test_inbox_filters_and_pages(tmp_path: Path) -> None:
     checked(bad)
     unknown = c.get("/console/?staus=running")  # a typo never widens the list silently
     assert unknown.status_code == 400
+    r = c.get("/console/?page=zero")
+    assert r.status_code == 400 and "page: a whole number" in r.text
+    checked(r)
 
 
 def test_search_by_subject_email_is_posted_and_audited_without_the_address(

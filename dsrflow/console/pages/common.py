@@ -167,6 +167,18 @@ async def form_of(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+def whole(value: str, what: str, *, low: int, high: int) -> int:
+    """A whole number typed in a query or form, checked here so that a bad one is an HTML page.
+
+    Raises:
+        UserError: Not a whole number between ``low`` and ``high``.
+    """
+    text = value.strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise UserError(f"{what}: a whole number between {low} and {high}")
+    return int(text)
+
+
 def blank(value: str | None) -> str | None:
     """None for an empty or blank form value (a form sends every field, filled or not)."""
     return value if value is not None and value.strip() else None

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from dsrflow.api.context import declared
-from dsrflow.console.pages.common import Csrf, Staff, html_errors, render
-from dsrflow.service.dashboard import MonthMetrics, ReadMonthlyMetrics
+from dsrflow.console.pages.common import Csrf, Staff, html_errors, render, whole
+from dsrflow.service.dashboard import MAX_MONTHS, MonthMetrics, ReadMonthlyMetrics
 
 router = APIRouter(include_in_schema=False)
 
-Months = Annotated[int, Query(ge=1, le=60, description="How many months, up to this one.")]
+Months = Annotated[str, Query(description="How many months, up to this one (1-60).")]
 PALETTE = ("#1f5fbf", "#1e7d3a", "#b3261e", "#a15c00", "#6b4fa0")
 CHART_H = 160
 BAR_W = 12
@@ -94,14 +94,15 @@ def charts(rows: list[MonthMetrics]) -> list[Chart]:
 
 @router.get("/console/dashboard", response_class=HTMLResponse, **declared("metrics"))
 @html_errors
-def dashboard(request: Request, who: Staff, csrf: Csrf, months: Months = 12) -> HTMLResponse:
+def dashboard(request: Request, who: Staff, csrf: Csrf, months: Months = "12") -> HTMLResponse:
     """The monthly metrics page."""
     from dsrflow.domain import RequestType
 
-    rows = ReadMonthlyMetrics(request.app.state.rt).run(who, months=months)
+    count = whole(months, "months", low=1, high=MAX_MONTHS)
+    rows = ReadMonthlyMetrics(request.app.state.rt).run(who, months=count)
     return render(
         request, "staff/dashboard.html", who, csrf, rows=rows, charts=charts(rows),
-        types=[t.value for t in RequestType], months=months,
+        types=[t.value for t in RequestType], months=count,
     )  # fmt: skip
 
 
@@ -128,9 +129,10 @@ def as_csv(rows: list[MonthMetrics]) -> str:
 
 @router.get("/console/dashboard.csv", **declared("metrics"))
 @html_errors
-def dashboard_csv(request: Request, who: Staff, months: Months = 12) -> Response:
+def dashboard_csv(request: Request, who: Staff, months: Months = "12") -> Response:
     """The same numbers as a CSV attachment."""
-    rows = ReadMonthlyMetrics(request.app.state.rt).run(who, months=months)
+    count = whole(months, "months", low=1, high=MAX_MONTHS)
+    rows = ReadMonthlyMetrics(request.app.state.rt).run(who, months=count)
     return Response(
         as_csv(rows), media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="dsr-metrics.csv"'},

@@ -21,6 +21,7 @@ from dsrflow.console.pages.common import (
     html_errors,
     posted,
     render,
+    whole,
 )
 from dsrflow.service.inbox import InboxFilter, InboxPage, ReadInbox
 
@@ -66,14 +67,15 @@ def inbox(
     regulation: Annotated[str, Query()] = "",
     overdue: Annotated[str, Query()] = "",
     needs_attention: Annotated[str, Query()] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Annotated[str, Query()] = "1",
 ) -> HTMLResponse:
     """The inbox (``ListRequests`` through ``ReadInbox``)."""
     f = InboxFilter(
         status=blank(status), request_type=blank(type_), regulation=blank(regulation),
         overdue=bool(blank(overdue)), needs_attention=bool(blank(needs_attention)),
     )  # fmt: skip
-    found = ReadInbox(request.app.state.rt).run(who, f, page=page, per_page=PER_PAGE)
+    number = whole(page, "page", low=1, high=100_000)
+    found = ReadInbox(request.app.state.rt).run(who, f, page=number, per_page=PER_PAGE)
     chosen = dict(zip(FIELDS, (status, type_, regulation, overdue, needs_attention), strict=True))
     return _page(request, who, csrf, found, {k: v.strip() for k, v in chosen.items()})
 

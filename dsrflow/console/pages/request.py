@@ -168,7 +168,7 @@ def show(
     request_id: RequestId,
     who: Staff,
     csrf: Csrf,
-    done: Annotated[str, Query(max_length=40)] = "",
+    done: Annotated[str, Query()] = "",
 ) -> HTMLResponse:
     """The request page (``ShowRequest``: an audited view)."""
     from dsrflow.service.reads import ShowRequest
