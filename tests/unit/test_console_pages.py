@@ -210,3 +210,21 @@ def test_every_page_carries_the_page_csp_and_no_inline_code(tmp_path: Path) -> N
         r = c.get(url)
         assert r.headers["content-security-policy"].startswith(PAGE_CSP), url
         checked(r)
+
+
+def test_every_staff_route_declares_a_policy_use_case_and_posts_check_csrf() -> None:
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    from dsrflow.api.context import USE_CASE
+    from dsrflow.console.pages import router
+    from dsrflow.console.session import require_csrf
+    from dsrflow.service.principal import DEFAULT_POLICY
+
+    routes = list(iter_route_contexts(router.routes))
+    assert len(routes) >= 25
+    for ctx in routes:
+        assert ctx.path.startswith("/console/"), ctx.path
+        assert (ctx.openapi_extra or {}).get(USE_CASE) in DEFAULT_POLICY, ctx.path
+        assert isinstance(ctx.original_route, APIRoute)
+        checks = {d.call for d in ctx.original_route.dependant.dependencies}
+        assert (require_csrf in checks) == ("POST" in ctx.methods), ctx.path
