@@ -341,3 +341,18 @@ class RequestSubjectRow(Base):
     request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RequestCaseRow(Base):
+    """A request's case reference: the privacy team's own reference, given at submission.
+
+    Written by the submit use case so the console's inbox can find a request by its case
+    reference (``ListRequests`` ``case_ref``). A case reference must not hold personal data
+    (``SubmitCommand.case_ref``).
+    """
+
+    __tablename__ = "request_cases"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

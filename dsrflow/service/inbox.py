@@ -35,6 +35,7 @@ class InboxFilter:
     overdue: bool = False
     needs_attention: bool = False
     subject: str | None = None
+    case_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class ReadInbox(UseCase):
         found = ListRequests(self.rt, policy=self.policy).run(
             principal, status, SEARCH_LIMIT, request_type=f.request_type,
             regulation=f.regulation, overdue=True if f.overdue else None, subject=f.subject,
+            case_ref=f.case_ref,
         )  # fmt: skip
         found.sort(key=urgency)
         pages = max(1, -(-len(found) // per_page))

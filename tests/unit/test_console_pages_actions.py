@@ -181,6 +181,12 @@ def test_staff_intake_submits_through_submit(
     assert [i.value for i in inp.identities] == [SUBJECT] and inp.case_ref == "CASE-9"
     assert f'href="/console/requests/{inp.request_id}"' in r.text
     assert [e.action for e in rt.ledger.audit_entries()] == ["submit"]
+    put(rt, inp.request_id)  # its workflow's first projection
+    put(rt, "dsr-unrelated")
+    found = intake.get("/console/?case=CASE-9").text
+    assert re.findall(r'data-request="([^"]+)"', found) == [inp.request_id]
+    assert 'name="case" value="CASE-9"' in found
+    assert "data-request" not in intake.get("/console/?case=CASE-8").text
     rectify = {"csrf": CSRF, "type": "rectification", "email": SUBJECT, "case_ref": "CASE-10"}
     bad = intake.post("/console/requests/new", data=rectify)
     assert bad.status_code == 400 and "--set FIELD=VALUE is required" in bad.text
@@ -192,3 +198,24 @@ def test_staff_intake_submits_through_submit(
         sent = {"csrf": CSRF, "type": "access", "email": SUBJECT}
         assert c.post("/console/requests/new", data=sent).status_code == 403
     assert 'href="/console/requests/new"' not in app_as(rt, role("approver")).get("/console/").text
+
+
+def test_a_refused_submission_leaves_no_case_reference(tmp_path: Path) -> None:
+    import asyncio
+
+    from dsrflow.ledger.models import RequestCaseRow
+    from dsrflow.requests_client import SubmitRefused
+    from dsrflow.service.intake import Submit, SubmitCommand
+
+    class Refusing:
+        async def submit(self, inp: object) -> None:
+            raise SubmitRefused("already exists and has ended")
+
+    rt = runtime(tmp_path)
+    use_case = Submit(rt)
+    who = role("intake")
+    inp = use_case.check(who, SubmitCommand("access", [SUBJECT], case_ref="CASE-1"))
+    with pytest.raises(SubmitRefused):
+        asyncio.run(use_case.run(who, inp, Refusing()))  # type: ignore[arg-type]
+    with rt.ledger.session() as s:
+        assert s.get(RequestCaseRow, inp.request_id) is None

@@ -28,7 +28,7 @@ from dsrflow.service.inbox import InboxFilter, InboxPage, ReadInbox
 router = APIRouter(include_in_schema=False)
 
 PER_PAGE = 25
-FIELDS = ("status", "type", "regulation", "overdue", "needs_attention")
+FIELDS = ("status", "type", "regulation", "overdue", "needs_attention", "case")
 
 
 def _options() -> dict[str, Any]:
@@ -67,16 +67,19 @@ def inbox(
     regulation: Annotated[str, Query()] = "",
     overdue: Annotated[str, Query()] = "",
     needs_attention: Annotated[str, Query()] = "",
+    case: Annotated[str, Query(description="A case reference (exact).")] = "",
     page: Annotated[str, Query()] = "1",
 ) -> HTMLResponse:
     """The inbox (``ListRequests`` through ``ReadInbox``)."""
     f = InboxFilter(
         status=blank(status), request_type=blank(type_), regulation=blank(regulation),
         overdue=bool(blank(overdue)), needs_attention=bool(blank(needs_attention)),
+        case_ref=blank(case),
     )  # fmt: skip
     number = whole(page, "page", low=1, high=100_000)
     found = ReadInbox(request.app.state.rt).run(who, f, page=number, per_page=PER_PAGE)
-    chosen = dict(zip(FIELDS, (status, type_, regulation, overdue, needs_attention), strict=True))
+    typed = (status, type_, regulation, overdue, needs_attention, case)
+    chosen = dict(zip(FIELDS, typed, strict=True))
     return _page(request, who, csrf, found, {k: v.strip() for k, v in chosen.items()})
 
 
