@@ -72,6 +72,7 @@ class RequestSummary:
     stores: tuple[StoreLine, ...]
     artifact_kind: str | None = None
     artifact_sha256: str | None = None
+    regulation: str = "gdpr"
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def summary(row: Any) -> RequestSummary:
     return RequestSummary(
         row.id, row.type, row.status, row.received_at, row.due_at, bool(row.overdue),
         row.completed_at, row.reason, stores, row.artifact_kind, row.artifact_sha256,
+        row.regulation,
     )  # fmt: skip
 
 

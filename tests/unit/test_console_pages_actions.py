@@ -46,6 +46,9 @@ def test_decisions_go_through_decide_and_are_audited(
     deny, ext = fake.acts[1][2], fake.acts[2][2]
     assert isinstance(deny, Denial) and deny.ground == "Art. 12(5)(b)"
     assert isinstance(ext, ExtensionRequest) and (ext.amount, ext.unit) == (2, "months")
+    put(rt, "dsr-ccpa", status=S.AWAITING_APPROVAL, regulation="ccpa")
+    page = approver.get("/console/requests/dsr-ccpa").text
+    assert 'name="unit" value="days"' in page and 'value="months"' not in page
     assert all(a.actor == "staff:approver-1" for _, _, a in fake.acts)  # type: ignore[attr-defined]
     decisions = [e.action for e in rt.ledger.audit_entries() if e.category == "decision"]
     assert decisions == ["approve", "deny", "extend"]
