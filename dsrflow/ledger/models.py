@@ -387,3 +387,18 @@ class IntakeNoteRow(Base):
     key_id: Mapped[str] = mapped_column(String(80))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RequestCaseRow(Base):
+    """A request's case reference: the privacy team's own reference, given at submission.
+
+    Written by the submit use case so the console's inbox can find a request by its case
+    reference (``ListRequests`` ``case_ref``). A case reference must not hold personal data
+    (``SubmitCommand.case_ref``).
+    """
+
+    __tablename__ = "request_cases"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
