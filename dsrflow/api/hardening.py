@@ -158,11 +158,12 @@ def _refuse(scope: Scope) -> tuple[int, str] | None:
     """A request refused before any route: a body that is not JSON (a form, on a page)."""
     if scope["method"] not in BODY_METHODS:
         return None
-    ctype = ""
-    for name, value in scope.get("headers", []):
-        if name == b"content-type":
-            ctype = value.decode("latin-1")
-    media = ctype.split(";", 1)[0].strip().lower()
+    types = [v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"]
+    if len(types) > 1:
+        # The app reads the first, this check would read one of them: two parsers disagreeing
+        # let a multipart body past the "forms are urlencoded" rule.
+        return 415, "send one Content-Type header"
+    media = (types[0] if types else "").split(";", 1)[0].strip().lower()
     if is_page(scope.get("path", "")):
         return None if media == FORM else (415, f"send the form as {FORM}")
     if media != JSON:
