@@ -18,7 +18,7 @@ from dsrflow.service.sessions import csrf_for
 from tests.unit.api_kit import api_runtime
 from tests.unit.service_kit import ADMIN
 
-PASSWORD = "correct horse battery"  # noqa: S105 - a test account's password
+PASSWORD = "correct horse battery"
 # argon2id at its cheapest that still runs the real code (production: 64 MiB, 3 passes).
 FAST_ARGON = {
     "DSRFLOW_CONSOLE_PASSWORD_TIME_COST": "1",
