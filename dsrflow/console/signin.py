@@ -31,6 +31,7 @@ from dsrflow.console.session import (
     LOGIN,
     PASSWORD_PAGE,
     PUBLIC,
+    SESSION_COOKIE,
     clear_session_cookie,
     clock,
     csrf_token,
@@ -100,11 +101,8 @@ def _form_page(
 def login_page(
     request: Request, next: Annotated[str | None, Query(max_length=500)] = None
 ) -> Response:
-    """The sign-in form (straight on to ``next`` when signed in already)."""
-    target = safe_next(next)
-    if resume(request) is not None:
-        return RedirectResponse(target, status_code=303)
-    return _form_page(request, next_=target)
+    """The sign-in form (also when signed in: signing in again replaces the session)."""
+    return _form_page(request, next_=safe_next(next))
 
 
 @router.post(LOGIN, **declared(PUBLIC))
@@ -134,6 +132,7 @@ def login(
         log.info("console sign-in refused")  # the audit log says which account and why
         shown = username if len(username) <= 64 else ""
         return _form_page(request, next_=target, error=str(exc), username=shown, status=401)
+    EndSession(runtime(request)).run(request.cookies.get(SESSION_COOKIE))  # the one it replaces
     where = PASSWORD_PAGE if done.must_change_password else target
     response = RedirectResponse(where, status_code=303)
     set_session_cookie(response, request, done.session_id)
@@ -145,7 +144,7 @@ def login(
 def logout(request: Request, _csrf: Annotated[None, Depends(require_csrf)]) -> Response:
     """End the session and forget its cookie."""
     signed_in(request, use_case=SELF, password_page=True)
-    EndSession(runtime(request)).run(request.cookies.get("dsrflow_session"))
+    EndSession(runtime(request)).run(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(LOGIN, status_code=303)
     clear_session_cookie(response, request)
     return response
@@ -192,7 +191,7 @@ def change_password(
         return _password_page(request, error="new password: the two entries differ", status=400)
     try:
         ChangePassword(runtime(request)).run(
-            principal, current=current, new=new, keep_session=request.cookies.get("dsrflow_session")
+            principal, current=current, new=new, keep_session=request.cookies.get(SESSION_COOKIE)
         )
     except UserError as exc:
         return _password_page(request, error=str(exc), status=400)
