@@ -308,3 +308,31 @@ def test_no_password_session_id_or_csrf_token_in_the_logs(
     assert "end of test" in logs and "console sign-in refused" in logs
     for secret in (PASSWORD, "canary-wrong-password-1", sid, token, otp, "canary-bad-csrf"):
         assert secret and secret not in logs
+
+
+def test_errors_on_page_paths_are_html_and_api_paths_keep_json(world) -> None:
+    _, app, _ = world
+    c = browser(app)
+    missing = c.get("/console/no-such-page")
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    assert "<h1>Not Found</h1>" in missing.text
+    too_long = c.post("/console/login", data={"username": "x" * 500, "csrf": "x"})
+    assert too_long.status_code == 400 and "text/html" in too_long.headers["content-type"]
+    assert "username" in too_long.text and "x" * 500 not in too_long.text
+    api = c.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json().keys() == {"error"}
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"DSRFLOW_CONSOLE_OIDC_ISSUER": "http://idp.example"}, "https:// URL"),
+        ({"DSRFLOW_CONSOLE_OIDC_ISSUER": "https://idp.example"}, "OIDC_CLIENT_ID"),
+        ({"DSRFLOW_CONSOLE_OIDC_ROLE_MAP": "approvers"}, "VALUE=ROLE"),
+    ],
+)
+def test_single_sign_on_settings_are_checked(tmp_path: Path, env, says: str) -> None:
+    from dsrflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=says):
+        console_runtime(tmp_path, **env)
