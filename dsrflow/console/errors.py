@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from dsrflow.api.hardening import is_page
-from dsrflow.console.session import LOGIN, SignInRequired
+from dsrflow.console.session import LOGIN, SESSION_COOKIE, SignInRequired, safe_next
 from dsrflow.errors import UserError
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -71,6 +71,18 @@ def _as_page(previous: Handler) -> Handler:
 
 async def _sign_in(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)
+    if (
+        request.method == "GET"
+        and request.headers.get("sec-fetch-site") == "cross-site"
+        and SESSION_COOKIE not in request.cookies
+    ):
+        # A link from elsewhere (a staff e-mail, a chat): the browser withheld the SameSite=
+        # Strict session cookie. One same-site hop to this very page brings it along; a
+        # browser without a session then gets the redirect below on that second request.
+        from dsrflow.console.web import templates
+
+        here = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return templates.TemplateResponse(request, "signin_continue.html", {"here": here})
     return RedirectResponse(exc.location or LOGIN, status_code=303)
 
 

@@ -122,6 +122,7 @@ def login(
     limit, client = limiter(request), _client(request)
     wait = limit.retry_after(client)
     if wait is not None:
+        log.info("console sign-in rate limited", retry_after=wait)
         return page_error(
             request, 429, "too many failed sign-ins; try again later", {"Retry-After": str(wait)}
         )

@@ -336,3 +336,16 @@ def test_single_sign_on_settings_are_checked(tmp_path: Path, env, says: str) -> 
 
     with pytest.raises(ConfigError, match=says):
         console_runtime(tmp_path, **env)
+
+
+def test_a_link_from_another_site_hops_once_to_bring_the_strict_cookie(world) -> None:
+    """SameSite=Strict cookies stay home on a cross-site navigation (a link in an e-mail):
+    one same-site hop to the same page, then the usual redirect if there is no session."""
+    _, app, _ = world
+    c = browser(app)
+    hop = c.get(VIEW_PAGE, headers={"Sec-Fetch-Site": "cross-site"})
+    assert hop.status_code == 200 and f'content="0;url={VIEW_PAGE}"' in hop.text
+    again = c.get(VIEW_PAGE, headers={"Sec-Fetch-Site": "same-origin"})
+    assert again.status_code == 303 and again.headers["location"].startswith("/console/login")
+    sign_in(c, "ann")
+    assert c.get(VIEW_PAGE, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
