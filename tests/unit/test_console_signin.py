@@ -306,8 +306,14 @@ def test_no_password_session_id_or_csrf_token_in_the_logs(
     err = capsys.readouterr()
     logs = err.out + err.err
     assert "end of test" in logs and "console sign-in refused" in logs
-    for secret in (PASSWORD, "canary-wrong-password-1", sid, token, otp, "canary-bad-csrf"):
+    with rt.ledger.engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT password_hash FROM console_accounts").scalars()
+        hashes = [h for h in stored if h]
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+    for secret in (PASSWORD, "canary-wrong-password-1", sid, token, otp, "canary-bad-csrf",
+                   *hashes, *(h.rsplit("$", 1)[1] for h in hashes)):  # fmt: skip
         assert secret and secret not in logs
+    assert "$argon2" not in logs
 
 
 def test_errors_on_page_paths_are_html_and_api_paths_keep_json(world) -> None:
