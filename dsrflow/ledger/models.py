@@ -378,7 +378,8 @@ class ConsoleSessionRow(Base):
 
     __tablename__ = "console_sessions"
 
-    id_sha256: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Hex."""
     username: Mapped[str] = mapped_column(String(64), index=True)
     method: Mapped[str] = mapped_column(String(10))
     roles: Mapped[str | None] = mapped_column(String(200), nullable=True)

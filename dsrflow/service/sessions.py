@@ -45,9 +45,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def digest(session_id: str) -> bytes:
-    """What the ledger keeps of a session id."""
-    return hashlib.sha256(_DOMAIN + session_id.encode()).digest()
+def digest(session_id: str) -> str:
+    """What the ledger keeps of a session id (hex: a portable primary key)."""
+    return hashlib.sha256(_DOMAIN + session_id.encode()).hexdigest()
 
 
 def console_key(rt: Runtime, purpose: str) -> bytes:

@@ -35,7 +35,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "console_sessions",
-        sa.Column("id_sha256", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("id_sha256", sa.String(length=64), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("roles", sa.String(length=200), nullable=True),
