@@ -4,7 +4,7 @@ Per calendar month (UTC): requests received (by type), completed and denied (by 
 ended), the median number of days to close them, the share closed on time, and how many were
 overdue. Counts only, no personal data: like ``ReadMetrics``, not audited.
 
-Definitions (docs/console-pages.md):
+Definitions (docs/console.md, Staff pages):
 
 - *closed*: ended ``completed`` or ``denied`` (a substantive answer), counted in the month it
   ended; *days to close*: from receipt to that end, in days (fractional), the median over the

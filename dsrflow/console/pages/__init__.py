@@ -2,7 +2,7 @@
 
 One router (``router``) that ``dsrflow.console.web.install`` includes; each module holds one
 area's routes, every one declaring its use case (``declared``/``posted``) and acting only
-through ``dsrflow.service``. See docs/console-pages.md.
+through ``dsrflow.service``. See docs/console.md, Staff pages.
 """
 
 from __future__ import annotations

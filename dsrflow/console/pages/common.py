@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar, cast
 
 import structlog
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dsrflow.api.context import context, declared
 from dsrflow.api.errors import one_line, status_of
+from dsrflow.console.errors import page_error
 from dsrflow.console.session import console_principal, csrf_token, require_csrf
 from dsrflow.console.web import templates
 from dsrflow.errors import ConfigError, Unavailable, UserError
@@ -98,15 +99,12 @@ def back_to(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """A minimal HTML error page: one line, never a trace."""
-    return templates.TemplateResponse(
-        request, "staff/error.html", {"status": status, "message": one_line(message)},
-        status_code=status,
-    )  # fmt: skip
+def error_page(request: Request, status: int, message: str) -> Response:
+    """The console's error page (``console.errors``): one line, never a trace."""
+    return page_error(request, status, one_line(message))
 
 
-def failure(request: Request, exc: Exception) -> HTMLResponse:
+def failure(request: Request, exc: Exception) -> Response:
     """The HTML answer to an error a page's use case raised (as ``api.errors``, in HTML)."""
     from temporalio.service import RPCError
 

@@ -8,7 +8,7 @@ an error (the person types them again), so no page echoes them.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from dsrflow.api.context import declared
 from dsrflow.console.pages.common import (
@@ -63,7 +63,7 @@ def new(request: Request, who: Staff, csrf: Csrf) -> HTMLResponse:
     "/console/requests/new", response_class=HTMLResponse, **posted("submit", temporal=True)
 )
 @html_errors
-async def submit(request: Request, who: Staff, csrf: Csrf) -> HTMLResponse:
+async def submit(request: Request, who: Staff, csrf: Csrf) -> Response:
     """Submit the request (``Submit``); the page after names its id and links to it."""
     from dsrflow.service.intake import Submit, SubmitCommand
 
