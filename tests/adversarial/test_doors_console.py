@@ -285,3 +285,38 @@ def test_sign_in_guesses_from_one_ipv6_network_share_one_limit(tmp_path: Path) -
                      "Winter2026!!").status_code for i in range(5)]  # fmt: skip
     rt.ledger.close()
     assert codes == [401, 401, 401, 429, 429]
+
+
+# --- stored markup ------------------------------------------------------------------------
+
+MARKUP_EMAIL = "<img/src=x/onerror=alert(1)>@example.org"
+MARKUP = '"><script src=/console/static/x.js></script><img src=x onerror=alert(1)>'
+
+
+def test_a_subjects_markup_address_is_escaped_where_staff_see_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored XSS: the privacy center takes any address without spaces, so a subject can file
+    as ``<img/src=x/onerror=...>@example.org``; staff see it on the reveal pages."""
+    from dsrflow.domain import HumanAction
+    from tests.unit.console_pages_kit import NOW, fake_temporal, put
+    from tests.unit.privacy_kit import center, file
+
+    _, _, public = center(tmp_path / "center")
+    assert file(public, email=MARKUP_EMAIL).status_code in (303, 400)  # taken or refused
+    rt = console_runtime(tmp_path / "console")
+    detail = f"reason={MARKUP}"
+    put(rt, "dsr-x", actions=[HumanAction(1, NOW, "staff:eve", "denied", None, detail)])
+    fake_temporal(rt, monkeypatch).started("dsr-x", MARKUP_EMAIL)
+    account(rt, "ann", "analyst")
+    c = browser(rt.api_app())
+    assert sign_in(c, "ann").status_code == 303
+    pages = [c.get("/console/requests/dsr-x"), c.get("/console/"), c.get("/console/tasks")]
+    csrf = session_csrf(rt, c)
+    for path in ("/console/requests/dsr-x/reveal", "/console/tasks/dsr-x/reveal"):
+        pages.append(c.post(path, data={"csrf": csrf, "reason": f"ticket {MARKUP}"}))
+    assert [p.status_code for p in pages] == [200] * 5
+    assert "&lt;img/src=x/onerror=alert(1)&gt;@example.org" in pages[3].text  # shown, escaped
+    for page in pages:
+        assert "<img" not in page.text and "<script src=/console/static/x" not in page.text
+    rt.ledger.close()
