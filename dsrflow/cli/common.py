@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
+from dsrflow.cli.actor import local_actor as _local_actor
 from dsrflow.cli.output import err as err
 from dsrflow.cli.output import error as error
-from dsrflow.cli.output import local_actor as _local_actor
 from dsrflow.cli.output import out as out
 
 if TYPE_CHECKING:

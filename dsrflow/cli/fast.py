@@ -82,7 +82,7 @@ def run(argv: list[str]) -> int | None:
 
 
 def _execute(rrt: ReadRuntime, command: str, options: dict[str, str]) -> None:
-    from dsrflow.cli.output import local_actor
+    from dsrflow.cli.actor import local_actor
     from dsrflow.cli.render import render_list, render_report
     from dsrflow.service.principal import Principal
     from dsrflow.service.reads import ListRequests, ShowRequest

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from dsrflow.cli import fast, output
+from dsrflow.cli import fast
 from dsrflow.errors import UserError
 
 _APP_NAMES = frozenset({"app", "_COMMANDS", "MIGRATING_COMMANDS", "_LazyGroup"})
@@ -38,13 +38,19 @@ def main() -> None:
         else:
             sys.exit(code)
     except UserError as exc:
+        from dsrflow.cli import output  # Rich's console: imported only to print an error
+
         output.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
+        from dsrflow.cli import output
+
         output.error("interrupted")
         sys.exit(130)
     except ModuleNotFoundError as exc:
         # The base install carries only what offline verification needs (docs/evidence-format.md).
+        from dsrflow.cli import output
+
         output.error(
             f"this command needs the orchestrator stack (missing module {exc.name!r}); "
             "install it with: pip install 'dsrflow[server]'"
@@ -55,6 +61,7 @@ def main() -> None:
         # install has no pydantic. Same meaning as the ``debug`` setting.
         if os.environ.get("DSRFLOW_DEBUG", "").lower() not in ("", "0", "false", "no", "off"):
             raise
+        from dsrflow.cli import output
         from dsrflow.redact import first_line
 
         output.error(

@@ -24,11 +24,3 @@ def error(message: str) -> None:
 
     for line in message.split("\n") or [""]:
         err.print(f"[bold red]error:[/] {escape(printable(line))}", markup=True, soft_wrap=True)
-
-
-def local_actor() -> str:
-    """The operating-system user as an actor id (``local:NAME``), when none is configured."""
-    import getpass
-    import re
-
-    return "local:" + (re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:98] or "user")
