@@ -10,7 +10,8 @@ Handled: ``request list`` with ``--status S`` and ``--limit N`` (also as ``--opt
 ``request show ID``. Everything else (``--help``, ``--subject``, ``--all``, ``--reveal``, global
 options, anything unusual) returns None and the Typer app runs; so does a ledger the read
 runtime declines (PostgreSQL, missing, another revision). Errors are raised, not printed: the
-entry point (``cli.main``) prints them exactly as for the Typer path.
+entry point (``cli.main``) prints them exactly as for the Typer path. Logging is not configured
+here: nothing on these two paths logs.
 """
 
 from __future__ import annotations
