@@ -12,14 +12,11 @@ values the way SQLAlchemy's SQLite types do, and builds audit entries with the s
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from dsrflow.ledger.chain import GENESIS, next_entry
 
 HEAD = "0008"
 """The migration this reader's SQL is written for: the newest one shipped. A unit test keeps it
@@ -186,6 +183,10 @@ class SqliteReader:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Append one entry to the audit chain, in one ``BEGIN IMMEDIATE`` transaction."""
+        import json  # here, with the hashing: a list writes no entry and needs neither
+
+        from dsrflow.ledger.chain import GENESIS, next_entry
+
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")  # serialises appenders, as Ledger's sessions do
         try:
