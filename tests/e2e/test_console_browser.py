@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 from dsrflow.demo.data import SUBJECT_EMAIL
 from tests.fixtures.browser import BrowserPage, chromium_path, chromium_version
 from tests.fixtures.console_stack import ConsoleStack
-from tests.fixtures.stack import run_cli
+from tests.fixtures.stack import DSRFLOW, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -38,6 +39,9 @@ INTAKE = ("GET", "/privacy/request/{}")
 VERIFY = ("GET", "/privacy/verify/{}")
 LOGIN = ("GET", "/console/login")
 REQUEST_PAGE = ("GET", "/console/requests/{}")
+REVEAL = ("POST", "/console/requests/{}/reveal")
+APPROVE = ("POST", "/console/requests/{}/approve")
+BUNDLE = ("GET", "/console/requests/{}/bundle")
 
 
 def _shape(path: str) -> str:
@@ -55,11 +59,14 @@ def need(stack: ConsoleStack, *routes: tuple[str, str]) -> None:
 async def create_accounts(stack: ConsoleStack) -> None:
     """Console accounts through the real CLI (``dsrflow accounts create``), one per role."""
     for name, role in STAFF.items():
-        code, out = await run_cli(
-            stack.rt, "accounts", "create", name, "--role", role, "--password-env",
-            "DSRFLOW_TEST_PASSWORD", actor="staff:root",
+        proc = await asyncio.create_subprocess_exec(
+            *DSRFLOW, "accounts", "create", name, "--role", role, "--password-stdin",
+            env={**os.environ, **stack.rt.env, "DSRFLOW_ACTOR": "staff:root"},
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        assert code == 0, out
+        out, _ = await proc.communicate(f"{PASSWORD}\n".encode())
+        assert proc.returncode == 0, out.decode()
 
 
 async def sign_in(bp: BrowserPage, stack: ConsoleStack, name: str) -> None:
@@ -68,12 +75,13 @@ async def sign_in(bp: BrowserPage, stack: ConsoleStack, name: str) -> None:
     await page.fill("input[name=username]", name)
     await page.fill("input[name=password]", PASSWORD)
     await bp.shot(f"{name}-sign-in")
-    await page.click("form [type=submit]")
-    await page.wait_for_load_state()
+    async with page.expect_navigation():
+        await page.click("form [type=submit]")
     assert "/console/login" not in page.url, await page.content()
+    assert "/console/password" not in page.url  # a password set by the CLI is not one-time
 
 
-async def sign_out(bp: BrowserPage, stack: ConsoleStack) -> None:
+async def sign_out(bp: BrowserPage) -> None:
     await bp.page.context.clear_cookies()  # a fresh session for the next person
 
 
@@ -102,15 +110,9 @@ async def status_becomes(stack: ConsoleStack, rid: str, status: str) -> None:
     raise AssertionError(f"request {rid} is {seen}, not {status}")
 
 
-def newest_request(stack: ConsoleStack) -> str:
-    rows = stack.rt.ledger.list_requests()
-    assert rows, "the intake created no request"
-    return str(max(rows, key=lambda r: r.received_at).request_id)
-
-
 @pytest.mark.timeout(300)
 async def test_erasure_from_intake_to_verified_bundle(
-    console_stack: ConsoleStack, browser_page: BrowserPage, tmp_path: Path, monkeypatch: Any
+    console_stack: ConsoleStack, browser_page: BrowserPage, tmp_path: Path
 ) -> None:
     stack, bp, page = console_stack, browser_page, browser_page.page
     bp.allow(stack.base_url)
@@ -121,56 +123,70 @@ async def test_erasure_from_intake_to_verified_bundle(
     await page.goto(f"{base}/privacy/request/erasure")
     await bp.shot("01-intake-form")
     await page.fill("input[name=email]", SUBJECT_EMAIL)
-    await page.click("form [type=submit]")
-    await page.wait_for_load_state()
-    await bp.shot("02-intake-submitted")
-    assert page.url.startswith(base)
+    await page.fill("input[name=name]", SUBJECT_NAME)
+    async with page.expect_navigation():
+        await page.click("form.intake [type=submit]")
+    await bp.shot("02-intake-sent")
+    assert page.url.startswith(base) and "Check your inbox" in await page.content()
 
-    # 2. ... and follows the verification link from the e-mail the local SMTP server received.
-    link = await mail_link(stack, "verif", re.escape(base) + r"/privacy/verify/[^\s\"'<>]+")
+    # 2. ... and follows the link in the e-mail the local SMTP server received.
+    link = await mail_link(stack, "confirm", re.escape(base) + r"/privacy/verify/[^\s\"'<>]+")
     await page.goto(link)
-    await bp.shot("03-verified")
-    rid = newest_request(stack)
+    await bp.shot("03-confirm-page")
+    rid = await page.locator("main strong").first.inner_text()
+    assert stack.rt.ledger.get_request(rid) is not None, rid
+    async with page.expect_navigation():
+        await page.click("form [type=submit]")
+    assert "your request is confirmed" in await page.content()
+    await bp.shot("04-confirmed")
     await status_becomes(stack, rid, "awaiting_approval")
 
     # 3. An analyst signs in and reveals the subject, giving a reason.
-    need(stack, LOGIN, REQUEST_PAGE)
-    monkeypatch.setenv("DSRFLOW_TEST_PASSWORD", PASSWORD)
+    need(stack, LOGIN, REQUEST_PAGE, REVEAL, APPROVE, BUNDLE)
     await create_accounts(stack)
     await sign_in(bp, stack, "ann")
     await page.goto(f"{base}/console/")
-    await bp.shot("04-analyst-inbox")
-    assert rid in await page.content()
+    await bp.shot("05-analyst-inbox")
+    assert await page.locator(f"a[href='/console/requests/{rid}']").count() > 0
     await page.goto(f"{base}/console/requests/{rid}")
-    assert SUBJECT_EMAIL not in await page.content()  # masked until revealed
-    await bp.shot("05-analyst-request")
+    assert SUBJECT_EMAIL not in await page.content()  # hidden until revealed
+    await bp.shot("06-analyst-request")
     await page.fill("form.reveal [name=reason]", "the subject called to ask which account")
-    await page.click("form.reveal [type=submit]")
-    await page.wait_for_load_state()
-    assert SUBJECT_EMAIL in await page.content()
-    await bp.shot("06-analyst-revealed")
-    await sign_out(bp, stack)
+    async with page.expect_navigation():
+        await page.click("form.reveal [type=submit]")
+    assert SUBJECT_EMAIL in await page.locator("ul.identities").inner_text()
+    await bp.shot("07-analyst-revealed")
+    await sign_out(bp)
 
     # 4. An approver approves; the request finishes live on the page (no reload).
     await sign_in(bp, stack, "abe")
     await page.goto(f"{base}/console/requests/{rid}")
-    assert SUBJECT_EMAIL not in await page.content()  # a reveal is for the one who asked
-    await bp.shot("07-approver-request")
-    await page.click("form.approve [type=submit]")
-    await page.wait_for_load_state()
-    await bp.shot("08-approved")
+    assert SUBJECT_EMAIL not in await page.content()  # a reveal shows one page to one person
+    await bp.shot("08-approver-request")
+    await page.fill("form.decision-approve [name=reason]", "identity confirmed by e-mail link")
+    async with page.expect_navigation():
+        await page.click("form.decision-approve [type=submit]")
+    await bp.shot("09-approved")
     loads = await page.evaluate("performance.getEntriesByType('navigation').length")
-    await page.get_by_text(re.compile("completed", re.I)).first.wait_for(timeout=WAIT_MS)
+    url = page.url
+    status = page.locator("#status")
+    await page.wait_for_function(
+        "() => /completed/i.test(document.getElementById('status').textContent)",
+        timeout=WAIT_MS,
+    )
+    assert page.url == url  # the same document, updated in place by console.js
     assert await page.evaluate("performance.getEntriesByType('navigation').length") == loads
-    await bp.shot("09-completed-live")
+    await bp.shot("10-completed-live")
+    assert "completed" in (await status.inner_text()).lower()
     await status_becomes(stack, rid, "completed")
 
     # 5. The bundle downloads and verifies offline.
+    await page.reload()  # the downloads appear with the results
     async with page.expect_download() as download:
-        await page.click("a[href$='/bundle']")
+        await page.click(f"a[href='/console/requests/{rid}/bundle']")
     bundle = tmp_path / "bundle.zip"
     await (await download.value).save_as(bundle)
-    await bp.shot("10-bundle-downloaded")
+    await bp.shot("11-bundle-downloaded")
     assert SUBJECT_EMAIL.encode() not in bundle.read_bytes()
     await verify_offline(stack, bundle, rid, tmp_path)
 
@@ -193,7 +209,7 @@ async def verify_offline(stack: ConsoleStack, bundle: Path, rid: str, tmp_path: 
 
 @pytest.mark.timeout(180)
 async def test_an_engineer_sees_no_subject_data(
-    console_stack: ConsoleStack, browser_page: BrowserPage, monkeypatch: Any
+    console_stack: ConsoleStack, browser_page: BrowserPage
 ) -> None:
     stack, bp, page = console_stack, browser_page, browser_page.page
     bp.allow(stack.base_url)
@@ -202,7 +218,6 @@ async def test_an_engineer_sees_no_subject_data(
     code, out = await run_cli(stack.rt, "request", "submit", "--type", "erasure", "--email",
                               SUBJECT_EMAIL, "--request-id", rid, actor="staff:ivy")  # fmt: skip
     assert code == 0, out
-    monkeypatch.setenv("DSRFLOW_TEST_PASSWORD", PASSWORD)
     await create_accounts(stack)
     await sign_in(bp, stack, "eve")
     for step, path in (("inbox", "/console/"), ("request", f"/console/requests/{rid}")):
