@@ -42,6 +42,7 @@ REQUEST_PAGE = ("GET", "/console/requests/{}")
 REVEAL = ("POST", "/console/requests/{}/reveal")
 APPROVE = ("POST", "/console/requests/{}/approve")
 BUNDLE = ("GET", "/console/requests/{}/bundle")
+TASKS = ("GET", "/console/tasks")
 
 
 def _shape(path: str) -> str:
@@ -139,6 +140,7 @@ async def test_erasure_from_intake_to_verified_bundle(
         await page.click("form [type=submit]")
     assert "your request is confirmed" in await page.content()
     await bp.shot("04-confirmed")
+    status_link = base + await page.locator("a[href^='/privacy/status/']").get_attribute("href")
     await status_becomes(stack, rid, "awaiting_approval")
 
     # 3. An analyst signs in and reveals the subject, giving a reason.
@@ -190,6 +192,12 @@ async def test_erasure_from_intake_to_verified_bundle(
     assert SUBJECT_EMAIL.encode() not in bundle.read_bytes()
     await verify_offline(stack, bundle, rid, tmp_path)
 
+    # 6. The subject's status page (the link from the confirmation) says it is done.
+    await sign_out(bp)
+    await page.goto(status_link)
+    await bp.shot("12-subject-status")
+    assert "Your request is complete" in await page.content()
+
 
 async def verify_offline(stack: ConsoleStack, bundle: Path, rid: str, tmp_path: Path) -> None:
     """``dsrflow verify`` on the downloaded bundle with the controller's published keyring."""
@@ -211,21 +219,36 @@ async def verify_offline(stack: ConsoleStack, bundle: Path, rid: str, tmp_path: 
 async def test_an_engineer_sees_no_subject_data(
     console_stack: ConsoleStack, browser_page: BrowserPage
 ) -> None:
+    """The engineer role runs stores, not requests: every request page refuses it (an HTML
+    403), its task list opens, and no page it reaches shows the subject."""
     stack, bp, page = console_stack, browser_page, browser_page.page
     bp.allow(stack.base_url)
-    need(stack, LOGIN, REQUEST_PAGE)
+    need(stack, LOGIN, REQUEST_PAGE, TASKS)
     rid = f"brw-{uuid.uuid4().hex[:8]}"
     code, out = await run_cli(stack.rt, "request", "submit", "--type", "erasure", "--email",
                               SUBJECT_EMAIL, "--request-id", rid, actor="staff:ivy")  # fmt: skip
     assert code == 0, out
     await create_accounts(stack)
     await sign_in(bp, stack, "eve")
-    for step, path in (("inbox", "/console/"), ("request", f"/console/requests/{rid}")):
-        await page.goto(stack.base_url + path)
+    refused = 0
+    pages = [
+        ("inbox", "/console/", 403), ("request", f"/console/requests/{rid}", 403),
+        ("progress", f"/console/requests/{rid}/progress", 403),
+        ("bundle", f"/console/requests/{rid}/bundle", 403), ("tasks", "/console/tasks", 200),
+    ]  # fmt: skip
+    for step, path, expected in pages:
+        response = await page.goto(stack.base_url + path)
+        assert response is not None and response.status == expected, (path, response)
+        refused += expected == 403
         await bp.shot(f"engineer-{step}")
         html = (await page.content()).lower()
-        for secret in (SUBJECT_EMAIL, SUBJECT_NAME.lower(), "acacia"):
+        for secret in (SUBJECT_EMAIL, SUBJECT_NAME.lower(), "acacia", "7946 0101"):
             assert secret not in html, f"{path} shows {secret!r} to an engineer"
+    # The refusals were the point: Chromium reports each 403 document as a console error.
+    # The 403 on sign-in's redirect to the inbox is one more.
+    forbidden = [e for e in bp.errors if "status of 403" in e]
+    assert len(forbidden) == refused + 1, bp.errors
+    bp.errors[:] = [e for e in bp.errors if e not in forbidden]
 
 
 async def test_the_evidence_certificate_renders_offline(
