@@ -229,6 +229,34 @@ class IntakeSettings(_Group):
     """The public privacy center's intake (``DSRFLOW_INTAKE_*``)."""
 
     enabled: bool = Field(True, description="Serve the privacy center's intake pages.")
+    public_url: str = Field(
+        "http://127.0.0.1:8235",
+        min_length=1,
+        description="Where subjects reach this server (scheme://host[:port]); the verification "
+        "e-mail's link starts with it.",
+    )
+    link_ttl_hours: float = Field(
+        72, gt=0, le=24 * 60, description="How long a verification link confirms a request."
+    )
+    rate_window_s: int = Field(3600, ge=1, description="The intake rate limit's window.")
+    rate_per_client: int = Field(
+        10, ge=1, description="Requests one client address may file per window."
+    )
+    rate_per_email: int = Field(
+        3, ge=1, description="Requests one e-mail address may file per window (by blind index)."
+    )
+    email_max_chars: int = Field(254, ge=6, le=1000, description="Longest e-mail address.")
+    name_max_chars: int = Field(200, ge=1, le=1000, description="Longest name.")
+    details_max_chars: int = Field(
+        2000, ge=1, le=20000, description="Longest free-text details (sealed, never logged)."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~/-]*)?", value):
+            raise ValueError("expected scheme://host[:port][/path] (http or https)")
+        return value.rstrip("/")
 
 
 class AdaptersSettings(_Group):

@@ -341,3 +341,49 @@ class RequestSubjectRow(Base):
     request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     token: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VerificationLinkRow(Base):
+    """A verification link e-mailed to a privacy-center requester: only its token's SHA-256.
+
+    Minted when the ``verification`` message is rendered for sending, so the token itself is
+    never at rest here or in the outbox. ``used_at`` marks the link that confirmed the request
+    (single use for verifying; it still opens the status page for the life of the request).
+    """
+
+    __tablename__ = "verification_links"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(80), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class IntakeAttemptRow(Base):
+    """One privacy-center submission attempt, for the intake rate limit.
+
+    ``key`` is ``client:`` or ``email:`` and a blind-index HMAC: neither the address nor the
+    client's IP is kept. Rows older than the window are deleted as new ones come in.
+    """
+
+    __tablename__ = "intake_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IntakeNoteRow(Base):
+    """What a privacy-center requester typed beyond the e-mail (name, details), sealed.
+
+    AES-256-GCM under the request's data key, like the subject's contact: ``dsrflow purge``
+    destroys the key, after which no copy can be opened.
+    """
+
+    __tablename__ = "intake_notes"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(80))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -6,7 +6,9 @@ person extends the deadline (GDPR Art. 12(3): the subject is told, with the reas
 supervisory authority), ``completion`` when it completes. Staff messages: ``reminder``,
 ``escalation`` (a manual task or a stuck store near the deadline) and ``overdue``, from the
 clock's recorded actions, and ``message_failed`` when a subject's message could not be
-delivered. Dry runs and requests refused or ended outside dsrflow send the subject nothing.
+delivered. ``verification`` (the e-mail link of a privacy-center request) is not planned here:
+the privacy center's intake puts it in the outbox itself (``service/subject_intake.py``).
+Dry runs and requests refused or ended outside dsrflow send the subject nothing.
 
 Each message is keyed by request, kind and ``seq``: the action's sequence number for messages
 caused by an action, 0 for those a request has at most once.
@@ -31,6 +33,7 @@ REMINDER = "reminder"
 ESCALATION = "escalation"
 OVERDUE = "overdue"
 MESSAGE_FAILED = "message_failed"
+VERIFICATION = "verification"
 
 RECIPIENTS: dict[str, str] = {
     ACKNOWLEDGEMENT: SUBJECT,
@@ -41,6 +44,7 @@ RECIPIENTS: dict[str, str] = {
     ESCALATION: STAFF,
     OVERDUE: STAFF,
     MESSAGE_FAILED: STAFF,
+    VERIFICATION: SUBJECT,
 }
 """Every kind of message and who receives it (a template exists for each)."""
 

@@ -45,7 +45,7 @@ VARIABLES = (
     "controller", "request_id", "request_type", "request_label", "regulation", "received_on",
     "due_on", "status_url", "authority", "ground", "note", "extended_by", "reason",
     "artifact_kind", "artifact_sha256", "delivery_reference", "store", "detail",
-    "failed_kind", "failed_error",
+    "failed_kind", "failed_error", "verify_url", "link_expires_on",
 )  # fmt: skip
 """Every template sees all of these (empty where they do not apply); none is an address."""
 
@@ -207,4 +207,8 @@ def sample() -> dict[str, Any]:
     for name in ("ground", "note", "extended_by", "reason", "store", "detail"):
         values[name] = values[name] or name
     values.update(failed_kind="acknowledgement", failed_error="SMTP 550")
+    values.update(
+        verify_url="https://privacy.example.com/privacy/verify/sample-token",
+        link_expires_on="04 January 2026 09:00 UTC",
+    )
     return values

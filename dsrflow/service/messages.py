@@ -177,10 +177,17 @@ class SendPending(UseCase):
         from dsrflow.messages.render import values_for
 
         s = self.rt.settings
-        return values_for(
+        values = values_for(
             row.kind, row.request_id, row.context, controller=s.controller,
             status_url=s.messages.status_url, authority=s.messages.authority,
         )  # fmt: skip
+        if row.kind == kinds.VERIFICATION:
+            # The link's token is minted now, for this attempt only: the outbox never holds it
+            # and the ledger keeps only its hash (docs/privacy-center.md).
+            from dsrflow.service.subject_intake import mint_link
+
+            values.update(mint_link(self.rt, row.request_id))
+        return values
 
 
 def _outcome(d: Delivery, channel: str) -> _Outcome:
