@@ -223,6 +223,77 @@ class ConsoleSettings(_Group):
         5, ge=1, description="Failed password sign-ins in a row before an account locks."
     )
     lockout_s: int = Field(15 * 60, ge=1, description="How long a locked account stays locked.")
+    signin_failures_per_address: int = Field(
+        20, ge=1, description="Failed sign-ins per client address per window (then 429)."
+    )
+    signin_failure_window_s: int = Field(300, ge=1, description="The window of that limit.")
+    secure_cookies: bool = Field(
+        False,
+        description="Mark cookies Secure even on plain HTTP (TLS ends at a proxy that does "
+        "not forward the scheme); they are always Secure on HTTPS.",
+    )
+    password_min_length: int = Field(12, ge=8, le=256, description="Shortest password accepted.")
+    password_time_cost: int = Field(3, ge=1, description="argon2id iterations.")
+    password_memory_kib: int = Field(65536, ge=64, description="argon2id memory, in KiB.")
+    password_parallelism: int = Field(4, ge=1, le=64, description="argon2id lanes.")
+    oidc_issuer: str | None = Field(
+        None, description="Single sign-on: the OpenID Connect issuer URL (unset: passwords only)."
+    )
+    oidc_name: str = Field(
+        "single sign-on", min_length=1, max_length=60, description="The issuer's name on the page."
+    )
+    oidc_client_id: str | None = Field(None, description="This console's client id there.")
+    oidc_client_secret: SecretStr | None = Field(
+        None, description="Its client secret (unset: a public client, PKCE only)."
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for.")
+    oidc_username_claim: str = Field(
+        "preferred_username", min_length=1, description="The ID token claim naming the person."
+    )
+    oidc_roles_claim: str = Field(
+        "roles", min_length=1, description="The ID token claim holding their roles or groups."
+    )
+    oidc_role_map: str = Field(
+        "",
+        description="``value=role,...``: which claim values give which console role; unset: "
+        "values that are role names count as those roles, the rest are ignored.",
+    )
+    oidc_redirect_url: str | None = Field(
+        None,
+        description="The callback URL registered at the issuer; default: this server's "
+        "/console/oidc/callback as the browser reached it.",
+    )
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.rstrip("/")
+        loopback = re.match(r"http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", value)
+        if not (value.startswith("https://") or loopback):
+            raise ValueError("expected an https:// URL (http:// only on this machine)")
+        return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _role_map(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            if "=" not in pair or not all(x.strip() for x in pair.split("=", 1)):
+                raise ValueError("expected VALUE=ROLE pairs separated by commas")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_client(self) -> ConsoleSettings:
+        if self.oidc_issuer is not None and not self.oidc_client_id:
+            raise ValueError(f"{PREFIX}CONSOLE_OIDC_ISSUER needs {PREFIX}CONSOLE_OIDC_CLIENT_ID")
+        return self
+
+    @property
+    def role_map(self) -> dict[str, str]:
+        """``oidc_role_map`` as a mapping (claim value -> role)."""
+        pairs = (p.split("=", 1) for p in self.oidc_role_map.split(",") if "=" in p)
+        return {k.strip(): v.strip() for k, v in pairs}
 
 
 class IntakeSettings(_Group):

@@ -37,6 +37,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "codec-server": ("dsrflow.cli.dev", "codec_server", ()),
     "serve": ("dsrflow.cli.serve_cmd", "serve", ()),
     "tokens": ("dsrflow.cli.tokens_cmd", "tokens_app", ()),
+    "accounts": ("dsrflow.cli.accounts_cmd", "accounts_app", ()),
     "opendsr": ("dsrflow.cli.opendsr_cmd", "opendsr_app", ()),
     "demo": ("dsrflow.cli.dev", "demo", ()),
 }

@@ -24,6 +24,7 @@ from dsrflow.ledger.models import (
     HumanTaskRow,
     NotificationRow,
     RequestActionRow,
+    RequestCaseRow,
     RequestRow,
     RequestSubjectRow,
 )
@@ -164,6 +165,7 @@ class Ledger:
         regulation: str | None = None,
         due_before: datetime | None = None,
         subject_tokens: list[str] | None = None,
+        case_ref: str | None = None,
     ) -> list[RequestRow]:
         """Most recent requests first, filtered by every criterion given.
 
@@ -177,6 +179,7 @@ class Ledger:
             due_before: Due strictly before this time.
             subject_tokens: Requests indexed under any of these blind-index tokens
                 (``dsrflow.ledger.subjects``); an empty list matches nothing.
+            case_ref: Requests submitted with this case reference (``dsrflow.ledger.cases``).
         """
         with self.session() as s:
             stmt = select(RequestRow).order_by(RequestRow.received_at.desc()).limit(limit)
@@ -199,6 +202,9 @@ class Ledger:
                     RequestSubjectRow.token.in_(subject_tokens)
                 )
                 stmt = stmt.where(RequestRow.id.in_(indexed))
+            if case_ref is not None:
+                cased = select(RequestCaseRow.request_id).where(RequestCaseRow.case_ref == case_ref)
+                stmt = stmt.where(RequestRow.id.in_(cased))
             return [_loaded(r) for r in s.scalars(stmt)]
 
     def request_counts(self) -> tuple[dict[str, int], dict[str, int], int]:

@@ -387,3 +387,63 @@ class IntakeNoteRow(Base):
     key_id: Mapped[str] = mapped_column(String(80))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RequestCaseRow(Base):
+    """A request's case reference: the privacy team's own reference, given at submission.
+
+    Written by the submit use case so the console's inbox can find a request by its case
+    reference (``ListRequests`` ``case_ref``). A case reference must not hold personal data
+    (``SubmitCommand.case_ref``).
+    """
+
+    __tablename__ = "request_cases"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    case_ref: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleAccountRow(Base):
+    """A console account: a person who signs in with a password (``dsrflow accounts``).
+
+    Only an argon2id hash of the password is kept. ``failed_signins`` and ``locked_until`` are
+    the lockout's state, kept here so that it holds across processes; ``must_change_password``
+    is set by an admin's reset (the one-time password works once, for choosing a new one).
+    """
+
+    __tablename__ = "console_accounts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    roles: Mapped[str] = mapped_column(String(200))
+    """Comma-separated, sorted."""
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_signins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    password_changed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    last_signin_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in console session. The id is the cookie's secret: only its SHA-256 is kept.
+
+    ``roles`` is set for single sign-on sessions (the identity provider's roles at sign-in);
+    a password session reads its account's roles on every request, so a change applies at once.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """Hex."""
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    roles: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -166,6 +166,7 @@ class Submit(UseCase):
         rc = rc or await self.requests()
         kept = await asyncio.to_thread(self._keep_contact, inp)
         indexed = await asyncio.to_thread(self._index_subject, inp)
+        cased = await asyncio.to_thread(self._keep_case, inp)
         try:
             done = await self._start(rc, inp)
         except SubmitRefused:
@@ -180,6 +181,10 @@ class Submit(UseCase):
                 from dsrflow.ledger import subjects
 
                 await asyncio.to_thread(subjects.remove, self.rt.ledger, inp.request_id, indexed)
+            if cased:
+                from dsrflow.ledger import cases
+
+                await asyncio.to_thread(cases.remove, self.rt.ledger, inp.request_id)
             raise
         if done.created:
             self.audit(
@@ -224,6 +229,18 @@ class Submit(UseCase):
 
         tokens = self.rt.journal.blind_index(inp.identities)
         return subjects.add(self.rt.ledger, inp.request_id, tokens)
+
+    def _keep_case(self, inp: DsrInput) -> bool:
+        """Record the case reference, so the console's inbox finds the request by it.
+
+        Returns:
+            Whether this call recorded it (False: none given, or kept by an earlier try).
+        """
+        from dsrflow.ledger import cases
+
+        if not inp.case_ref:
+            return False
+        return cases.keep(self.rt.ledger, inp.request_id, inp.case_ref.strip())
 
     def _keep_contact(self, inp: DsrInput) -> bool:
         """Seal the subject's e-mail under the request's data key before Temporal sees it.

@@ -68,6 +68,9 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "messages.list": READERS,
     "messages.check": READERS | {"engineer"},
     "tokens.manage": frozenset({"admin"}),
+    # console accounts (admins); one's own password and sign-out (every console role)
+    "accounts.manage": frozenset({"admin"}),
+    "account.self": ROLES - {"controller"},
     # OpenDSR inbound: a controller acts on its own requests only (the routes also require the
     # actor to be controller:<domain>, so an admin cannot pose as one); admins manage controllers
     "opendsr": frozenset({"controller", "admin"}),

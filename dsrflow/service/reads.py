@@ -72,6 +72,7 @@ class RequestSummary:
     stores: tuple[StoreLine, ...]
     artifact_kind: str | None = None
     artifact_sha256: str | None = None
+    regulation: str = "gdpr"
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ def summary(row: Any) -> RequestSummary:
     return RequestSummary(
         row.id, row.type, row.status, row.received_at, row.due_at, bool(row.overdue),
         row.completed_at, row.reason, stores, row.artifact_kind, row.artifact_sha256,
+        row.regulation,
     )  # fmt: skip
 
 
@@ -129,6 +131,7 @@ class ListRequests(UseCase):
         due_before: str | None = None,
         overdue: bool | None = None,
         subject: str | None = None,
+        case_ref: str | None = None,
     ) -> list[RequestSummary]:
         """Most recent first, filtered by every criterion given.
 
@@ -142,6 +145,7 @@ class ListRequests(UseCase):
             overdue: True: open and late (as ``status=overdue``); False: not flagged overdue.
             subject: ``KIND=VALUE``: requests about this identifier, found through the blind
                 index (audited as a view naming the kind only; the value is never written).
+            case_ref: Requests submitted with this case reference (exactly, spaces trimmed).
 
         Raises:
             UserError: An unknown status, type or regulation (naming the allowed ones), a bad
@@ -165,6 +169,8 @@ class ListRequests(UseCase):
         if not 1 <= limit <= 10_000:
             raise UserError("--limit: between 1 and 10000")
         kind, tokens = self._subject(subject) if subject is not None else (None, None)
+        if case_ref is not None:
+            case_ref = checks.text(case_ref, "--case-ref", required=True).strip()
         late = status == OVERDUE or overdue is True
         wanted = status.replace("-", "_") if status and status != OVERDUE else None
         rows = self.rt.ledger.list_requests(
@@ -177,6 +183,7 @@ class ListRequests(UseCase):
             regulation=regulation,
             due_before=datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None,
             subject_tokens=tokens,
+            case_ref=case_ref,
         )
         if kind is not None:
             self.audit(principal, "search", Category.VIEW, None, by="subject", kind=kind)

@@ -1,7 +1,0 @@
-"""Not built yet (see dsrflow/console/__init__.py)."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(include_in_schema=False)
