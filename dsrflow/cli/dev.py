@@ -167,12 +167,13 @@ async def _serve(
 async def _start_api(rt: Runtime) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start the HTTP API next to the worker and say where it is."""
     from dsrflow.api.serve import start
-    from dsrflow.cli.serve_cmd import api_url, server_options
+    from dsrflow.cli.serve_cmd import api_url, print_pages, server_options
 
     a = rt.settings.api
     started = await start(rt.api_app(), a.host, a.port, **server_options(rt))
     url = api_url(a.host, a.port, tls=a.tls_cert is not None)
     out.print(f"API           {url} (tokens: dsrflow tokens create)", markup=False)
+    print_pages(url)
     return started
 
 

@@ -34,8 +34,9 @@ def serve(
         raise UserError("--port: between 1 and 65535")
     ensure_port_free(host, port, "API")
     app = rt.api_app()  # a ledger at another revision is refused here, in one line
-    out.print(f"API           {api_url(host, port, tls=api.tls_cert is not None)} - Ctrl-C to stop",
-              markup=False)  # fmt: skip
+    url = api_url(host, port, tls=api.tls_cert is not None)
+    out.print(f"API           {url} - Ctrl-C to stop", markup=False)
+    print_pages(url)
     uvicorn.run(app, host=host, port=port, **server_options(rt))
 
 
@@ -43,6 +44,17 @@ def api_url(host: str, port: int, *, tls: bool) -> str:
     """The API's base URL."""
     shown = f"[{host}]" if ":" in host else host
     return f"{'https' if tls else 'http'}://{shown}:{port}/api/v1"
+
+
+def print_pages(base_api_url: str) -> None:
+    """Say where the console and the privacy center are, next to the API's line."""
+    site = base_api_url.removesuffix("/api/v1")
+    out.print(
+        f"Console       {site}/console/ (first account: dsrflow accounts create NAME --role admin "
+        "--prompt)",
+        markup=False,
+    )
+    out.print(f"Privacy       {site}/privacy/ (the subjects' request forms)", markup=False)
 
 
 def server_options(rt: Runtime) -> dict[str, Any]:

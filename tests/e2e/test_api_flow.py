@@ -187,7 +187,9 @@ async def test_dev_serves_the_api_and_prints_its_url(demo_dir: Path, tmp_path: P
             assert dev.poll() is None and time.monotonic() < deadline, log_path.read_text()
             await asyncio.sleep(0.2)
         url = f"http://127.0.0.1:{port}/api/v1"
-        assert f"API           {url} (tokens: dsrflow tokens create)" in log_path.read_text()
+        printed = log_path.read_text()
+        assert f"API           {url} (tokens: dsrflow tokens create)" in printed
+        assert f"Console       http://127.0.0.1:{port}/console/ (first account:" in printed
         api = Api(url)
         assert (await api.call("GET", "/openapi.json", None))[0] == 200
         status, body = await api.json("GET", "/metrics", None)
