@@ -37,10 +37,10 @@ from pydantic_settings import (
 )
 
 from dsrflow.errors import ConfigError
-
-PREFIX = "DSRFLOW_"
-ENV_FILE_VAR = "DSRFLOW_ENV_FILE"
-SECRETS_DIR_VAR = "DSRFLOW_SECRETS_DIR"
+from dsrflow.lean_settings import ENV_FILE_VAR as ENV_FILE_VAR
+from dsrflow.lean_settings import PREFIX as PREFIX
+from dsrflow.lean_settings import SECRETS_DIR_VAR as SECRETS_DIR_VAR
+from dsrflow.lean_settings import default_ledger_url, sources
 
 _ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -467,13 +467,7 @@ class Settings(BaseSettings):
 
         """
         env = dict(os.environ if env is None else env)
-        named = env.get(ENV_FILE_VAR)
-        if named and not Path(named).exists():  # a file named on purpose must be there
-            raise ConfigError(f"settings: {ENV_FILE_VAR}: {named} does not exist")
-        dotenv = _read_dotenv(Path(named or ".env"))
-        secrets_dir = env.get(SECRETS_DIR_VAR) or dotenv.get(SECRETS_DIR_VAR)
-        secrets = _read_secrets(Path(secrets_dir)) if secrets_dir else {}
-        token = _SOURCES.set([env, dotenv, secrets])
+        token = _SOURCES.set(sources(env))
         try:
             return cls()
         except _ValidationError as exc:
@@ -506,7 +500,7 @@ class Settings(BaseSettings):
     @property
     def ledger_database_url(self) -> str:
         """The ledger's SQLAlchemy URL (SQLite in the state folder unless set)."""
-        return self.ledger.url or f"sqlite:///{(self.state_dir / 'ledger.db').resolve()}"
+        return self.ledger.url or default_ledger_url(self.state_dir)
 
     @property
     def artifacts_dir(self) -> Path:
@@ -541,24 +535,6 @@ class _MappingSource(EnvSettingsSource):
             for k, v in self._values.items()
             if k.upper().startswith(PREFIX) and v != ""
         }
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    from dotenv import dotenv_values
-
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
-
-
-def _read_secrets(folder: Path) -> dict[str, str]:
-    if not folder.is_dir():
-        raise ConfigError(f"settings: {SECRETS_DIR_VAR}: {folder} is not a directory")
-    return {
-        p.name.upper(): p.read_text().strip()
-        for p in folder.iterdir()
-        if p.is_file() and p.name.upper().startswith(PREFIX)
-    }
 
 
 def _one_line(exc: _ValidationError) -> str:

@@ -12,4 +12,6 @@ pytest_plugins = [
     "tests.fixtures.lifecycle",
     "tests.fixtures.mailbox",
     "tests.fixtures.activities",
+    "tests.fixtures.browser",
+    "tests.fixtures.console_stack",
 ]

@@ -7,6 +7,7 @@ exception ever reaches the server's default error page with a trace.
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -87,16 +88,20 @@ class Hardening:
                 message["headers"] = kept + list(extra)
             await send(message)
 
+        page = is_page(scope.get("path", ""))
         try:
             refusal = _refuse(scope)
             if refusal is not None:
-                await _respond(send_hardened, *refusal)
+                await _respond(send_hardened, *refusal, page=page)
                 return
             if scope["method"] in BODY_METHODS:
                 body = await self._read_body(scope, receive)
                 if body is None:
                     await _respond(
-                        send_hardened, 413, f"request body larger than {self.max_body} bytes"
+                        send_hardened,
+                        413,
+                        f"request body larger than {self.max_body} bytes",
+                        page=page,
                     )
                     return
                 receive = _replay(body)
@@ -105,7 +110,7 @@ class Hardening:
             # The type only: a message may quote input or data.
             log.error("api internal error", error=type(exc).__name__)
             if not started:
-                await _respond(send_hardened, 500, "internal error; see the server log")
+                await _respond(send_hardened, 500, "internal error; see the server log", page=page)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The whole body, or None when it is over the cap (read no further than that)."""
@@ -186,15 +191,29 @@ def _replay(body: bytes) -> Receive:
 
 
 async def _respond(
-    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send,
+    status: int,
+    message: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    *,
+    page: bool = False,
 ) -> None:
-    body = error_body(message)
+    """Answer an error before (or instead of) the app: JSON, or a bare HTML page on a page path."""
+    if page:
+        text = html.escape(" ".join(message.split()))
+        body = (
+            f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error {status}'
+            f"</title></head><body><h1>Error {status}</h1><p>{text}</p></body></html>"
+        ).encode()
+        ctype = b"text/html; charset=utf-8"
+    else:
+        body, ctype = error_body(message), JSON.encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", JSON.encode()),
+                (b"content-type", ctype),
                 (b"content-length", str(len(body)).encode()),
                 *(headers or []),
             ],

@@ -13,27 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
+
+from dsrflow.cli.actor import local_actor as _local_actor
+from dsrflow.cli.output import err as err
+from dsrflow.cli.output import error as error
+from dsrflow.cli.output import out as out
 
 if TYPE_CHECKING:
     from dsrflow.runtime import Runtime
     from dsrflow.service.principal import Principal
 
 T = TypeVar("T")
-# Piped output (logs, scripts, CI) gets wide lines instead of tables squeezed to 80 columns.
-_WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, emoji=False, width=_WIDTH)
-err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 200)
-
-
-def error(message: str) -> None:
-    """Print an error: one line per problem, prefixed ``error:`` (the message is data)."""
-    from rich.markup import escape
-
-    from dsrflow.service.checks import printable
-
-    for line in message.split("\n") or [""]:
-        err.print(f"[bold red]error:[/] {escape(printable(line))}", markup=True, soft_wrap=True)
 
 
 @dataclass
@@ -71,13 +61,6 @@ class CliState:
         from dsrflow.service.principal import Principal
 
         return Principal.of(self.who(), self.runtime().settings.roles.split(","))
-
-
-def _local_actor() -> str:
-    import getpass
-    import re
-
-    return "local:" + (re.sub(r"[^A-Za-z0-9._@+-]", "_", getpass.getuser())[:98] or "user")
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -1,134 +1,57 @@
 """Entry point of the ``dsrflow`` command.
 
-Modules imported at start-up stay light (no Temporal, no SQLAlchemy): ``dsrflow verify`` must
-work where only the verifier's dependencies are installed, and every command starts fast. A
-command's module is imported only when that command runs (``_COMMANDS``); ``--help`` imports all.
+The plain forms of ``request list`` and ``request show ID`` start fast (``dsrflow.cli.fast``:
+no Typer, no SQLAlchemy, no pydantic); every other command line goes to the Typer app
+(``dsrflow.cli.app``), which imports a command's module only when that command runs. Both paths
+raise the same errors into the same handler here, so they print and exit alike.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from difflib import get_close_matches
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-from typer.core import TyperGroup
-
-from dsrflow.cli import common
+from dsrflow.cli import fast
 from dsrflow.errors import UserError
 
-# name -> (module, attribute: a Typer app or a command function, modules that add to it)
-_COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "request": ("dsrflow.cli.requests", "app", ("dsrflow.cli.actions",)),
-    "catalog": ("dsrflow.cli.stores", "catalog_app", ()),
-    "stores": ("dsrflow.cli.stores", "stores_app", ()),
-    "verify": ("dsrflow.cli.verify_cmd", "verify", ()),
-    "keys": ("dsrflow.cli.verify_cmd", "keys_app", ()),
-    "log": ("dsrflow.cli.log_cmd", "log_app", ()),
-    "ledger": ("dsrflow.cli.ledger_upgrade", "ledger_app", ()),
-    "audit": ("dsrflow.cli.audit_cmd", "audit_app", ()),
-    "messages": ("dsrflow.cli.messages_cmd", "messages_app", ()),
-    "purge": ("dsrflow.cli.purge", "purge", ()),
-    "dev": ("dsrflow.cli.dev", "dev", ()),
-    "worker": ("dsrflow.cli.dev", "worker", ()),
-    "codec-server": ("dsrflow.cli.dev", "codec_server", ()),
-    "serve": ("dsrflow.cli.serve_cmd", "serve", ()),
-    "tokens": ("dsrflow.cli.tokens_cmd", "tokens_app", ()),
-    "accounts": ("dsrflow.cli.accounts_cmd", "accounts_app", ()),
-    "opendsr": ("dsrflow.cli.opendsr_cmd", "opendsr_app", ()),
-    "demo": ("dsrflow.cli.dev", "demo", ()),
-}
-
-# Commands that own their embedded ledger and bring it to this version's schema themselves.
-MIGRATING_COMMANDS = frozenset({"dev", "demo"})
+_APP_NAMES = frozenset({"app", "_COMMANDS", "MIGRATING_COMMANDS", "_LazyGroup"})
 
 
-class _LazyGroup(TyperGroup):
-    """The top-level group: builds a command from its module the first time it is asked for."""
+def __getattr__(name: str) -> Any:
+    # The Typer app and its tables, for callers of their old home (tests, docs tooling).
+    if name in _APP_NAMES:
+        from dsrflow.cli import app as app_module
 
-    def list_commands(self, ctx: Any) -> list[str]:
-        return sorted({*self.commands, *_COMMANDS})
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in self.commands and cmd_name in _COMMANDS:
-            module, attr, extras = _COMMANDS[cmd_name]
-            for extra in extras:
-                importlib.import_module(extra)
-            target = getattr(importlib.import_module(module), attr)
-            if not isinstance(target, typer.Typer):
-                single = typer.Typer(add_completion=False)
-                single.command(cmd_name)(target)
-            # A sub-app stays a group even with one command; a function becomes that command.
-            command = (
-                typer.main.get_group(target)
-                if isinstance(target, typer.Typer)
-                else typer.main.get_command(single)
-            )
-            command.name = cmd_name
-            self.commands[cmd_name] = command
-        return self.commands.get(cmd_name)
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        # Typer suggests only among commands already built; suggest among all of them.
-        name = args[0] if args else ""
-        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            matches = get_close_matches(name, self.list_commands(ctx))
-            hint = f". Did you mean {', '.join(map(repr, matches))}?" if matches else "."
-            ctx.fail(f"No such command {name!r}{hint}")
-        return super().resolve_command(ctx, args)
-
-
-app = typer.Typer(
-    cls=_LazyGroup,
-    name="dsrflow",
-    help="Orchestrate GDPR data-subject requests with verifiable erasure evidence.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def _global(
-    ctx: typer.Context,
-    state_dir: Annotated[
-        Path | None, typer.Option(help="State folder (default .dsrflow, env DSRFLOW_STATE_DIR).")
-    ] = None,
-    catalog: Annotated[
-        Path | None, typer.Option(help="Catalog file (default dsrflow.yaml, env DSRFLOW_CATALOG).")
-    ] = None,
-    actor: Annotated[
-        str | None, typer.Option(help="Who is acting, for the audit log (env DSRFLOW_ACTOR).")
-    ] = None,
-) -> None:
-    overrides = {}
-    if state_dir is not None:
-        overrides["DSRFLOW_STATE_DIR"] = str(state_dir)
-    if catalog is not None:
-        overrides["DSRFLOW_CATALOG"] = str(catalog)
-    ctx.obj = common.CliState(
-        overrides=overrides,
-        actor=actor,
-        migrate_ledger=ctx.invoked_subcommand in MIGRATING_COMMANDS,
-    )
+        return getattr(app_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Run the CLI; user errors print one line and exit non-zero, never a stack trace."""
     try:
-        app(prog_name="dsrflow")
+        code = fast.run(sys.argv[1:])
+        if code is None:  # not a form the fast start handles: the whole Typer app
+            from dsrflow.cli.app import app
+
+            app(prog_name="dsrflow")
+        else:
+            sys.exit(code)
     except UserError as exc:
-        common.error(str(exc))
+        from dsrflow.cli import output  # Rich's console: imported only to print an error
+
+        output.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        common.error("interrupted")
+        from dsrflow.cli import output
+
+        output.error("interrupted")
         sys.exit(130)
     except ModuleNotFoundError as exc:
         # The base install carries only what offline verification needs (docs/evidence-format.md).
-        common.error(
+        from dsrflow.cli import output
+
+        output.error(
             f"this command needs the orchestrator stack (missing module {exc.name!r}); "
             "install it with: pip install 'dsrflow[server]'"
         )
@@ -138,9 +61,10 @@ def main() -> None:
         # install has no pydantic. Same meaning as the ``debug`` setting.
         if os.environ.get("DSRFLOW_DEBUG", "").lower() not in ("", "0", "false", "no", "off"):
             raise
+        from dsrflow.cli import output
         from dsrflow.redact import first_line
 
-        common.error(
+        output.error(
             f"internal error: {type(exc).__name__}: {first_line(str(exc))} "
             "(set DSRFLOW_DEBUG=1 for a trace)"
         )

@@ -7,57 +7,24 @@ serialises writers on PostgreSQL (SQLite serialises them already: the ledger beg
 transactions IMMEDIATE). A truncated tail leaves a consistent shorter chain; that is what the
 anchors in the transparency log are for (``dsrflow.service.auditlog``).
 
-All writers of audit entries go through ``append``; nothing else inserts into ``audit_log``.
+All writers of audit entries go through ``append`` here or, on the plain-SQL read path,
+``dsrflow.ledger.sqlread``; both build the entry with ``dsrflow.ledger.chain.next_entry``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import rfc8785
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dsrflow.ledger.chain import GENESIS, canonical_time, entry_hash, next_entry
 from dsrflow.ledger.models import AuditHeadRow, AuditRow
 
-GENESIS = bytes(32)
-"""The ``prev_hash`` of the first entry."""
-
-_DOMAIN = b"dsrflow.audit-entry/v1\n"
-
-
-def canonical_time(at: datetime) -> str:
-    """``at`` as hashed: UTC, microseconds (SQLite hands back naive datetimes, PostgreSQL aware)."""
-    aware = at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.isoformat(timespec="microseconds")
-
-
-def entry_hash(
-    prev: bytes,
-    seq: int,
-    *,
-    at: datetime,
-    actor: str,
-    action: str,
-    category: str,
-    request_id: str | None,
-    detail: Any,
-) -> bytes:
-    """SHA-256 over the previous hash and the entry's canonical (RFC 8785) JSON."""
-    body = {
-        "seq": seq,
-        "at": canonical_time(at),
-        "actor": actor,
-        "action": action,
-        "category": category,
-        "request_id": request_id,
-        "detail": detail if detail is not None else {},
-    }
-    return hashlib.sha256(_DOMAIN + prev + rfc8785.dumps(body)).digest()
+__all__ = ["GENESIS", "ChainState", "append", "canonical_time", "entry_hash", "row_hash", "walk"]
 
 
 def row_hash(row: AuditRow, prev: bytes) -> bytes:
@@ -103,21 +70,16 @@ def append(
         The new row (flushed).
     """
     head = _head(s)
-    when = at or datetime.now(UTC)
-    # Store exactly what was hashed: microsecond UTC, JSON-normalised detail.
-    when = datetime.fromisoformat(canonical_time(when))
-    body = dict(detail or {})
-    seq = head.seq + 1
-    digest = entry_hash(
-        head.hash, seq, at=when, actor=actor, action=action, category=category,
-        request_id=request_id, detail=body,
+    e = next_entry(
+        head.seq, head.hash, actor=actor, action=action, category=category,
+        request_id=request_id, detail=detail, at=at,
     )  # fmt: skip
     row = AuditRow(
-        seq=seq, at=when, actor=actor, action=action, category=category,
-        request_id=request_id, detail=body, prev_hash=head.hash, entry_hash=digest,
+        seq=e.seq, at=e.at, actor=e.actor, action=e.action, category=e.category,
+        request_id=e.request_id, detail=e.detail, prev_hash=e.prev_hash, entry_hash=e.entry_hash,
     )  # fmt: skip
     s.add(row)
-    head.seq, head.hash = seq, digest
+    head.seq, head.hash = e.seq, e.entry_hash
     s.flush()
     return row
 

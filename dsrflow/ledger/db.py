@@ -228,14 +228,37 @@ class Ledger:
 
     def audit(self, actor: str, action: str, request_id: str | None = None, **detail: Any) -> None:
         """Append one entry to the audit chain (detail must not hold personal data)."""
-        from dsrflow.ledger import audit_chain
         from dsrflow.ledger.categories import category_for
+
+        self.append_audit(
+            actor=actor, action=action, category=category_for(action), request_id=request_id,
+            detail=detail,
+        )  # fmt: skip
+
+    def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        category: str,
+        request_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit chain in its own transaction."""
+        from dsrflow.ledger import audit_chain
 
         with self.session() as s:
             audit_chain.append(
-                s, actor=actor, action=action, category=category_for(action),
-                request_id=request_id, detail=detail,
+                s, actor=actor, action=action, category=category, request_id=request_id,
+                detail=detail,
             )  # fmt: skip
+
+    def audit_trail(self, request_id: str) -> list[tuple[datetime, str, str, str]]:
+        """A request's audit entries as (at, actor, action, category), oldest first."""
+        with self.session() as s:
+            stmt = select(AuditRow.at, AuditRow.actor, AuditRow.action, AuditRow.category)
+            stmt = stmt.where(AuditRow.request_id == request_id).order_by(AuditRow.seq)
+            return [(r.at, r.actor, r.action, r.category) for r in s.execute(stmt)]
 
     def audit_entries(self, request_id: str | None = None) -> list[AuditRow]:
         """Audit entries, oldest first."""

@@ -9,13 +9,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dsrflow.service.categories import Category
 
 if TYPE_CHECKING:
-    from dsrflow.ledger import Ledger
     from dsrflow.service.principal import Principal
+
+
+class AuditLedger(Protocol):
+    """What the trail needs of a ledger.
+
+    The SQLAlchemy ``Ledger`` or the plain-SQL reader (``dsrflow.ledger.sqlread``); both build
+    entries with ``dsrflow.ledger.chain.next_entry``.
+    """
+
+    def append_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        category: str,
+        request_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the chain."""
+
+    def audit_trail(self, request_id: str) -> list[tuple[datetime, str, str, str]]:
+        """A request's entries as (at, actor, action, category), oldest first."""
+
 
 FOLDED = frozenset({Category.VIEW.value, Category.DECODE.value})
 """Categories shown folded (one line per actor and action, with a count) by default."""
@@ -45,7 +67,7 @@ class AuditLine:
 class AuditTrail:
     """Writes and reads audit entries in the ledger."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: AuditLedger) -> None:
         self.ledger = ledger
 
     def record(
@@ -57,26 +79,17 @@ class AuditTrail:
         **detail: Any,
     ) -> None:
         """Append one entry (``detail`` holds counts, names and ids, never personal data)."""
-        from dsrflow.ledger import audit_chain
-
-        with self.ledger.session() as s:
-            audit_chain.append(
-                s, actor=principal.actor, action=action, category=category.value,
-                request_id=request_id, detail=detail,
-            )  # fmt: skip
+        self.ledger.append_audit(
+            actor=principal.actor, action=action, category=category.value,
+            request_id=request_id, detail=detail,
+        )  # fmt: skip
 
     def lines(self, request_id: str, *, everything: bool = False) -> list[AuditLine]:
         """A request's trail, oldest first; views and decodes folded unless ``everything``."""
-        from sqlalchemy import select
-
-        from dsrflow.ledger.models import AuditRow
-
-        with self.ledger.session() as s:
-            stmt = select(AuditRow).where(AuditRow.request_id == request_id)
-            rows = [
-                AuditLine(r.at, r.actor, r.action, r.category)
-                for r in s.scalars(stmt.order_by(AuditRow.seq))
-            ]
+        rows = [
+            AuditLine(at, actor, action, category)
+            for at, actor, action, category in self.ledger.audit_trail(request_id)
+        ]
         return rows if everything else fold(rows)
 
 

@@ -26,7 +26,7 @@ OVERDUE = "overdue"
 
 def status_filters() -> tuple[str, ...]:
     """The values ``list --status`` accepts (request statuses, dashed, and ``overdue``)."""
-    from dsrflow.domain import RequestStatus
+    from dsrflow.statuses import RequestStatus
 
     return tuple(s.value.replace("_", "-") for s in RequestStatus)
 
@@ -151,9 +151,6 @@ class ListRequests(UseCase):
             UserError: An unknown status, type or regulation (naming the allowed ones), a bad
                 date or limit, a malformed subject (never echoing its value).
         """
-        from dsrflow.domain import RequestType
-        from dsrflow.service.intake import REGULATIONS
-
         self.allow(principal, "list")
         if status is not None:  # needs_attention and needs-attention both name the status
             status = checks.one_of(
@@ -162,8 +159,12 @@ class ListRequests(UseCase):
                 "--status",
             )
         if request_type is not None:
+            from dsrflow.statuses import RequestType
+
             checks.one_of(request_type, tuple(t.value for t in RequestType), "--type")
         if regulation is not None:
+            from dsrflow.service.intake import REGULATIONS
+
             checks.one_of(regulation, REGULATIONS, "--regulation")
         day = checks.day(due_before, "--due-before")
         if not 1 <= limit <= 10_000:

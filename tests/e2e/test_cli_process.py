@@ -56,6 +56,34 @@ def test_fresh_processes_print_no_log_lines_and_exit_with_codes(tmp_path: Path) 
         assert "Traceback" not in r.stderr
 
 
+def test_list_and_show_start_without_the_heavy_stack(tmp_path: Path) -> None:
+    """The fast start (``cli/fast.py``): a plain list imports no SQLAlchemy, Typer, pydantic or
+    Rich (docs/benchmarks.md, "CLI start-up"); its errors need Rich's console only."""
+    state = tmp_path / "state"
+    assert run(state, "ledger", "upgrade").returncode == 0
+    code = (
+        "import atexit, sys\n"
+        "heavy = ('sqlalchemy', 'typer', 'pydantic', 'pydantic_settings', 'rich', 'structlog')\n"
+        "atexit.register(lambda: print('heavy:' + ','.join(m for m in heavy if m in sys.modules),"
+        " file=sys.stderr))\n"
+        "sys.argv = ['dsrflow', *sys.argv[1:]]\n"
+        "from dsrflow.cli.main import main\n"
+        "main()\n"
+    )
+    env = {**os.environ, "DSRFLOW_STATE_DIR": str(state), "DSRFLOW_ENV_FILE": os.devnull,
+           "DSRFLOW_ACTOR": "staff:test"}  # fmt: skip
+    for args in (["request", "list"], ["request", "show", "dsr-none"]):
+        r = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+            timeout=60, check=False,
+        )  # fmt: skip
+        [loaded] = [x[6:] for x in r.stderr.splitlines() if x.startswith("heavy:")]
+        # An error is printed through Rich's console (the only heavy import it may need).
+        assert loaded == ("" if args[1] == "list" else "rich"), r.stderr
+        assert r.returncode == (0 if args[1] == "list" else 2), r.stderr
+    assert "┃ request ┃" in run(state, "request", "list").stdout
+
+
 @pytest.mark.parametrize("args", [["--help"], ["verify", "--help"]])
 def test_console_script_help(args: list[str], tmp_path: Path) -> None:
     r = run(tmp_path, *args)

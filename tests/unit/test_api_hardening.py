@@ -136,3 +136,34 @@ def test_an_unexpected_exception_is_a_generic_500_without_its_message(
     hardened(r)
     assert "wanda" not in r.text and "RuntimeError" not in r.text
     assert "wanda" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/console/broken", "text/html"), ("/privacy/broken", "text/html"), ("/api/v1/x", "json")],
+)
+def test_an_escaped_exception_on_a_page_is_an_html_page_on_the_api_json(path, kind) -> None:
+    from fastapi.testclient import TestClient
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+
+    from dsrflow.api.hardening import Hardening
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("row for wanda@example.org is corrupt")
+
+    # As the real app has it: the hardening middleware inside Starlette's own error layer.
+    app = Starlette(middleware=[Middleware(Hardening, max_body_bytes=4096)])
+    app.mount("/", broken)
+    c = TestClient(app, raise_server_exceptions=False)
+    r = c.get(path)
+    assert r.status_code == 500 and kind in r.headers["content-type"]
+    assert "internal error; see the server log" in r.text
+    assert "wanda" not in r.text and "RuntimeError" not in r.text and "Traceback" not in r.text
+    if kind == "text/html":
+        assert r.headers["content-security-policy"].startswith("default-src 'none'; script-src")
+        # the same for a form too large, before any route
+        big = c.post(
+            path, content=b"x" * 5000, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert big.status_code == 413 and "text/html" in big.headers["content-type"]
