@@ -17,14 +17,19 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from fastapi import Depends
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
+from dsrflow.api.context import declared
+from dsrflow.console.session import console_principal
 from dsrflow.console.web import STATIC
 from dsrflow.service.accounts import SetDisabled
+from dsrflow.service.principal import Principal
 from dsrflow.service.sessions import ResumeSession
 from tests.unit.api_kit import SUBJECT_EMAIL, SUBJECT_NAME, finished_request
 from tests.unit.console_kit import (
@@ -320,3 +325,40 @@ def test_a_subjects_markup_address_is_escaped_where_staff_see_it(
     for page in pages:
         assert "<img" not in page.text and "<script src=/console/static/x" not in page.text
     rt.ledger.close()
+
+
+# --- single sign-on ------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SsoSignIn acts as staff:<preferred_username>, the same actor as a local password "
+    "account of that name: an IdP user who can pick that claim (OIDC says it is not unique) "
+    "acts, and is audited, as the local admin; key SSO actors by issuer+sub or refuse a name "
+    "a password account holds (dsrflow/service/signin.py)",
+)
+def test_a_single_sign_on_user_cannot_take_a_local_accounts_name(tmp_path: Path) -> None:
+    from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
+    from tests.unit.test_console_oidc import _callback, _start
+
+    with running_provider() as provider:
+        rt = console_runtime(
+            tmp_path, DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
+            DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        )  # fmt: skip
+        account(rt, "ann", "admin")  # a local password account
+        app = rt.api_app()
+
+        @app.get("/console/test/whoami", **declared("view"))
+        def whoami(who: Annotated[Principal, Depends(console_principal)]) -> HTMLResponse:
+            return HTMLResponse(who.actor)
+
+        provider.user = {"sub": "someone-else", "preferred_username": "Ann", "roles": ["intake"]}
+        c = browser(app)
+        done = _callback(c, _start(c, "/console/test/whoami"))
+        page = c.get("/console/test/whoami")
+        assert done.status_code == 200 and page.status_code == 200, page.text[-300:]
+        actor = page.text
+        rt.ledger.close()
+    assert actor != "staff:ann", "the IdP user acts, and is audited, as the local account ann"
