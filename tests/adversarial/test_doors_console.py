@@ -362,3 +362,27 @@ def test_a_single_sign_on_user_cannot_take_a_local_accounts_name(tmp_path: Path)
         actor = page.text
         rt.ledger.close()
     assert actor != "staff:ann", "the IdP user acts, and is audited, as the local account ann"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="oidc._redirect_uri falls back to request.url_for(), built from the client's Host "
+    "header: the authorization request names http://evil.example/... as redirect_uri (an IdP "
+    "with loose redirect matching hands the code there); require oidc_redirect_url when an "
+    "issuer is set, or build it from a configured public URL",
+)
+def test_the_sso_redirect_uri_never_comes_from_the_clients_host(tmp_path: Path) -> None:
+    import urllib.parse
+
+    from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
+
+    with running_provider() as provider:
+        rt = console_runtime(
+            tmp_path, DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
+            DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
+        )  # fmt: skip
+        started = browser(rt.api_app()).get("/console/oidc/start", headers={"Host": "evil.example"})
+        rt.ledger.close()
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(started.headers["location"]).query))
+    assert "evil" not in query["redirect_uri"], query["redirect_uri"]
