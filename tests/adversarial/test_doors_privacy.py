@@ -461,3 +461,24 @@ def test_only_analysts_and_admins_open_a_subjects_note(tmp_path: Path, role: str
     with pytest.raises(NotAllowed):
         RevealNote(rt).run(Principal.of(f"staff:{role}", [role]), rid, "just looking")
     assert not [e for e in rt.ledger.audit_entries(rid) if e.action == "reveal_note"]
+
+
+def test_one_link_posted_from_many_threads_at_once_confirms_once(tmp_path: Path) -> None:
+    """A double click, a retrying proxy, a script: the claim is one atomic update."""
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dsrflow.service.subject_intake import ConfirmByLink
+
+    rt, fake, _, rid, token = filed(tmp_path)
+    start = threading.Barrier(8)
+
+    def confirm(i: int) -> str:
+        start.wait()
+        return asyncio.run(ConfirmByLink(rt).run(token, fake, client=f"192.0.2.{i}")).state
+
+    with ThreadPoolExecutor(8) as pool:
+        states = sorted(pool.map(confirm, range(8)))
+    assert states.count("ok") == 1 and set(states) <= {"ok", "used"}, states
+    assert len(fake.actions[rid]) == 1
