@@ -180,6 +180,8 @@ async def test_erasure_from_intake_to_verified_bundle(
     assert await page.evaluate("performance.getEntriesByType('navigation').length") == loads
     await bp.shot("10-completed-live")
     assert "completed" in (await status.inner_text()).lower()
+    # the decisions offered while it ran are withdrawn once it has ended
+    await page.wait_for_function("() => document.getElementById('decisions').hidden")
     await status_becomes(stack, rid, "completed")
 
     # 5. The bundle downloads and verifies offline.

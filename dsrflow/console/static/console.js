@@ -52,6 +52,9 @@
       .then(function (p) {
         if (update(p)) {
           if (live) { live.textContent = "The request has ended: refresh for its results."; }
+          // Decisions offered while it ran no longer apply (the workflow would refuse them).
+          var decisions = document.getElementById("decisions");
+          if (decisions) { decisions.hidden = true; }
           return;
         }
         window.setTimeout(poll, PERIOD);
