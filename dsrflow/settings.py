@@ -260,8 +260,9 @@ class ConsoleSettings(_Group):
     )
     oidc_redirect_url: str | None = Field(
         None,
-        description="The callback URL registered at the issuer; default: this server's "
-        "/console/oidc/callback as the browser reached it.",
+        description="The callback URL registered at the issuer (this server's "
+        "/console/oidc/callback as browsers reach it); required with an issuer: never taken "
+        "from a request's Host header.",
     )
 
     @field_validator("oidc_issuer")
@@ -287,6 +288,14 @@ class ConsoleSettings(_Group):
     def _oidc_client(self) -> ConsoleSettings:
         if self.oidc_issuer is not None and not self.oidc_client_id:
             raise ValueError(f"{PREFIX}CONSOLE_OIDC_ISSUER needs {PREFIX}CONSOLE_OIDC_CLIENT_ID")
+        if self.oidc_issuer is not None and not self.oidc_redirect_url:
+            # Built from the Host header instead, an attacker's Host would name their own
+            # server as where the identity provider sends the code (with loose matching there).
+            raise ValueError(
+                f"{PREFIX}CONSOLE_OIDC_ISSUER needs {PREFIX}CONSOLE_OIDC_REDIRECT_URL (the "
+                "callback URL registered at the issuer, such as "
+                "https://dsr.example.com/console/oidc/callback)"
+            )
         return self
 
     @property

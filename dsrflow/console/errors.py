@@ -23,7 +23,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from dsrflow.api.hardening import is_page
-from dsrflow.console.session import LOGIN, SESSION_COOKIE, SignInRequired, safe_next
+from dsrflow.console.session import (
+    LOGIN,
+    SESSION_COOKIE,
+    SignInRequired,
+    read_cookie,
+    safe_next,
+)
 from dsrflow.errors import UserError
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -74,7 +80,7 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
     if (
         request.method == "GET"
         and request.headers.get("sec-fetch-site") == "cross-site"
-        and SESSION_COOKIE not in request.cookies
+        and read_cookie(request, SESSION_COOKIE) is None
     ):
         # A link from elsewhere (a staff e-mail, a chat): the browser withheld the SameSite=
         # Strict session cookie. One same-site hop to this very page brings it along; a

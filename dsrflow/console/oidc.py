@@ -44,7 +44,9 @@ from dsrflow.api.context import USE_CASE
 from dsrflow.console.session import (
     HOME,
     PUBLIC,
+    clear_cookie,
     clock,
+    read_cookie,
     runtime,
     safe_next,
     set_cookie,
@@ -250,8 +252,10 @@ def client(request: Request) -> OidcClient | None:
 
 
 def _redirect_uri(request: Request) -> str:
+    # Configured, never built from the request: its Host header is the client's to choose.
     configured = runtime(request).settings.console.oidc_redirect_url
-    return configured or str(request.url_for("oidc_callback"))
+    assert configured is not None  # ConsoleSettings requires it with an issuer
+    return configured
 
 
 def _sign(request: Request, payload: dict[str, Any]) -> str:
@@ -279,7 +283,7 @@ def refused(request: Request, message: str, status: int = 403) -> Response:
     response = templates.TemplateResponse(
         request, "signin_refused.html", {"message": message}, status_code=status
     )
-    response.delete_cookie(PENDING_COOKIE, path="/console/oidc")
+    clear_cookie(response, request, PENDING_COOKIE)
     return response
 
 
@@ -304,7 +308,7 @@ def start(request: Request, next: Annotated[str | None, Query(max_length=500)] =
                "next": safe_next(next), "exp": time.time() + PENDING_S}  # fmt: skip
     response = RedirectResponse(url, status_code=303)
     set_cookie(response, request, PENDING_COOKIE, _sign(request, pending),
-               max_age=PENDING_S, path="/console/oidc", samesite="lax")  # fmt: skip
+               max_age=PENDING_S, samesite="lax")  # fmt: skip
     return response
 
 
@@ -319,7 +323,7 @@ def callback(
     oidc = client(request)
     if oidc is None:
         return refused(request, "single sign-on is not configured here", 404)
-    pending = _unsign(request, request.cookies.get(PENDING_COOKIE))
+    pending = _unsign(request, read_cookie(request, PENDING_COOKIE))
     if pending is None or not state or not hmac.compare_digest(state, str(pending["state"])):
         log.info("oidc callback refused", reason="state")
         return refused(request, "this sign-in did not start here or has expired; start again", 400)
@@ -348,6 +352,6 @@ def callback(
     response = templates.TemplateResponse(
         request, "signin_done.html", {"next": safe_next(str(pending.get("next") or HOME))}
     )
-    response.delete_cookie(PENDING_COOKIE, path="/console/oidc")
+    clear_cookie(response, request, PENDING_COOKIE)
     set_session_cookie(response, request, done.session_id)
     return response

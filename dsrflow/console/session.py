@@ -84,7 +84,9 @@ def resume(request: Request) -> Resumed | None:
     """This request's live session (looked up once per request)."""
     if _RESUMED in request.scope:
         return request.scope[_RESUMED]  # type: ignore[no-any-return]
-    found = ResumeSession(runtime(request), clock(request)).run(request.cookies.get(SESSION_COOKIE))
+    found = ResumeSession(runtime(request), clock(request)).run(
+        read_cookie(request, SESSION_COOKIE)
+    )
     request.scope[_RESUMED] = found
     return found
 
@@ -148,7 +150,7 @@ def csrf_token(request: Request) -> str:
     Raises:
         SignInRequired: No session cookie.
     """
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = read_cookie(request, SESSION_COOKIE)
     if not session_id:
         raise SignInRequired(login_redirect(request))
     return csrf_for(runtime(request), session_id)
@@ -161,7 +163,7 @@ async def require_csrf(request: Request) -> None:
         SignInRequired: No session cookie.
         CsrfRefused: The field is missing or wrong.
     """
-    session_id = request.cookies.get(SESSION_COOKIE)
+    session_id = read_cookie(request, SESSION_COOKIE)
     if not session_id:
         raise SignInRequired(LOGIN)
     form = await request.form()
@@ -176,6 +178,21 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https" or runtime(request).settings.console.secure_cookies
 
 
+def cookie_name(request: Request, name: str) -> str:
+    """The name ``name``'s cookie has on this request: ``__Host-`` prefixed when Secure.
+
+    A ``__Host-`` cookie can only be set by this host, over HTTPS, for path ``/``, with no
+    Domain: a sibling subdomain cannot plant one (cookie tossing: login CSRF with a harvested
+    nonce, or swapping a victim into the attacker's session).
+    """
+    return f"__Host-{name}" if secure(request) else name
+
+
+def read_cookie(request: Request, name: str) -> str | None:
+    """The value of the console cookie ``name`` (by its name on this request), or None."""
+    return request.cookies.get(cookie_name(request, name))
+
+
 def set_cookie(
     response: Response,
     request: Request,
@@ -183,13 +200,23 @@ def set_cookie(
     value: str,
     *,
     max_age: int | None = None,
-    path: str = "/",
     samesite: str = "strict",
 ) -> None:
-    """Set a console cookie: HttpOnly, SameSite (Strict unless said), Secure on HTTPS."""
+    """Set a console cookie: HttpOnly, SameSite (Strict unless said), path ``/``.
+
+    Secure and ``__Host-`` prefixed on HTTPS (``cookie_name``).
+    """
     response.set_cookie(
-        name, value, max_age=max_age, path=path, secure=secure(request), httponly=True,
-        samesite=samesite,  # type: ignore[arg-type]
+        cookie_name(request, name), value, max_age=max_age, path="/", secure=secure(request),
+        httponly=True, samesite=samesite,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def clear_cookie(response: Response, request: Request, name: str) -> None:
+    """Make the browser forget the console cookie ``name``."""
+    response.delete_cookie(
+        cookie_name(request, name), path="/", secure=secure(request), httponly=True,
+        samesite="strict",
     )  # fmt: skip
 
 
@@ -200,6 +227,4 @@ def set_session_cookie(response: Response, request: Request, session_id: str) ->
 
 def clear_session_cookie(response: Response, request: Request) -> None:
     """Make the browser forget its session id."""
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=secure(request), httponly=True, samesite="strict"
-    )
+    clear_cookie(response, request, SESSION_COOKIE)

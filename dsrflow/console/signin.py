@@ -32,9 +32,11 @@ from dsrflow.console.session import (
     PASSWORD_PAGE,
     PUBLIC,
     SESSION_COOKIE,
+    clear_cookie,
     clear_session_cookie,
     clock,
     csrf_token,
+    read_cookie,
     require_csrf,
     resume,
     runtime,
@@ -46,6 +48,7 @@ from dsrflow.console.session import (
 from dsrflow.errors import UserError
 from dsrflow.service.sessions import EndSession, console_key, mac
 from dsrflow.service.signin import ChangePassword, PasswordSignIn, Refused
+from dsrflow.service.subject_intake import client_network
 
 router = APIRouter(include_in_schema=False)
 router.include_router(oidc.router)
@@ -71,7 +74,9 @@ def limiter(request: Request) -> FailureLimiter:
 
 
 def _client(request: Request) -> str:
-    return "console-ip:" + (request.client.host if request.client else "?")
+    # An IPv6 client counts by its /64: anyone holds one, and a fresh address per guess would
+    # make the per-address limit no limit at all.
+    return "console-ip:" + client_network(request.client.host if request.client else "?")
 
 
 def _form_page(
@@ -93,7 +98,7 @@ def _form_page(
         },
         status_code=status,
     )
-    set_cookie(response, request, FORM_COOKIE, nonce, max_age=3600, path=LOGIN)
+    set_cookie(response, request, FORM_COOKIE, nonce, max_age=3600)
     return response
 
 
@@ -115,7 +120,7 @@ def login(
 ) -> Response:
     """Check the form's CSRF pair, the address's failure count, then the password."""
     target = safe_next(next)
-    nonce = request.cookies.get(FORM_COOKIE, "")
+    nonce = read_cookie(request, FORM_COOKIE) or ""
     expected = mac(console_key(runtime(request), "signin-form"), nonce) if nonce else ""
     if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
         return page_error(request, 403, "the sign-in form expired; reload the page and try again")
@@ -133,11 +138,11 @@ def login(
         log.info("console sign-in refused")  # the audit log says which account and why
         shown = username if len(username) <= 64 else ""
         return _form_page(request, next_=target, error=str(exc), username=shown, status=401)
-    EndSession(runtime(request)).run(request.cookies.get(SESSION_COOKIE))  # the one it replaces
+    EndSession(runtime(request)).run(read_cookie(request, SESSION_COOKIE))  # the one it replaces
     where = PASSWORD_PAGE if done.must_change_password else target
     response = RedirectResponse(where, status_code=303)
     set_session_cookie(response, request, done.session_id)
-    response.delete_cookie(FORM_COOKIE, path=LOGIN)
+    clear_cookie(response, request, FORM_COOKIE)
     return response
 
 
@@ -145,7 +150,7 @@ def login(
 def logout(request: Request, _csrf: Annotated[None, Depends(require_csrf)]) -> Response:
     """End the session and forget its cookie."""
     signed_in(request, use_case=SELF, password_page=True)
-    EndSession(runtime(request)).run(request.cookies.get(SESSION_COOKIE))
+    EndSession(runtime(request)).run(read_cookie(request, SESSION_COOKIE))
     response = RedirectResponse(LOGIN, status_code=303)
     clear_session_cookie(response, request)
     return response
@@ -192,7 +197,7 @@ def change_password(
         return _password_page(request, error="new password: the two entries differ", status=400)
     try:
         ChangePassword(runtime(request)).run(
-            principal, current=current, new=new, keep_session=request.cookies.get(SESSION_COOKIE)
+            principal, current=current, new=new, keep_session=read_cookie(request, SESSION_COOKIE)
         )
     except UserError as exc:
         return _password_page(request, error=str(exc), status=400)

@@ -25,11 +25,12 @@ def request_id(value: str, what: str = "request id") -> str:
     separator or markup can be part of one.
 
     Raises:
-        UserError: Anything else (the value is not echoed unless it is printable and short).
+        UserError: Anything else. The value is never echoed: what gets pasted where a request
+            id goes is, often enough, the subject's e-mail address.
     """
     if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
         raise UserError(
-            f"{what} {_shown(value)}: use 1-80 letters, digits, '.', '_' or '-' "
+            f"{what}: not a request id; use 1-80 letters, digits, '.', '_' or '-' "
             "(and no personal data)"
         )
     return value

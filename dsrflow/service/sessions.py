@@ -72,7 +72,8 @@ class Resumed:
     """A live session.
 
     Attributes:
-        principal: Who is signed in (``staff:<username>``) with their current roles.
+        principal: Who is signed in (``staff:<username>``, ``sso:<username>``; see ``actor_of``)
+            with their current roles.
         username: The account's name.
         method: ``password`` or ``oidc``.
         must_change_password: Only the password page may be used until it is changed.
@@ -82,6 +83,16 @@ class Resumed:
     username: str
     method: str
     must_change_password: bool
+
+
+def actor_of(username: str, method: str) -> str:
+    """The actor a console user acts as: ``staff:NAME`` (password) or ``sso:NAME`` (OIDC).
+
+    Distinct kinds, because an identity provider's username claim is not unique: an IdP user
+    who can pick ``preferred_username=ann`` must not act, nor be audited, as the local account
+    ``ann``.
+    """
+    return f"{'staff' if method == 'password' else 'sso'}:{username}"
 
 
 def open_session(
@@ -144,7 +155,9 @@ class ResumeSession:
                 return None
             roles = row.roles if row.method != "password" or account is None else account.roles
             try:
-                principal = Principal.of(f"staff:{row.username}", (roles or "").split(","))
+                principal = Principal.of(
+                    actor_of(row.username, row.method), (roles or "").split(",")
+                )
             except UserError:  # no role left (or one this dsrflow no longer knows): refuse
                 return None
             must_change = row.method == "password" and bool(
@@ -175,8 +188,8 @@ class EndSession:
             row = s.get(ConsoleSessionRow, digest(session_id))
             if row is None:
                 return False
-            username = row.username
+            actor = actor_of(row.username, row.method)
             s.delete(row)
-        who = Principal(f"staff:{username}", frozenset())
+        who = Principal(actor, frozenset())
         AuditTrail(self.rt.ledger).record(who, "console.signout", Category.SYSTEM)
         return True

@@ -26,7 +26,7 @@ from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
 from dsrflow.service.passwords import CONSOLE_ROLES, USERNAME
 from dsrflow.service.principal import Principal
-from dsrflow.service.sessions import Clock, open_session, utc_now
+from dsrflow.service.sessions import Clock, actor_of, open_session, utc_now
 
 if TYPE_CHECKING:
     from dsrflow.runtime import Runtime
@@ -198,7 +198,7 @@ class SsoSignIn:
             trail.record(SYSTEM, "console.signin_failed", Category.SYSTEM, method="oidc",
                          reason="username")  # fmt: skip
             raise Refused("the identity provider's username cannot be used here")
-        who = Principal(f"staff:{name}", frozenset())
+        who = Principal(actor_of(name, "oidc"), frozenset())
         roles = self.roles_of(claimed)
         if not roles:
             trail.record(who, "console.signin_failed", Category.SYSTEM, method="oidc",

@@ -241,12 +241,6 @@ def test_the_sign_in_redirect_never_names_the_clients_host(world) -> None:
 HTTPS = "https://testserver"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console cookies are not __Host- prefixed over HTTPS: a sibling subdomain can plant "
-    "dsrflow_signin/dsrflow_session for the whole domain (login CSRF, session swapping); fix "
-    "in dsrflow/console/session.py set_cookie/SESSION_COOKIE and signin.py FORM_COOKIE",
-)
 def test_over_https_console_cookies_are_host_prefixed(world) -> None:
     c = browser(world["app"], base_url=HTTPS)
     page = c.get("/console/login")
@@ -258,12 +252,6 @@ def test_over_https_console_cookies_are_host_prefixed(world) -> None:
         assert cookie.startswith("__Host-") and "Path=/;" in cookie and "Domain" not in cookie
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="login CSRF by cookie tossing: the signed double submit is bound to nothing the "
-    "attacker lacks; the attacker harvests a (nonce, field) pair on their own visit and plants "
-    "the nonce from a sibling subdomain (only a __Host- cookie name prevents the planting)",
-)
 def test_login_csrf_with_a_harvested_pair_and_a_planted_nonce_fails(world) -> None:
     app = world["app"]
     attacker, victim = browser(app, base_url=HTTPS), browser(app, base_url=HTTPS)
@@ -275,12 +263,6 @@ def test_login_csrf_with_a_harvested_pair_and_a_planted_nonce_fails(world) -> No
     assert forged.status_code == 403, "the victim's browser was signed in as the attacker"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="signin.py _client keys the per-address sign-in limit by the full IPv6 address; "
-    "anyone holds a /64 (use dsrflow.service.subject_intake.client_network, as the API and "
-    "the privacy center now do)",
-)
 def test_sign_in_guesses_from_one_ipv6_network_share_one_limit(tmp_path: Path) -> None:
     rt = console_runtime(tmp_path, DSRFLOW_CONSOLE_SIGNIN_FAILURES_PER_ADDRESS="3")
     for i in range(5):
@@ -330,13 +312,6 @@ def test_a_subjects_markup_address_is_escaped_where_staff_see_it(
 # --- single sign-on ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SsoSignIn acts as staff:<preferred_username>, the same actor as a local password "
-    "account of that name: an IdP user who can pick that claim (OIDC says it is not unique) "
-    "acts, and is audited, as the local admin; key SSO actors by issuer+sub or refuse a name "
-    "a password account holds (dsrflow/service/signin.py)",
-)
 def test_a_single_sign_on_user_cannot_take_a_local_accounts_name(tmp_path: Path) -> None:
     from tests.fixtures.oidc_provider import CLIENT_ID, CLIENT_SECRET, running_provider
     from tests.unit.test_console_oidc import _callback, _start
@@ -345,6 +320,7 @@ def test_a_single_sign_on_user_cannot_take_a_local_accounts_name(tmp_path: Path)
         rt = console_runtime(
             tmp_path, DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
             DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_REDIRECT_URL="http://testserver/console/oidc/callback",
             DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
         )  # fmt: skip
         account(rt, "ann", "admin")  # a local password account
@@ -364,13 +340,6 @@ def test_a_single_sign_on_user_cannot_take_a_local_accounts_name(tmp_path: Path)
     assert actor != "staff:ann", "the IdP user acts, and is audited, as the local account ann"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="oidc._redirect_uri falls back to request.url_for(), built from the client's Host "
-    "header: the authorization request names http://evil.example/... as redirect_uri (an IdP "
-    "with loose redirect matching hands the code there); require oidc_redirect_url when an "
-    "issuer is set, or build it from a configured public URL",
-)
 def test_the_sso_redirect_uri_never_comes_from_the_clients_host(tmp_path: Path) -> None:
     import urllib.parse
 
@@ -380,6 +349,7 @@ def test_the_sso_redirect_uri_never_comes_from_the_clients_host(tmp_path: Path) 
         rt = console_runtime(
             tmp_path, DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
             DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_REDIRECT_URL="http://testserver/console/oidc/callback",
             DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
         )  # fmt: skip
         started = browser(rt.api_app()).get("/console/oidc/start", headers={"Host": "evil.example"})

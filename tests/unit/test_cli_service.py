@@ -50,7 +50,9 @@ def test_show_folds_views_and_all_lists_them(tmp_path: Path) -> None:
 
 
 def test_markup_and_control_characters_in_ids_are_one_line_errors(tmp_path: Path) -> None:
-    refused(invoke(tmp_path, "request", "show", "[/bold]"), r"request id '\[/bold\]': use 1-80")
+    refused(
+        invoke(tmp_path, "request", "show", "[/bold]"), r"request id: not a request id; use 1-80"
+    )
     refused(invoke(tmp_path, "request", "show", "dsr-1\n"), "use 1-80 letters")
     refused(invoke(tmp_path, "request", "approve", "a\x1b[31m"), "use 1-80 letters")
 

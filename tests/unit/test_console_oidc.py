@@ -31,6 +31,7 @@ def world(tmp_path: Path):
             tmp_path,
             DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
             DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_REDIRECT_URL="http://testserver/console/oidc/callback",
             DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
             DSRFLOW_CONSOLE_OIDC_NAME="Test IdP",
         )
@@ -62,7 +63,9 @@ def _start(c, next_: str = PAGE) -> str:
     r = c.get(f"/console/oidc/start?next={next_}")
     assert r.status_code == 303, r.text
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("dsrflow_oidc="))
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console/oidc" in cookie
+    assert (
+        "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/;" in cookie
+    )  # path / (a __Host- cookie over HTTPS)
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.headers["location"]).query))
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     assert query["state"] and query["nonce"] and query["state"] != query["nonce"]
@@ -85,9 +88,9 @@ def test_sign_in_with_the_provider(world) -> None:
     assert f'content="0;url={PAGE}"' in done.text  # a same-site hop: Strict cookies then flow
     cookie = next(h for h in done.headers.get_list("set-cookie") if "dsrflow_session=" in h)
     assert "SameSite=strict" in cookie and "HttpOnly" in cookie
-    assert c.get(PAGE).text == "staff:olga analyst"
+    assert c.get(PAGE).text == "sso:olga analyst"
     audit = [(e.actor, e.action, e.detail) for e in rt.ledger.audit_entries()]
-    assert ("staff:olga", "console.signin", {"method": "oidc", "roles": ["analyst"]}) in audit
+    assert ("sso:olga", "console.signin", {"method": "oidc", "roles": ["analyst"]}) in audit
     assert provider.codes == {}  # redeemed
 
 
@@ -156,7 +159,7 @@ def test_no_known_role_gets_a_clear_refusal(world) -> None:
     c = browser(app)
     r = _callback(c, _start(c))
     assert r.status_code == 403 and "no role in this console" in r.text
-    assert ("staff:vic", "console.signin_failed") in [
+    assert ("sso:vic", "console.signin_failed") in [
         (e.actor, e.action) for e in rt.ledger.audit_entries()
     ]
 
@@ -166,6 +169,7 @@ def test_roles_through_the_configured_map(tmp_path: Path) -> None:
         rt = console_runtime(
             tmp_path, DSRFLOW_CONSOLE_OIDC_ISSUER=provider.issuer,
             DSRFLOW_CONSOLE_OIDC_CLIENT_ID=CLIENT_ID,
+            DSRFLOW_CONSOLE_OIDC_REDIRECT_URL="http://testserver/console/oidc/callback",
             DSRFLOW_CONSOLE_OIDC_CLIENT_SECRET=CLIENT_SECRET,
             DSRFLOW_CONSOLE_OIDC_ROLE_MAP="dsr-approvers=approver,dsr-readers=auditor",
             DSRFLOW_CONSOLE_OIDC_ROLES_CLAIM="groups",

@@ -336,6 +336,13 @@ def test_errors_on_page_paths_are_html_and_api_paths_keep_json(world) -> None:
     [
         ({"DSRFLOW_CONSOLE_OIDC_ISSUER": "http://idp.example"}, "https:// URL"),
         ({"DSRFLOW_CONSOLE_OIDC_ISSUER": "https://idp.example"}, "OIDC_CLIENT_ID"),
+        (
+            {
+                "DSRFLOW_CONSOLE_OIDC_ISSUER": "https://idp.example",
+                "DSRFLOW_CONSOLE_OIDC_CLIENT_ID": "dsrflow",
+            },
+            "OIDC_REDIRECT_URL",
+        ),
         ({"DSRFLOW_CONSOLE_OIDC_ROLE_MAP": "approvers"}, "VALUE=ROLE"),
     ],
 )
