@@ -33,7 +33,7 @@ test: $(STAMP) browser
 # The fast tiers: unit and replay, in-process, no services, no Temporal server.
 test-unit: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/python -m pytest -q -m "unit or replay" tests/unit tests/replay --durations=5; \
+	$(BIN)/python -m pytest -q -m "unit or replay" tests/unit tests/replay tests/adversarial --durations=5; \
 	status=$$?; \
 	echo "make test-unit: $$(( $$(date +%s) - start ))s wall time, pytest exit $$status"; \
 	exit $$status
