@@ -155,6 +155,25 @@ class StoreProcessing(_Info):
             "provided_fields": None if coll.provided is None else list(coll.provided),
         }
 
+    def sheet(self) -> dict[str, Any]:
+        """Everything the access package needs from the catalog, as plain JSON.
+
+        The artifact store reads this (it must not import the catalog): ``default`` is what a
+        collection without an entry gets; each listed collection adds its projection
+        (``excluded``) and ``redacted`` rules.
+        """
+        return {
+            "default": self.resolved("\x00 no entry"),
+            "collections": {
+                name: {
+                    "processing": self.resolved(name),
+                    "excluded": [r.model_dump() for r in coll.exclude],
+                    "redacted": [r.model_dump() for r in coll.redact],
+                }
+                for name, coll in self.collections.items()
+            },
+        }
+
 
 def _pick(own: Any, default: Any, missing: Any) -> Any:
     if own is not None:
