@@ -87,7 +87,8 @@ def _index(head: dict[str, Any], stores: list[StorePart], s: dict[str, Any]) -> 
     for sp in stores:
         if not sp.parts:
             out.append(f"<tr><td>{e(sp.store)}</td><td>—</td><td>{sp.records}</td>"
-                       f"<td>{e(s['status'])}: {e(sp.status)}</td></tr>")  # fmt: skip
+                       f"<td>{e(s['status'])}: {e(s['statuses'].get(sp.status, sp.status))}"
+                       "</td></tr>")  # fmt: skip
         for part in sp.parts:
             link = f"{e(sp.store)}/{e(page_name(part, 1))}"
             out.append(f"<tr><td>{e(sp.store)}</td><td>{e(part.collection)}</td>"
@@ -137,7 +138,11 @@ def _by_category(
             for cat in cats:
                 fields = sorted(f for f, cs in by_field.items() if cat in cs)
                 found.setdefault(cat, []).append((sp.store, part, fields))
-    return dict(sorted(found.items()))
+    none = found.pop(s["category_none"], None)  # the uncategorised come last
+    ordered = dict(sorted(found.items()))
+    if none:
+        ordered[s["category_none"]] = none
+    return ordered
 
 
 def _processing(proc: dict[str, Any], s: dict[str, Any]) -> str:

@@ -106,6 +106,7 @@ def test_access_package_layout_processing_rights_and_redaction(
     assert order == sorted(order)
     assert "names another customer" in index and "internal helper column" in index
     assert "SCC Art. 46(2)(c)" in index and "Irish Data Protection Commission" in index
+    assert "crm</td><td>—</td><td>0</td><td>Status: nothing found" in index  # searched, empty
     assert "manifest.json" in zf.namelist()  # the earlier consumers' file stays
 
 
