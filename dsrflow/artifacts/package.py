@@ -145,9 +145,16 @@ def write_json(
                 out.write(dump(collection_meta(sp.store, part, export))[:-1].encode())
                 out.write(b', "records": [')
                 n = 0
+                if not export or part.sheet.provided is None:
+                    # The split lines are the records as written: copy them, no re-encoding.
+                    for line in iter_lines(part.path, key):
+                        out.write((b",\n" if n else b"\n") + line)
+                        n += 1
+                    out.write(b"]}")
+                    continue
                 for data in iter_records(part, key):
                     shown = part.project(data, export)
-                    if export and not shown:
+                    if not shown:
                         continue  # nothing she provided in this record
                     out.write((",\n" if n else "\n").encode() + dump(shown).encode())
                     n += 1
@@ -183,8 +190,10 @@ def cell(value: Any, dump: Callable[[Any], str]) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, bool | int | float):
-        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # as json.dumps writes them, without its overhead per value
     text = dump(value)
     return text[1:-1] if text.startswith('"') else text
 
