@@ -41,8 +41,10 @@ class ResultActivities:
         artifacts: ArtifactStore,
         issuer_factory: Callable[[], EvidenceIssuer],
         retention_days: int = 30,
+        authority: str | None = None,
     ) -> None:
         self.artifacts = artifacts
+        self.authority = authority
         self._issuer_factory = issuer_factory
         self.retention_days = retention_days
         self._issuer: EvidenceIssuer | None = None
@@ -71,7 +73,9 @@ class ResultActivities:
             },
         }
         try:
-            path = self.artifacts.assemble_package(inp.request_id, expected, manifest)
+            path = self.artifacts.assemble_package(
+                inp.request_id, expected, manifest, **self._notice()
+            )
         except PackageMismatch as exc:
             attempt = activity.info().attempt
             raise ApplicationError(
@@ -82,6 +86,10 @@ class ResultActivities:
             ) from None
         log.info("access package assembled", request_id=inp.request_id, stores=len(expected))
         return ArtifactRef(kind="access_package", path=str(path), sha256=_file_sha256(path))
+
+    def _notice(self) -> dict[str, str]:
+        """The rights notice's authority (Art. 77), when the settings name one."""
+        return {"authority": self.authority} if self.authority else {}
 
     @activity.defn(name="build_evidence_bundle")
     def build_evidence_bundle(self, inp: EvidenceInput) -> ArtifactRef:

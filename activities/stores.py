@@ -90,7 +90,11 @@ class StoreActivities:
                 # that no package will ever consume (and no purge would find).
                 count = sum(1 for _ in records)
             else:
-                count = self.artifacts.stage_records(inp.request_id, inp.store, records)
+                # Projections and redactions apply before the first write (docs/catalog.md).
+                sheet = catalog.stores[inp.store].common.processing.sheet()
+                count = self.artifacts.stage_records(
+                    inp.request_id, inp.store, records, sheet=sheet
+                )
             digest = spec_of(adapter).access_digest(adapter, subject)
         log.info("accessed", request_id=inp.request_id, store=inp.store, records=count)
         return StoreReceipt(

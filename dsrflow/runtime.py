@@ -256,7 +256,10 @@ class Runtime:
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
         sweeps = SweepActivities(pool)
         results = ResultActivities(
-            self.artifacts, self.evidence_issuer, self.settings.retention_days
+            self.artifacts,
+            self.evidence_issuer,
+            self.settings.retention_days,
+            authority=self.settings.messages.authority,
         )
         ledger = LedgerActivities(self.ledger)
         return Worker(

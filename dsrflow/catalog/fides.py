@@ -8,6 +8,8 @@ Mapping (see ``docs/catalog.md``):
   D (``C.references[F] = D.col``); ``direction: to`` -> D is found through C
   (``D.references[col] = C.F``); without a direction it is oriented away from whichever side is
   already reachable from an identity;
+- each field's ``data_categories`` are carried into the store's ``processing`` entry (what the
+  access package says the data is);
 - data categories decide erasure, as Fides's default policy masks by category: fields with a
   ``user.*`` category (and identity fields, whatever their category) are set to NULL; primary
   keys and ``read_only`` fields are left alone. Where such a field cannot be NULL (an identity
@@ -135,7 +137,22 @@ def _dataset(
         "description": f"Imported from Fides dataset {key} ({Path(filename).name})",
         "connection": connection,
         "collections": out,
+        "processing": _processing(colls),
     }
+
+
+def _processing(colls: dict[str, _Collection]) -> dict[str, Any]:
+    """The dataset's data categories per field, for the access package.
+
+    Purposes, legal basis, recipients and retention are not in a Fides dataset: the operator
+    adds them.
+    """
+    collections = {}
+    for name, coll in colls.items():
+        fields = {f.name: f.categories for f in coll.fields if f.categories}
+        if fields:
+            collections[name] = {"fields": fields}
+    return {"collections": collections}
 
 
 Ref = tuple[str, str, Any, Path_]  # (collection, field, raw reference, where)

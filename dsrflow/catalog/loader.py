@@ -173,6 +173,7 @@ def _load_store(
     except ValidationError as exc:
         problems.add_validation(base, exc)
         return None
+    _check_processing(base, common, config, problems)
     return StoreEntry(
         name=name,
         common=common,
@@ -185,6 +186,25 @@ def _load_store(
         instructions=str(getattr(config, "instructions", "") or ""),
         kind=spec.store_kind(config),
     )
+
+
+def _check_processing(
+    base: Path_, common: StoreCommon, config: BaseModel, problems: Problems
+) -> None:
+    """Processing information may only name collections the adapter config declares.
+
+    Adapters with a ``collections`` mapping (SQL, document stores) are checked; others (a
+    Redis pattern, a manual store) name collections the catalog cannot know in advance.
+    """
+    declared = getattr(config, "collections", None)
+    if not isinstance(declared, dict):
+        return
+    for name in common.processing.collections:
+        if name not in declared:
+            problems.add(
+                (*base, "processing", "collections", name),
+                f"unknown collection {name!r} (the store declares: {', '.join(sorted(declared))})",
+            )
 
 
 def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems: Problems) -> None:

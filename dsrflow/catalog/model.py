@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dsrflow.adapters.sdk import SweepBudget
 from dsrflow.catalog.policies import PoliciesConfig
+from dsrflow.catalog.processing import StoreProcessing
 from dsrflow.catalog.yamlpos import Path_, line_for
 from dsrflow.domain import Exemption, RetrySpec, StorePlan
 from dsrflow.identity import DEFAULT_KINDS, IdentityKinds
@@ -34,6 +35,7 @@ GENERIC_KEYS = frozenset(
         "enabled",
         "exemption",
         "sweep",
+        "processing",
     }
 )
 
@@ -138,6 +140,8 @@ class StoreCommon(BaseModel):
     enabled: bool = True
     exemption: ExemptionConfig | None = None
     sweep: SweepConfig = Field(default_factory=SweepConfig)
+    processing: StoreProcessing = Field(default_factory=StoreProcessing)
+    """What the access package tells the subject (``docs/access-package.md``)."""
 
 
 @dataclass(frozen=True)

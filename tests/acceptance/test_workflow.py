@@ -186,11 +186,10 @@ async def test_access_with_the_fixed_catalog_delivers_all_12_rows_and_not_noah(
         written = h.rt.artifacts.export(rid, tmp_path / "out")
     package = next(p for p in written if p.name.endswith("access-package.zip"))
     with zipfile.ZipFile(package) as zf:
-        lines = zf.read("stores/shop.jsonl").splitlines()
+        data = json.loads(zf.read("access-package.json"))
     got: dict[str, list[int]] = {}
-    for line in lines:
-        rec = json.loads(line)
-        got.setdefault(rec["collection"], []).append(int(rec["data"]["id"]))
+    for coll in next(s for s in data["stores"] if s["store"] == "shop")["collections"]:
+        got.setdefault(coll["collection"], []).extend(int(r["id"]) for r in coll["records"])
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in SUBJECT_ROWS.items()}
     assert shop.dump() == before
 

@@ -56,11 +56,11 @@ async def test_access_then_erasure(demo_stack: Runtime, demo_dir: Path, tmp_path
     assert code == 0, text
     assert f"request {access_id}: completed" in text
     with zipfile.ZipFile(out_dir / f"{access_id}-access-package.zip") as zf:
-        shop = [json.loads(line) for line in zf.read("stores/shop.jsonl").splitlines()]
-        support = [json.loads(line) for line in zf.read("stores/support.jsonl").splitlines()]
-    by_coll = {}
-    for rec in shop + support:
-        by_coll.setdefault(rec["collection"], []).append(rec["data"])
+        package = json.loads(zf.read("access-package.json"))
+    by_coll: dict = {}
+    for store in package["stores"]:
+        for coll in store["collections"]:
+            by_coll.setdefault(coll["collection"], []).extend(coll["records"])
     assert [c["email"] for c in by_coll["customers"]] == ["alice@example.com"]
     assert sorted(a["id"] for a in by_coll["addresses"]) == [10, 11]
     assert sorted(o["id"] for o in by_coll["orders"]) == [100, 101, 103]

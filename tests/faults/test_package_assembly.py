@@ -8,9 +8,7 @@ manifest ("shop: 3 records") over the good one.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,10 +19,10 @@ from temporalio.testing import ActivityEnvironment
 from dsrflow.activities.results import PACKAGE_ATTEMPTS, ResultActivities
 from dsrflow.adapters.sdk import Record
 from dsrflow.artifacts import PACKAGE, ArtifactStore
-from dsrflow.crypto.files import decrypt_chunks
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.domain import AssembleInput, RequestType, StoreOutcome, StoreReceipt, StoreStatus
 from dsrflow.ledger import Ledger
+from tests.fixtures.packages import open_package, package_json, records_by_store
 
 
 @pytest.fixture
@@ -46,10 +44,8 @@ def stage(artifacts: ArtifactStore, rid: str, store: str, n: int) -> None:
 
 
 def members(artifacts: ArtifactStore, path: Path) -> dict[str, int]:
-    key = artifacts.keystore.key_for(path.parent.name)[1]
-    data = b"".join(decrypt_chunks(path, key))
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {n: zf.read(n).count(b"\n") for n in zf.namelist() if n.startswith("stores/")}
+    """Records per store in the package (schema-validated)."""
+    return records_by_store(package_json(open_package(artifacts, path)))
 
 
 def test_a_retry_after_success_returns_the_same_full_package(artifacts: ArtifactStore) -> None:
@@ -60,14 +56,12 @@ def test_a_retry_after_success_returns_the_same_full_package(artifacts: Artifact
         outcome("shop", 3), outcome("support", 2), outcome("crm", 0, StoreStatus.NOT_FOUND),
     ])  # fmt: skip
     first = ActivityEnvironment().run(acts.assemble_access_package, inp)
-    assert members(artifacts, Path(first.path)) == {"stores/shop.jsonl": 3,
-                                                    "stores/support.jsonl": 2}  # fmt: skip
+    assert members(artifacts, Path(first.path)) == {"shop": 3, "support": 2}  # fmt: skip
     assert not (artifacts.dir("r-1") / "staging").exists()
     # The worker died before completing: Temporal runs the activity again, staging is gone.
     again = ActivityEnvironment().run(acts.assemble_access_package, inp)
     assert again == first
-    assert members(artifacts, Path(again.path)) == {"stores/shop.jsonl": 3,
-                                                    "stores/support.jsonl": 2}  # fmt: skip
+    assert members(artifacts, Path(again.path)) == {"shop": 3, "support": 2}  # fmt: skip
 
 
 def test_staged_records_that_differ_from_the_receipt_fail(artifacts: ArtifactStore) -> None:

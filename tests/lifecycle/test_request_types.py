@@ -67,7 +67,7 @@ async def test_export_builds_an_encrypted_package(harness, tmp_path: Path) -> No
         written = h.rt.artifacts.export(handle.id, tmp_path / "out")
     package = next(p for p in written if p.name.endswith("access-package.zip"))
     with zipfile.ZipFile(package) as zf:
-        assert b"carol@example.com" in zf.read("stores/shop.jsonl")
+        assert b"carol@example.com" in zf.read("access-package.json")
         assert b'"request_type": "export"' in zf.read("manifest.json")
 
 

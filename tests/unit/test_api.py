@@ -168,7 +168,7 @@ def test_downloads_are_audited_and_evidence_only_for_auditors(rt, tmp_path: Path
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert 'filename="dsr-done-access-package.zip"' in r.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
-        assert SUBJECT_EMAIL in zf.read("stores/shop.jsonl").decode()
+        assert SUBJECT_EMAIL in zf.read("access-package.json").decode()
     r = c.get(f"{API}/requests/dsr-done/opening", headers=analyst)
     assert r.status_code == 200 and SUBJECT_EMAIL in r.text
     r = c.get(f"{API}/requests/dsr-done/bundle", headers=auditor)

@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from dsrflow.adapters.sdk import Record
-from dsrflow.crypto.files import EncryptedWriter, decrypt_chunks, decrypt_to, read_key_id
+from dsrflow.artifacts.package import (
+    FORMAT,
+    StorePart,
+    split_store,
+    write_csvs,
+    write_json,
+)
+from dsrflow.artifacts.package import now as _now
+from dsrflow.artifacts.report import strings, write_report
+from dsrflow.artifacts.shape import Sheet
+from dsrflow.crypto.files import EncryptedWriter, decrypt_to, read_key_id
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.errors import UserError
 
@@ -32,6 +42,9 @@ BUNDLE = "evidence-bundle.zip"
 OPENING = "subject-opening.json.enc"
 PACKAGE_COUNTS = "access-package.counts.json"
 """Store names and record counts of the assembled package (no personal data)."""
+
+
+DEFAULT_AUTHORITY = "the data protection supervisory authority where you live or work"
 
 
 class PackageMismatch(Exception):
@@ -73,6 +86,31 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, sort_keys=True, ensure_ascii=False)
+
+
+def folder_sheet(staged: Path) -> Path:
+    """The processing sheet saved next to a store's staged records."""
+    return staged.with_name(staged.name.removesuffix(".jsonl.enc") + ".sheet.json")
+
+
+def _head(manifest: dict[str, Any], authority: str, language: str) -> dict[str, Any]:
+    """The package's fields besides its stores: who, what, when, and the subject's rights."""
+    s = strings(language)
+    return {
+        "format": FORMAT,
+        "request_id": manifest.get("request_id"),
+        "request_type": manifest.get("request_type"),
+        "generated_at": _now(),
+        "language": s["lang"],
+        "rights": {
+            "authority": authority,
+            "notice": [line.format(authority=authority) for line in s["rights"]],
+        },
+    }
+
+
 class ArtifactStore:
     """Reads and writes a request's artifacts."""
 
@@ -84,28 +122,49 @@ class ArtifactStore:
         """The request's folder."""
         return self.root / check_request_id(request_id)
 
-    def stage_records(self, request_id: str, store: str, records: Iterable[Record]) -> int:
-        """Encrypt a store's records as JSON lines into the staging area; returns the count."""
+    def stage_records(
+        self,
+        request_id: str,
+        store: str,
+        records: Iterable[Record],
+        *,
+        sheet: dict[str, Any] | None = None,
+    ) -> int:
+        """Encrypt a store's records as JSON lines into the staging area; returns the count.
+
+        ``sheet`` is the store's processing information (``StoreProcessing.sheet()``): its
+        projections and redactions are applied here, before anything is written, and it is
+        kept next to the records (it holds no personal data) for the package to state.
+        """
         key_id, key = self.keystore.key_for(request_id)
         path = self.dir(request_id) / "staging" / f"{store}.jsonl.enc"
+        shaper = Sheet(sheet)
         count = 0
         with EncryptedWriter(path, key_id, key) as out:
             for rec in records:
-                line = {"collection": rec.collection, "data": rec.data}
+                data = shaper.shape(rec.collection, rec.data)
+                line = {"collection": rec.collection, "data": data}
                 out.write(json.dumps(line, default=_json_default, sort_keys=True).encode() + b"\n")
                 count += 1
+        path.with_name(f"{store}.sheet.json").write_text(json.dumps(shaper.raw, sort_keys=True))
         return count
 
     def assemble_package(
-        self, request_id: str, expected: dict[str, int | None], manifest: dict[str, Any]
+        self,
+        request_id: str,
+        expected: dict[str, int | None],
+        manifest: dict[str, Any],
+        *,
+        authority: str = DEFAULT_AUTHORITY,
+        language: str = "en",
     ) -> Path:
-        """Zip every staged store file into one encrypted access package, then drop staging.
+        """Build the encrypted access package from the staged records, then drop staging.
 
         ``expected`` maps each store to the record count its receipt claims (None: nothing was
         staged, e.g. a store a person completed by hand). Every count is checked against the
-        records actually zipped; a package that would claim records it does not hold is never
+        records actually staged; a package that would claim records it does not hold is never
         written. A retry after a successful assembly (staging already gone) returns the package
-        if its recorded counts match.
+        if its recorded counts match. The layout is in ``docs/access-package.md``.
 
         Raises:
             PackageMismatch: A store's staged records differ from its receipt.
@@ -117,27 +176,56 @@ class ArtifactStore:
         claimed = {s: n for s, n in expected.items() if n}
         if any(not staged[s].exists() for s in claimed):
             return self._assembled_before(folder, path, claimed)
-        found: dict[str, int] = {}
+        split_dir = folder / "staging" / "split"
+        shutil.rmtree(split_dir, ignore_errors=True)  # a crashed attempt's leftovers
+        stores, found = self._split(manifest, staged, key_id, key, split_dir)
+        _check_counts(claimed, found)
+        export = manifest.get("request_type") == "export"
+        head = _head(manifest, authority, language)
         with (
             EncryptedWriter(path, key_id, key) as out,
             zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf,
         ):
             zf.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-            for store, file in staged.items():
-                if not file.exists():
-                    continue
-                lines = 0
-                with zf.open(f"stores/{store}.jsonl", "w") as member:
-                    for chunk in decrypt_chunks(file, key):
-                        lines += chunk.count(b"\n")
-                        member.write(chunk)
-                found[store] = lines
-            _check_counts(claimed, found)  # raising here aborts the writer: no package
+            dump = _dumps
+            write_json(zf, head=head, stores=stores, key=key, export=export, dump=dump)
+            write_csvs(zf, stores=stores, key=key, export=export, dump=dump)
+            if not export:  # Art. 20 asks for machine-readable data; Art. 15 for a readable one
+                write_report(zf, head=head, stores=stores, key=key, dump=dump)
         (folder / PACKAGE_COUNTS).write_text(
             json.dumps({"sha256": _sha256(path), "records": found}, sort_keys=True)
         )
         shutil.rmtree(folder / "staging", ignore_errors=True)
         return path
+
+    def _split(
+        self,
+        manifest: dict[str, Any],
+        staged: dict[str, Path],
+        key_id: str,
+        key: bytes,
+        split_dir: Path,
+    ) -> tuple[list[StorePart], dict[str, int]]:
+        """Split every staged store per collection; the stores as the package lists them."""
+        stores: list[StorePart] = []
+        found: dict[str, int] = {}
+        statuses = manifest.get("stores") or {}
+        for store in sorted(set(statuses) | set(staged)):
+            file = staged.get(store)
+            sheet_file = folder_sheet(file) if file is not None else None
+            raw = None
+            if sheet_file is not None and sheet_file.exists():
+                raw = json.loads(sheet_file.read_text())
+            sheet = Sheet(raw)
+            info = statuses.get(store) or {}
+            sp = StorePart(store, str(info.get("status", "done")), int(info.get("records") or 0),
+                           sheet.raw.get("default") or {})  # fmt: skip
+            if file is not None and file.exists():
+                sp.parts = split_store(file, key_id=key_id, key=key, out_dir=split_dir / store,
+                                       sheet=sheet, dump=_dumps)  # fmt: skip
+                found[store] = sum(p.count for p in sp.parts)
+            stores.append(sp)
+        return stores, found
 
     def _assembled_before(self, folder: Path, path: Path, claimed: dict[str, int]) -> Path:
         """The package an earlier attempt assembled, if it holds what the receipts claim."""
