@@ -107,13 +107,15 @@ def name_signals(column: str) -> dict[str, float]:
     """Classes a column or key name suggests, with the signal's confidence."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column).lower()
     tokens = [t for t in re.split(r"[^a-z0-9]+", snake) if t]
-    if not tokens or tokens[-1] in _LINK_TOKENS:
+    if not tokens:
         return {}
     found: dict[str, float] = {}
-    # The whole name and each of its one- and two-token parts (customer_email, date_of_birth).
-    parts = {"_".join(tokens)} | set(tokens)
-    parts |= {f"{a}_{b}" for a, b in itertools.pairwise(tokens)}
-    parts |= {"_".join(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
+    # The whole name and each of its one- to three-token parts (customer_email, date_of_birth);
+    # a name ending in a link token (address_id) counts only as a whole (steuer_id, tax_id).
+    parts = {"_".join(tokens)}
+    if tokens[-1] not in _LINK_TOKENS:
+        parts |= set(tokens) | {f"{a}_{b}" for a, b in itertools.pairwise(tokens)}
+        parts |= {"_".join(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
     for pattern, cls, confidence in _NAME_SIGNALS:
         if any(pattern.match(p) for p in parts):
             found[cls] = max(found.get(cls, 0.0), confidence)
