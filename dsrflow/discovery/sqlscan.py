@@ -60,18 +60,19 @@ def _scan(
     conn: Connection, entry: StoreEntry, config: SqlConfig, budget: Budget, min_conf: float
 ) -> StoreScan:
     dialect = conn.dialect.name
-    insp = inspect(conn)
-    default = insp.default_schema_name or "main"
-    home = config.connection.schema_ or default
-    mapped = {(home, c.table or n) for n, c in config.collections.items()}
-    ignore = entry.common.scan.ignore
-    if dialect == "postgresql":
-        schemas = [s for s in insp.get_schema_names() if s not in SYSTEM_SCHEMAS]
-    else:  # MariaDB: the store is its database (root sees everyone's); SQLite: main
-        schemas = [default]
-    started, used, statements = time.monotonic(), 0, 0
-    tables: list[TableReport] = []
+    # Reflection reads inside the read-only transaction too (it would otherwise begin its own).
     with read_only(conn), timeout_scope(conn, dialect, budget.statement_timeout_s):
+        insp = inspect(conn)
+        default = insp.default_schema_name or "main"
+        home = config.connection.schema_ or default
+        mapped = {(home, c.table or n) for n, c in config.collections.items()}
+        ignore = entry.common.scan.ignore
+        if dialect == "postgresql":
+            schemas = [s for s in insp.get_schema_names() if s not in SYSTEM_SCHEMAS]
+        else:  # MariaDB: the store is its database (root sees everyone's); SQLite: main
+            schemas = [default]
+        started, used, statements = time.monotonic(), 0, 0
+        tables: list[TableReport] = []
         for schema in schemas:
             for table in sorted(insp.get_table_names(schema=schema)):
                 cols = [c["name"] for c in insp.get_columns(table, schema=schema)]
