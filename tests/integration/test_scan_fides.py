@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 
 from dsrflow.discovery.validators import luhn_ok
 from tests.fixtures.cli import invoke
-from tests.integration.test_fides_sample import SAMPLE, load_postgres
+from tests.integration.test_fides_sample import SAMPLE, load_mariadb, load_postgres
 
 CARDS = ["4539578763621486", "5425233430109903", "4716108999716531", "371449635398431"]
 ORDER_IDS = ["1234567812345678", "8765432187654321", "1111222233334445", "9999000011112223"]
@@ -126,3 +126,30 @@ def test_scan_reports_exactly_the_dropped_and_the_new_table(
     tables = {f"{t['schema']}.{t['table']}": t["status"] for t in report["stores"][0]["tables"]}
     assert tables["public.newsletter_signup"] == "mapped"
     assert tables["public.report"] == "ignored"
+
+
+def test_scan_on_mariadb_reads_the_stores_database_only(
+    mariadb_database: str, tmp_path: Path
+) -> None:
+    url = load_mariadb(mariadb_database)
+    catalog = tmp_path / "dsrflow.yaml"
+    env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_CATALOG": str(catalog),
+           "DSRFLOW_ACTOR": "local:eng"}  # fmt: skip
+    dataset = str(SAMPLE / "mariadb_example_test_dataset.yml")
+    args = ("--url", url.replace("+pymysql", ""), "--store", "shop", "--out", str(catalog))
+    assert invoke("catalog", "import-fides", dataset, *args, env=env, cwd=tmp_path).returncode == 0
+    assert invoke("ledger", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE contacts (id INT PRIMARY KEY, phone_number TEXT)")
+        conn.exec_driver_sql("INSERT INTO contacts VALUES (1, '+44 20 7946 0958')")
+    engine.dispose()
+    code, report = scan(tmp_path, env)
+    store = report["stores"][0]
+    assert (code, store["error"], store["dialect"]) == (0, None, "mysql")
+    assert {t["schema"] for t in store["tables"]} == {mariadb_database}  # not other databases
+    statuses = {t["table"]: t["status"] for t in store["tables"]}
+    assert statuses["customer"] == "mapped"
+    assert statuses["contacts"] == "unmapped"  # sampled under MariaDB's statement limit
+    assert unmapped(report) == {f"{mariadb_database}.contacts": {"phone"}}
+    assert store["budget"]["statements"] == 1
