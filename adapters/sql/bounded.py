@@ -181,8 +181,8 @@ def _sqlite_query_only(conn: Connection, on: bool) -> None:
     conn.commit()
 
 
-def run_rows(conn: Connection, sql: str, seconds: float) -> list[Any]:
-    """Execute one SELECT (already-quoted SQL) under a timeout; all its rows.
+def run_rows(conn: Connection, stmt: Any, seconds: float) -> list[Any]:
+    """Execute one SELECT under a timeout; all its rows.
 
     For the discovery scan (``dsrflow scan``): PostgreSQL runs it in a savepoint under the
     transaction's ``statement_timeout`` (see ``timeout_scope``), MariaDB/MySQL with their
@@ -192,19 +192,22 @@ def run_rows(conn: Connection, sql: str, seconds: float) -> list[Any]:
     try:
         if dialect == "postgresql":
             with conn.begin_nested():
-                return list(conn.exec_driver_sql(sql).all())
+                return list(conn.execute(stmt).all())
         if dialect in ("mysql", "mariadb"):
-            if getattr(conn.dialect, "is_mariadb", False):
-                return list(
-                    conn.exec_driver_sql(
-                        f"SET STATEMENT max_statement_time={seconds:.3f} FOR {sql}"
-                    ).all()
-                )
-            hint = f"SELECT /*+ MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) */"
-            return list(conn.exec_driver_sql(sql.replace("SELECT", hint, 1)).all())
+            if not getattr(conn.dialect, "is_mariadb", False):
+                hint = f"/*+ MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) */"
+                return list(conn.execute(stmt.prefix_with(hint)).all())
+            compiled = stmt.compile(
+                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            params: Any = compiled.params
+            if compiled.positional:
+                params = tuple(params[name] for name in compiled.positiontup or ())
+            sql = f"SET STATEMENT max_statement_time={seconds:.6f} FOR {compiled}"
+            return list(conn.exec_driver_sql(sql, params).all())
         with _sqlite_deadline(conn, seconds) as fired:
             try:
-                return list(conn.exec_driver_sql(sql).all())
+                return list(conn.execute(stmt).all())
             except DBAPIError:
                 if fired:
                     raise StatementTimeout from None

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, column, func, inspect, select, tablesample, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from dsrflow.adapters.sdk import AdapterContext
@@ -134,23 +135,21 @@ def _scan(
 def _sample(
     conn: Connection, schema: str, table: str, cols: list[str], limit: int, budget: Budget
 ) -> list[Any]:
-    prep = conn.dialect.identifier_preparer
-    name = prep.quote(table) if conn.dialect.name != "postgresql" else (
-        f"{prep.quote_schema(schema)}.{prep.quote(table)}")  # fmt: skip
-    select = ", ".join(prep.quote(c) for c in cols) or "1"
-    sample = ""
+    # SQLAlchemy quotes the names (and escapes what a driver would read as a placeholder).
+    target: Any = sa_table(table, *(column(c) for c in cols), schema=schema)
     if conn.dialect.name == "postgresql":
+        qualified = conn.dialect.identifier_preparer.format_table(target)
         estimate = conn.execute(
-            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": name}
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": qualified}
         ).scalar()
         if estimate and estimate > limit * TABLESAMPLE_ABOVE:
             # Pages, not rows: twice the share wanted, so LIMIT still fills on uneven pages.
             share = min(100.0, 200.0 * limit / float(estimate))
-            sample = f" TABLESAMPLE SYSTEM ({share:.6f})"
-    # Identifiers quoted by the dialect, numbers formatted: nothing here comes from a user.
-    sql = f"SELECT {select} FROM {name}{sample} LIMIT {int(limit)}"  # noqa: S608
-    return run_rows(conn, sql,
-                    budget.statement_timeout_s)  # fmt: skip
+            target = tablesample(target, func.system(share))
+    elif conn.dialect.name != "sqlite":
+        target = sa_table(table, *(column(c) for c in cols))  # the connection's database
+    stmt = select(*(target.c[c] for c in cols)).select_from(target).limit(limit)
+    return run_rows(conn, stmt, budget.statement_timeout_s)
 
 
 def _table(

@@ -153,3 +153,36 @@ def test_scan_on_mariadb_reads_the_stores_database_only(
     assert statuses["contacts"] == "unmapped"  # sampled under MariaDB's statement limit
     assert unmapped(report) == {f"{mariadb_database}.contacts": {"phone"}}
     assert store["budget"]["statements"] == 1
+
+
+def test_a_large_postgres_table_is_sampled_within_the_budget(
+    pg_database: str, tmp_path: Path
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE known (id INT PRIMARY KEY, email TEXT)")
+        conn.exec_driver_sql(
+            "CREATE TABLE events AS SELECT g AS id, 'user' || g || '@example.net' AS actor, "
+            'mod(g, 7) AS "share%%" FROM generate_series(1, 200000) g'
+        )
+        conn.exec_driver_sql("ANALYZE events")  # the planner's estimate picks TABLESAMPLE
+    engine.dispose()
+    catalog = tmp_path / "dsrflow.yaml"
+    catalog.write_text(
+        "version: 1\nstores:\n  big:\n    adapter: sql\n"
+        f'    connection: {{url: "postgresql://postgres@127.0.0.1:5432/{pg_database}"}}\n'
+        "    collections:\n      known:\n        identities: {email: email}\n"
+    )
+    env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_CATALOG": str(catalog),
+           "DSRFLOW_ACTOR": "local:eng", "DSRFLOW_SCAN_SAMPLE_ROWS": "500",
+           "DSRFLOW_SCAN_MAX_ROWS": "600"}  # fmt: skip
+    assert invoke("ledger", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    code, report = scan(tmp_path, env, "--fail-on-unmapped")
+    assert code == 1
+    assert unmapped(report) == {"public.events": {"email"}}
+    store = report["stores"][0]
+    events = next(t for t in store["tables"] if t["table"] == "events")
+    assert 0 < events["sampled_rows"] <= 500
+    assert [c["status"] for c in events["columns"]] == ["clean", "unmapped", "clean"]
+    assert store["budget"]["rows_read"] <= 600
