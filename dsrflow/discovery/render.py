@@ -84,6 +84,15 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
                                    "column": c.name,
                                    "findings": [finding_json(f) for f in c.findings]},
                 })  # fmt: skip
+        for t in s.tables:
+            if t.not_sampled and t.status not in ("mapped", "ignored"):
+                results.append({
+                    "ruleId": "dsrflow.not-sampled", "level": "warning",
+                    "message": {"text": f"Table {s.store}.{t.qualified} was not sampled: "
+                                        f"{t.not_sampled}; only its column names were checked."},
+                    "locations": [{"logicalLocations": [
+                        {"fullyQualifiedName": f"{s.store}.{t.qualified}", "kind": "type"}]}],
+                })  # fmt: skip
         if s.error:
             results.append({
                 "ruleId": "dsrflow.scan-failed", "level": "error",
@@ -95,6 +104,8 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
          "shortDescription": {"text": "Personal data not covered by the dsrflow catalog"},
          "help": {"text": "Map the table in the catalog (identities, references, erase) or "
                           "record why it is ignored under the store's scan.ignore."}},
+        {"id": "dsrflow.not-sampled", "name": "NotSampled",
+         "shortDescription": {"text": "A table's values were not read (budget, timeout, grant)"}},
         {"id": "dsrflow.scan-failed", "name": "ScanFailed",
          "shortDescription": {"text": "A store could not be scanned"}},
     ]  # fmt: skip
