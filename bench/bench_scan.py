@@ -37,9 +37,11 @@ def setup(db: str) -> None:
             text("CREATE TABLE signups (id bigint PRIMARY KEY, email text, card text, note text)")
         )
         # 4111 1111 1111 1111 is a valid Luhn number: every row carries a card.
-        conn.execute(text(
+        fill = (
             "INSERT INTO signups SELECT g, 'user' || g || '@example.org', '4111111111111111',"
-            " 'signed up from the spring campaign' FROM generate_series(1, :n) g"), {"n": ROWS})  # fmt: skip
+            " 'signed up from the spring campaign' FROM generate_series(1, :n) g"
+        )
+        conn.execute(text(fill), {"n": ROWS})
     with engine(db).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE signups"))
 
