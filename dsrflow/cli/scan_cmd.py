@@ -79,6 +79,9 @@ def _table(result: object) -> None:
         if s.error:
             out.print(f"[red]FAIL[/] {escape(s.error)}", soft_wrap=True)
             continue
+        if s.skipped:
+            out.print(f"SKIP store {s.store} ({s.dialect}): {s.skipped}", markup=False)
+            continue
         table = Table(title=escape(f"store {s.store} ({s.dialect})"))
         for col in ("table", "column", "status", "findings"):
             table.add_column(col)

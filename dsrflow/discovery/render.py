@@ -34,7 +34,8 @@ def to_json(result: ScanResult) -> dict[str, Any]:
 
 
 def _store_json(s: StoreScan) -> dict[str, Any]:
-    out: dict[str, Any] = {"store": s.store, "dialect": s.dialect, "error": s.error}
+    out: dict[str, Any] = {"store": s.store, "dialect": s.dialect, "error": s.error,
+                           "skipped": s.skipped}  # fmt: skip
     if s.budget is not None:
         b = s.budget
         out["budget"] = {

@@ -41,6 +41,12 @@ class ScanStores(UseCase):
             entries = [entry]
         else:
             entries = [e for e in catalog.enabled_stores() if e.common.adapter == SQL_ADAPTER]
+        # Named in the report, so nobody reads "nothing unmapped" as "every store checked".
+        skipped = [
+            StoreScan(e.name, e.common.adapter, skipped="not a SQL store (not scanned yet)")
+            for e in catalog.enabled_stores()
+            if store is None and e.common.adapter != SQL_ADAPTER
+        ]
         s = self.rt.settings.scan
         budget = Budget(
             max_rows=s.max_rows, max_seconds=s.max_seconds, sample_rows=s.sample_rows,
@@ -54,7 +60,7 @@ class ScanStores(UseCase):
                 locate=functools.partial(catalog.locate, entry.name),
             )  # fmt: skip
             reports.append(scan_sql_store(entry, ctx, budget, min_confidence=s.min_confidence))
-        result = ScanResult(tuple(reports), s.min_confidence)
+        result = ScanResult((*reports, *skipped), s.min_confidence)
         # Counts and names of stores only: the findings themselves stay in the report.
         self.audit(
             principal, "scan", Category.SYSTEM, None, stores=[e.name for e in entries],

@@ -176,3 +176,33 @@ def test_canary_values_never_leave_the_scan(
             assert canary.encode("utf-16-le") not in blob
     # ... and the scan did see them: the classes are reported.
     assert "payment_card" in outputs[2] and "email" in outputs[2]
+
+
+def test_bad_input_and_unreachable_stores_are_one_line(tmp_path: Path) -> None:
+    catalog = make_shop(tmp_path)
+    catalog.write_text(
+        catalog.read_text()
+        + "  crm:\n    adapter: sql\n    connection: {url_env: CRM_URL}\n"
+        + "    collections:\n      people:\n        identities: {email: email}\n"
+        + "  cache:\n    adapter: manual\n    instructions: Shred the folder in cabinet B.\n"
+    )
+    env = env_for(tmp_path)
+    assert invoke("ledger", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    for args, code, text in [
+        (("scan",), 2, "give a STORE or --all"),
+        (("scan", "shop", "--all"), 2, "give a STORE or --all"),
+        (("scan", "nope"), 2, "unknown store 'nope'"),
+        (("scan", "cache"), 2, "not a SQL store"),
+        (("scan", "shop", "--output", "x.txt"), 2, "--output: needs --format json or sarif"),
+        (("scan", "crm"), 1, "crm"),
+    ]:
+        run = invoke(*args, env=env, cwd=tmp_path)
+        assert run.returncode == code, (args, run.output)
+        assert text in run.output, (args, run.output)
+        assert "Traceback" not in run.output
+    run = invoke("scan", "--all", "--format", "json", env=env, cwd=tmp_path)
+    report = json.loads(run.stdout)
+    assert run.returncode == 1  # crm could not be scanned: a gate must not pass on it
+    by_store = {s["store"]: s for s in report["stores"]}
+    assert by_store["cache"]["skipped"] and by_store["crm"]["error"]
+    assert by_store["shop"]["tables"]
