@@ -183,7 +183,7 @@ def _table(
     tstatus: Status = (
         "mapped" if is_mapped
         else "unmapped" if "unmapped" in statuses
-        else "ignored" if reason
+        else "ignored" if reason or "ignored" in statuses
         else "clean"
     )  # fmt: skip
     return TableReport(schema, table, tstatus, tuple(columns), len(rows), fks, reason, why_not)

@@ -206,3 +206,22 @@ def test_bad_input_and_unreachable_stores_are_one_line(tmp_path: Path) -> None:
     by_store = {s["store"]: s for s in report["stores"]}
     assert by_store["cache"]["skipped"] and by_store["crm"]["error"]
     assert by_store["shop"]["tables"]
+
+
+def test_column_and_schema_ignores(tmp_path: Path) -> None:
+    ignore = (
+        "    scan:\n      ignore:\n        leads.contact: sales leads, erased by the CRM itself\n"
+        "        main.leads.card: tokenised by the processor, not a PAN\n"
+        "        leads.note: 'free text, anonymised nightly'\n"
+        "        main.*: everything else in main is the app's own data\n"
+    )
+    make_shop(tmp_path, ignore=ignore)
+    (store,) = ScanStores(runtime(tmp_path)).run(ENGINEER, "shop", all_stores=False).stores
+    status = {t.table: t.status for t in store.tables}
+    assert status == {"customers": "mapped", "leads": "ignored", "orders": "ignored",
+                      "audit_copy": "ignored"}  # fmt: skip
+    leads = {c.name: c for t in store.tables if t.table == "leads" for c in t.columns}
+    # The most specific key's reason wins; the classes found are still reported.
+    assert leads["card"].reason == "tokenised by the processor, not a PAN"
+    assert leads["contact"].reason == "sales leads, erased by the CRM itself"
+    assert leads["card"].findings[0].cls == "payment_card"
