@@ -186,3 +186,39 @@ def test_a_large_postgres_table_is_sampled_within_the_budget(
     assert 0 < events["sampled_rows"] <= 500
     assert [c["status"] for c in events["columns"]] == ["clean", "unmapped", "clean"]
     assert store["budget"]["rows_read"] <= 600
+
+
+def test_a_locked_table_costs_one_statement_timeout_not_a_hang(
+    pg_database: str, tmp_path: Path
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_database}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE known (id INT PRIMARY KEY, email TEXT)")
+        conn.exec_driver_sql("CREATE TABLE locked (id INT PRIMARY KEY, contact TEXT)")
+        conn.exec_driver_sql("CREATE TABLE open_one (id INT PRIMARY KEY, contact TEXT)")
+        conn.exec_driver_sql("INSERT INTO open_one VALUES (1, 'a@example.com')")
+    catalog = tmp_path / "dsrflow.yaml"
+    catalog.write_text(
+        "version: 1\nstores:\n  db:\n    adapter: sql\n"
+        f'    connection: {{url: "postgresql://postgres@127.0.0.1:5432/{pg_database}"}}\n'
+        "    collections:\n      known:\n        identities: {email: email}\n"
+    )
+    env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_CATALOG": str(catalog),
+           "DSRFLOW_ACTOR": "local:eng", "DSRFLOW_SCAN_STATEMENT_TIMEOUT_S": "0.5"}  # fmt: skip
+    assert invoke("ledger", "upgrade", env=env, cwd=tmp_path).returncode == 0
+    holder = engine.connect()
+    try:
+        holder.exec_driver_sql("BEGIN")
+        holder.exec_driver_sql("LOCK TABLE locked IN ACCESS EXCLUSIVE MODE")
+        code, report = scan(tmp_path, env)
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    tables = {t["table"]: t for t in report["stores"][0]["tables"]}
+    assert code == 0 and report["stores"][0]["error"] is None
+    assert tables["locked"]["not_sampled"] == "statement timeout (0.5 s)"
+    # The timeout aborted only its savepoint: the next table was still read.
+    assert tables["open_one"]["status"] == "unmapped"
+    assert tables["open_one"]["sampled_rows"] == 1
