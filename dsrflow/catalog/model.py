@@ -126,7 +126,8 @@ class SweepConfig(BaseModel):
         )
 
 
-_IGNORE_KEY = re.compile(r"^[^.\s*]+(\.[^.\s*]+){0,2}$|^[^.\s*]+\.\*$")
+# table, schema.table, schema.table.column, schema.*; or a Redis key shape (session:*:*).
+_IGNORE_KEY = re.compile(r"^[^.\s*]+(\.[^.\s*]+){0,2}$|^[^.\s*]+\.\*$|^[^\s.]*:[^\s.]*$")
 
 
 class ScanConfig(BaseModel):
@@ -148,8 +149,8 @@ class ScanConfig(BaseModel):
         for key, reason in value.items():
             if not _IGNORE_KEY.match(key):
                 raise ValueError(
-                    f"ignore: {key!r} must be 'table', 'schema.table', 'schema.table.column' "
-                    "or 'schema.*'"
+                    f"ignore: {key!r} must be 'table', 'schema.table', 'schema.table.column', "
+                    "'schema.*' or a Redis key shape ('session:*')"
                 )
             if not reason.strip():
                 raise ValueError(f"ignore: {key!r} needs a reason")

@@ -11,7 +11,7 @@ from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
 from dsrflow.service.principal import Principal
 
-SQL_ADAPTER = "sql"
+SCANNABLE = frozenset({"sql", "redis"})
 
 
 class ScanStores(UseCase):
@@ -25,6 +25,7 @@ class ScanStores(UseCase):
             ConfigError: The catalog is invalid (every problem with file and line).
         """
         from dsrflow.adapters.sdk import AdapterContext
+        from dsrflow.discovery.redisscan import scan_redis_store
         from dsrflow.discovery.sqlscan import scan_sql_store
 
         self.allow(principal, "scan")
@@ -36,16 +37,18 @@ class ScanStores(UseCase):
             entry = catalog.stores.get(store)
             if entry is None:
                 raise UserError(f"STORE: unknown store {store!r} (not in {catalog.path})")
-            if entry.common.adapter != SQL_ADAPTER:
-                raise UserError(f"STORE: {store!r} is not a SQL store (scan reads SQL stores)")
+            if entry.common.adapter not in SCANNABLE:
+                raise UserError(
+                    f"STORE: {store!r} is not a SQL or Redis store (scan reads those only)"
+                )
             entries = [entry]
         else:
-            entries = [e for e in catalog.enabled_stores() if e.common.adapter == SQL_ADAPTER]
+            entries = [e for e in catalog.enabled_stores() if e.common.adapter in SCANNABLE]
         # Named in the report, so nobody reads "nothing unmapped" as "every store checked".
         skipped = [
-            StoreScan(e.name, e.common.adapter, skipped="not a SQL store (not scanned yet)")
+            StoreScan(e.name, e.common.adapter, skipped="not a SQL or Redis store (not scanned)")
             for e in catalog.enabled_stores()
-            if store is None and e.common.adapter != SQL_ADAPTER
+            if store is None and e.common.adapter not in SCANNABLE
         ]
         s = self.rt.settings.scan
         budget = Budget(
@@ -59,7 +62,8 @@ class ScanStores(UseCase):
                 identity_kinds=catalog.identity_kinds,
                 locate=functools.partial(catalog.locate, entry.name),
             )  # fmt: skip
-            reports.append(scan_sql_store(entry, ctx, budget, min_confidence=s.min_confidence))
+            scan = scan_redis_store if entry.common.adapter == "redis" else scan_sql_store
+            reports.append(scan(entry, ctx, budget, min_confidence=s.min_confidence))
         result = ScanResult((*reports, *skipped), s.min_confidence)
         # Counts and names of stores only: the findings themselves stay in the report.
         self.audit(
