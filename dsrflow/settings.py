@@ -364,6 +364,24 @@ class AdaptersSettings(_Group):
         return frozenset(filter(None, (n.strip() for n in self.blocked.split(","))))
 
 
+class ScanSettings(_Group):
+    """Budget of ``dsrflow scan``, the discovery of unmapped personal data (``DSRFLOW_SCAN_*``)."""
+
+    sample_rows: int = Field(
+        1000, ge=1, le=1_000_000, description="Rows sampled per table (values per column)."
+    )
+    max_rows: int = Field(
+        200_000, ge=1, description="Rows read at most per store; tables past it are not sampled."
+    )
+    max_seconds: float = Field(
+        120.0, gt=0, description="Wall-clock budget per store; tables past it are not sampled."
+    )
+    statement_timeout_s: float = Field(10.0, gt=0, description="Timeout of one scan statement.")
+    min_confidence: float = Field(
+        0.5, gt=0, le=1, description="Findings at or above it make a column personal data."
+    )
+
+
 class Settings(BaseSettings):
     """Settings for one dsrflow process (see ``docs/operations.md``, section Settings)."""
 
@@ -431,6 +449,7 @@ class Settings(BaseSettings):
     messages: MessagesSettings = MessagesSettings()
     console: ConsoleSettings = ConsoleSettings()
     intake: IntakeSettings = IntakeSettings()
+    scan: ScanSettings = ScanSettings()
 
     adapters: AdaptersSettings = AdaptersSettings()
 

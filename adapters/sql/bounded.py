@@ -179,3 +179,40 @@ def _sqlite_query_only(conn: Connection, on: bool) -> None:
     # A PRAGMA outside the sweep's transaction (it would otherwise begin one).
     conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
     conn.commit()
+
+
+def run_rows(conn: Connection, stmt: Any, seconds: float) -> list[Any]:
+    """Execute one SELECT under a timeout; all its rows.
+
+    For the discovery scan (``dsrflow scan``): PostgreSQL runs it in a savepoint under the
+    transaction's ``statement_timeout`` (see ``timeout_scope``), MariaDB/MySQL with their
+    per-statement limit, SQLite under a progress-handler deadline.
+    """
+    dialect = conn.dialect.name
+    try:
+        if dialect == "postgresql":
+            with conn.begin_nested():
+                return list(conn.execute(stmt).all())
+        if dialect in ("mysql", "mariadb"):
+            if not getattr(conn.dialect, "is_mariadb", False):
+                hint = f"/*+ MAX_EXECUTION_TIME({max(1, int(seconds * 1000))}) */"
+                return list(conn.execute(stmt.prefix_with(hint)).all())
+            compiled = stmt.compile(
+                dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            params: Any = compiled.params
+            if compiled.positional:
+                params = tuple(params[name] for name in compiled.positiontup or ())
+            sql = f"SET STATEMENT max_statement_time={seconds:.6f} FOR {compiled}"
+            return list(conn.exec_driver_sql(sql, params).all())
+        with _sqlite_deadline(conn, seconds) as fired:
+            try:
+                return list(conn.execute(stmt).all())
+            except DBAPIError:
+                if fired:
+                    raise StatementTimeout from None
+                raise
+    except DBAPIError as exc:
+        if _is_timeout(exc):
+            raise StatementTimeout from None
+        raise

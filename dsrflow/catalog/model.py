@@ -36,6 +36,7 @@ GENERIC_KEYS = frozenset(
         "exemption",
         "sweep",
         "processing",
+        "scan",
     }
 )
 
@@ -127,6 +128,37 @@ class SweepConfig(BaseModel):
         )
 
 
+# table, schema.table, schema.table.column, schema.*; or a Redis key shape (session:*:*).
+_IGNORE_KEY = re.compile(r"^[^.\s*]+(\.[^.\s*]+){0,2}$|^[^.\s*]+\.\*$|^[^\s.]*:[^\s.]*$")
+
+
+class ScanConfig(BaseModel):
+    """What ``dsrflow scan`` leaves out of a store's coverage report, each with its reason.
+
+    Keys are ``table``, ``schema.table``, ``schema.table.column`` or ``schema.*``; values say
+    why (a person's decision, shown in the report as ``ignored``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ignore: dict[str, str] = Field(
+        default_factory=dict, description="Table/column/schema -> the reason it is not mapped."
+    )
+
+    @field_validator("ignore")
+    @classmethod
+    def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, reason in value.items():
+            if not _IGNORE_KEY.match(key):
+                raise ValueError(
+                    f"ignore: {key!r} must be 'table', 'schema.table', 'schema.table.column', "
+                    "'schema.*' or a Redis key shape ('session:*')"
+                )
+            if not reason.strip():
+                raise ValueError(f"ignore: {key!r} needs a reason")
+        return value
+
+
 class StoreCommon(BaseModel):
     """Fields every store entry has, whatever its adapter."""
 
@@ -142,6 +174,7 @@ class StoreCommon(BaseModel):
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     processing: StoreProcessing = Field(default_factory=StoreProcessing)
     """What the access package tells the subject (``docs/access-package.md``)."""
+    scan: ScanConfig = Field(default_factory=ScanConfig)
 
 
 @dataclass(frozen=True)

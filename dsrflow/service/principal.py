@@ -56,6 +56,7 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "purge": frozenset({"admin"}),
     "catalog": frozenset({"engineer", "auditor", "admin"}),
     "stores.test": frozenset({"engineer", "admin"}),
+    "scan": frozenset({"engineer", "admin"}),
     "keys": frozenset({"admin"}),
     "ledger.upgrade": frozenset({"admin"}),
     "ledger.reconcile": frozenset({"admin"}),

@@ -1,0 +1,1 @@
+"""Discovery of personal data the catalog does not cover (``dsrflow scan``, docs/discovery.md)."""
