@@ -55,7 +55,7 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     # operations
     "purge": frozenset({"admin"}),
     # access packages: the privacy center delivers them to subjects; admins list and purge them
-    "package.deliver": frozenset({"intake"}),
+    "package.deliver": frozenset({"intake", "admin"}),
     "package.list": frozenset({"admin"}),
     "package.purge": frozenset({"admin"}),
     "catalog": frozenset({"engineer", "auditor", "admin"}),
