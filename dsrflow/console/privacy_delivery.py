@@ -18,6 +18,7 @@ from dsrflow.console.privacy import (
     NOTICES,
     PUBLIC,
     _checked_form,
+    _client,
     _csrf,
     _day,
     _enabled,
@@ -71,7 +72,14 @@ DELIVERY_NOTICES = {
 
 def _why(request: Request, state: str, token: str) -> HTMLResponse:
     title, text = DELIVERY_NOTICES.get(state) or NOTICES.get(state) or NOTICES["unknown"]
-    codes = {"unknown": 404, "csrf": 403, pd.NONE: 404, pd.LIMITED: 429, pd.LOCKED: 423}
+    codes = {
+        "unknown": 404,
+        "csrf": 403,
+        pd.NONE: 404,
+        pd.LIMITED: 429,
+        pd.LOCKED: 423,
+        pd.RATE_LIMITED: 429,
+    }
     status = codes.get(state, 410)
     return _page(request, "notice.html", status, title=title, text=text, which=state,
                  status_link=f"{PRIVACY}/status/{token}" if state in _BACK else "")  # fmt: skip
@@ -95,7 +103,7 @@ async def send_code(request: Request, token: str) -> Response:
     """E-mail a one-time download code (a separate message), then show where to enter it."""
     if await _checked_form(request) is None:
         return _why(request, "csrf", token)
-    offer = pd.SendDeliveryCode(_rt(request)).run(token)
+    offer = pd.SendDeliveryCode(_rt(request)).run(token, client=_client(request))
     if offer.state not in (OK, pd.LOCKED):
         return _why(request, offer.state, token)
     return _code_page(request, token, offer)
@@ -116,7 +124,9 @@ async def download(request: Request, token: str) -> Response:
     fields = await _checked_form(request)
     if fields is None:
         return _why(request, "csrf", token)
-    got = pd.DownloadPackage(_rt(request)).run(token, fields.get("code", ""))
+    got = pd.DownloadPackage(_rt(request)).run(
+        token, fields.get("code", ""), client=_client(request)
+    )
     if got.state == OK:
         return _ZipStream(
             got.chunks,

@@ -40,6 +40,8 @@ NONE, WINDOW_CLOSED, PURGED, LOCKED, WRONG, CODE_EXPIRED, NO_CODE, LIMITED = (
     "none", "window_closed", "purged", "locked", "wrong_code", "code_expired", "no_code",
     "codes_limited",
 )  # fmt: skip
+RATE_LIMITED = "limited"
+"""Too many unknown links from this client (the privacy center's "try again later" page)."""
 
 
 def normal_code(text: str) -> str:
@@ -150,19 +152,49 @@ class PackageOffer(UseCase):
         return Offer(OK, rid, ends, path.stat().st_size)
 
 
+def guarded_offer(use_case: UseCase, token: str, client: str) -> Offer:
+    """The offer, for a POST: a client whose links keep failing is refused before any lookup.
+
+    Refused links count against the client in the same table, under the same key, as refused
+    verification links (``ConfirmByLink``): guessing status links would otherwise flood the
+    audit log with refusals.
+    """
+    from dsrflow.ledger import privacy
+    from dsrflow.service.subject_intake import UNKNOWN, client_key
+
+    rt = use_case.rt
+    cfg = rt.settings.intake
+    now = datetime.now(UTC)
+    since = now - timedelta(seconds=cfg.rate_window_s)
+    key = f"link:{client_key(rt, client)}"
+    if privacy.attempts(rt.ledger, key, since) >= cfg.rate_per_client:
+        log.info("privacy center rate limited", limit="link")
+        return Offer(RATE_LIMITED)
+    offer = PackageOffer(rt, policy=use_case.policy).run(token)
+    if offer.state == UNKNOWN:
+        privacy.record_attempt(rt.ledger, [key], now, before=since)
+    return offer
+
+
 class SendDeliveryCode(UseCase):
     """The subject asks for a download code: a ``delivery_code`` e-mail goes in the outbox."""
 
-    def run(self, token: str) -> Offer:
+    def run(self, token: str, *, client: str = "") -> Offer:
         """Queue the code's message; the offer (``codes_limited`` past the per-request limit).
 
         The code itself is minted when the sender renders the message (``mint_code``).
+
+        Args:
+            token: The status page's link token.
+            client: The client's address (kept only as a keyed hash, for the rate limit).
         """
         from dsrflow.ledger import deliveries, outbox
         from dsrflow.messages import kinds
 
         self.allow(PRIVACY_CENTER, "package.deliver")
-        offer = PackageOffer(self.rt, policy=self.policy).run(token)
+        offer = guarded_offer(self, token, client)
+        if offer.state == RATE_LIMITED:
+            return offer
         if offer.state not in (OK, LOCKED) or offer.request_id is None:
             self._refused(offer.request_id, offer.state)
             return offer
@@ -188,18 +220,21 @@ class SendDeliveryCode(UseCase):
 class DownloadPackage(UseCase):
     """The subject enters the code: the package, decrypted as it streams, in this one request."""
 
-    def run(self, token: str, code: str) -> Download:
+    def run(self, token: str, code: str, *, client: str = "") -> Download:
         """Check the code and hand out the package, or say why not (each outcome audited).
 
         Args:
             token: The status page's link token.
             code: The code as typed.
+            client: The client's address (kept only as a keyed hash, for the rate limit).
         """
         from dsrflow.crypto.files import decrypt_chunks, read_key_id
         from dsrflow.ledger import deliveries
 
         self.allow(PRIVACY_CENTER, "package.deliver")
-        offer = PackageOffer(self.rt, policy=self.policy).run(token)
+        offer = guarded_offer(self, token, client)
+        if offer.state == RATE_LIMITED:
+            return Download(RATE_LIMITED)
         rid = offer.request_id
         if offer.state != OK or rid is None:
             return self._refused(rid, offer.state)

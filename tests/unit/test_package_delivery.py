@@ -17,7 +17,7 @@ from dsrflow.ledger import deliveries, outbox
 from dsrflow.service.package_delivery import code_hash, normal_code
 from dsrflow.service.packages import PurgePackages
 from tests.unit.delivery_kit import CANARY_NAME, delivered
-from tests.unit.privacy_kit import CANARY
+from tests.unit.privacy_kit import CANARY, csrf_of
 from tests.unit.service_kit import ADMIN
 
 if TYPE_CHECKING:
@@ -123,3 +123,18 @@ def test_codes_need_the_csrf_value_and_unknown_links_get_a_page(
     assert d.web.post(f"{d.status}/package", data={"code": "ABCDE-FGHJK"}).status_code == 403
     unknown = d.web.get("/privacy/status/" + "A" * 43 + "/package")
     assert unknown.status_code == 404 and "This link does not work" in unknown.text
+
+
+def test_guessing_status_links_for_a_package_is_rate_limited(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    d = delivered(tmp_path, mailbox, DSRFLOW_INTAKE_RATE_PER_CLIENT="2")
+    csrf = csrf_of(d.web.get("/privacy/request/access").text)
+    guesses = [
+        d.web.post(f"/privacy/status/{'B' * 42}{n}/package", data={"csrf": csrf, "code": "x"})
+        for n in range(3)
+    ]
+    assert [g.status_code for g in guesses] == [404, 404, 429]
+    assert "Please try again later" in guesses[2].text
+    refused = [e for e in d.rt.ledger.audit_entries() if e.action == "package_download_refused"]
+    assert [e.detail["reason"] for e in refused] == ["unknown", "unknown"]
