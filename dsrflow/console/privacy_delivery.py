@@ -112,7 +112,7 @@ async def send_code(request: Request, token: str) -> Response:
 @router.get("/status/{token}/package", response_class=HTMLResponse, **PUBLIC)
 def code_form(request: Request, token: str) -> Response:
     """Where the subject enters the code (a GET changes nothing: mail scanners prefetch)."""
-    offer = pd.PackageOffer(_rt(request)).run(token)
+    offer = pd.DownloadPackage(_rt(request)).page(token)
     if offer.state != OK:
         return _why(request, offer.state, token)
     return _code_page(request, token, offer)

@@ -264,6 +264,20 @@ class DownloadPackage(UseCase):
         return self._refused(rid, LOCKED if locked else WRONG, failures=failures,
                              left=max(cfg.code_attempts - failures, 0))  # fmt: skip
 
+    def page(self, token: str) -> Offer:
+        """The offer behind the code page; a refusal of a known link is audited.
+
+        Opening the page after the window or the purge is an attempt to download, so it is
+        recorded like one; an unknown link is not (anyone can make those up).
+        """
+        from dsrflow.service.subject_intake import UNKNOWN
+
+        self.allow(PRIVACY_CENTER, "package.deliver")
+        offer = PackageOffer(self.rt, policy=self.policy).run(token)
+        if offer.state not in (OK, UNKNOWN):
+            self._refused(offer.request_id, offer.state)
+        return offer
+
     def _refused(
         self, request_id: str | None, why: str, *, failures: int = 0, left: int = 0
     ) -> Download:
