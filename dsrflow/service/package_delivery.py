@@ -141,7 +141,7 @@ class PackageOffer(UseCase):
         ends = window_end(self.rt, req.completed_at)
         row = deliveries.row(self.rt.ledger, rid)
         path = self.rt.artifacts.package(rid)
-        if (row is not None and row.purged_at is not None) or (path is None and row is not None):
+        if row is not None and row.purged_at is not None:
             return Offer(PURGED, rid, ends)
         if ends <= datetime.now(UTC):
             return Offer(WINDOW_CLOSED, rid, ends)
