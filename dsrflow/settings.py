@@ -339,6 +339,27 @@ class IntakeSettings(_Group):
         return value.rstrip("/")
 
 
+class DeliverySettings(_Group):
+    """Delivering access packages to subjects, and keeping them (``DSRFLOW_DELIVERY_*``)."""
+
+    window_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days a completed request's package can be downloaded; "
+        "the daily purge deletes it after that.",
+    )
+    code_ttl_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="How long an e-mailed download code works."
+    )
+    code_attempts: int = Field(
+        5, ge=1, le=20, description="Wrong codes before the download locks (a new code unlocks)."
+    )
+    codes_per_request: int = Field(
+        10, ge=1, le=100, description="Download codes a subject may ask for, per request."
+    )
+
+
 class AdaptersSettings(_Group):
     """Which installed adapters may load (``DSRFLOW_ADAPTERS_*``)."""
 
@@ -450,6 +471,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     intake: IntakeSettings = IntakeSettings()
     scan: ScanSettings = ScanSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     adapters: AdaptersSettings = AdaptersSettings()
 

@@ -281,6 +281,34 @@ class ArtifactStore:
                     removed.append(str(path.relative_to(folder)))
         return removed
 
+    def package(self, request_id: str) -> Path | None:
+        """The request's encrypted access package, if it has one."""
+        path = self.dir(request_id) / PACKAGE
+        return path if path.exists() else None
+
+    def purge_package(self, request_id: str) -> list[str]:
+        """Delete the access package, its counts and any staging; returns what was deleted.
+
+        The subject's opening and the evidence bundle stay (staff's, for the request's
+        retention period); the package is the subject's and goes after its delivery window.
+        """
+        folder = self.dir(request_id)
+        removed = []
+        staging = folder / "staging"
+        if staging.exists():
+            for path in sorted(staging.rglob("*"), reverse=True):
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink()
+                    removed.append(str(path.relative_to(folder)))
+            staging.rmdir()
+        for name in (PACKAGE, PACKAGE_COUNTS):
+            if (folder / name).exists():
+                (folder / name).unlink()
+                removed.append(name)
+        return removed
+
     def export(self, request_id: str, out_dir: Path) -> list[Path]:
         """Decrypt a request's deliverables into ``out_dir`` (an audited download)."""
         if not self.dir(request_id).exists():

@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "audit": ("dsrflow.cli.audit_cmd", "audit_app", ()),
     "messages": ("dsrflow.cli.messages_cmd", "messages_app", ()),
     "purge": ("dsrflow.cli.purge", "purge", ()),
+    "package": ("dsrflow.cli.package_cmd", "package_app", ()),
     "dev": ("dsrflow.cli.dev", "dev", ()),
     "worker": ("dsrflow.cli.dev", "worker", ()),
     "codec-server": ("dsrflow.cli.dev", "codec_server", ()),

@@ -23,7 +23,8 @@ def purge(
 
     Destroying a request's key crypto-shreds Temporal's copy of the request (every payload in its
     history) and its encrypted artifacts (access package, subject opening), which are deleted too.
-    Evidence bundles hold no personal data and stay.
+    Evidence bundles hold no personal data and stay. Access packages past their delivery window
+    (DSRFLOW_DELIVERY_WINDOW_DAYS) are deleted too, even when their request is kept longer.
     """
     from dsrflow.service.results import Purge
 
@@ -37,7 +38,9 @@ def purge(
         return
     for p in done:
         ended = f"{p.completed_at:%Y-%m-%d}" if p.completed_at else "?"
-        if dry_run:
+        if p.key_id is None and p.status.startswith("package"):
+            out.print(f"deleted the access package of {p.request_id} ({p.status})", markup=False)
+        elif dry_run:
             out.print(f"would purge {p.request_id} ({p.status}, ended {ended})", markup=False)
         else:
             out.print(

@@ -272,7 +272,7 @@ async def verify(request: Request, token: str, connect: Clients) -> Response:
 
 
 @router.get("/status/{token}", response_class=HTMLResponse, **PUBLIC)
-def status(request: Request, token: str) -> HTMLResponse:
+def status(request: Request, token: str) -> Response:
     """One request's progress, in plain words."""
     from dsrflow.service.subject_status import SubjectStatus
 
@@ -280,7 +280,14 @@ def status(request: Request, token: str) -> HTMLResponse:
     if view.state != OK:
         codes = {"unknown": 404, REGISTERING: 200}
         return _notice(request, view.state, codes.get(view.state, 410))
-    return _page(
+    from dsrflow.service.package_delivery import PackageOffer
+
+    offer = PackageOffer(_rt(request)).run(token) if view.complete else None
+    csrf = _csrf(request)
+    page = _page(
         request, "status.html", view=view, title=TYPES.get(view.request_type, ("",))[0],
         received=_day(view.received_at), due=_day(view.due_at), verified=_day(view.verified_at),
+        offer=offer, offer_expires=_day(offer.expires_at if offer else None), token=token,
+        csrf=csrf,
     )  # fmt: skip
+    return _with_cookie(page, request, csrf)

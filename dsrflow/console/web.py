@@ -35,10 +35,10 @@ def install(app: FastAPI, rt: Runtime) -> None:
         app: The app to extend; its state keeps the runtime as ``app.state.rt``.
         rt: The runtime the pages act through (its use cases).
     """
-    from dsrflow.console import errors, pages, privacy, signin
+    from dsrflow.console import errors, pages, privacy, privacy_delivery, signin
 
     app.state.rt = rt
     app.mount(STATIC, StaticFiles(directory=HERE / "static"), name="console-static")
-    for module in (signin, pages, privacy):
+    for module in (signin, pages, privacy, privacy_delivery):
         app.include_router(module.router)
     errors.install(app)  # pages answer errors as HTML, and SignInRequired as a redirect

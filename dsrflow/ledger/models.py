@@ -447,3 +447,26 @@ class ConsoleSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PackageDeliveryRow(Base):
+    """How a request's access package reaches its subject: the one-time code, by hash only.
+
+    The code is minted when the ``delivery_code`` message is rendered for sending; only its
+    keyed hash is kept, with the failed attempts against it (past the limit, ``locked_at``).
+    ``purged_at`` records that retention deleted the package after its delivery window.
+    """
+
+    __tablename__ = "package_deliveries"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    code_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    codes_asked: Mapped[int] = mapped_column(Integer, default=0)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    last_download_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -7,7 +7,9 @@ supervisory authority), ``completion`` when it completes. Staff messages: ``remi
 ``escalation`` (a manual task or a stuck store near the deadline) and ``overdue``, from the
 clock's recorded actions, and ``message_failed`` when a subject's message could not be
 delivered. ``verification`` (the e-mail link of a privacy-center request) is not planned here:
-the privacy center's intake puts it in the outbox itself (``service/subject_intake.py``).
+the privacy center's intake puts it in the outbox itself (``service/subject_intake.py``), and
+``delivery_code`` (the one-time code that downloads an access package) when the subject asks
+for one on the status page (``service/package_delivery.py``).
 Dry runs and requests refused or ended outside dsrflow send the subject nothing.
 
 Each message is keyed by request, kind and ``seq``: the action's sequence number for messages
@@ -34,6 +36,7 @@ ESCALATION = "escalation"
 OVERDUE = "overdue"
 MESSAGE_FAILED = "message_failed"
 VERIFICATION = "verification"
+DELIVERY_CODE = "delivery_code"
 
 RECIPIENTS: dict[str, str] = {
     ACKNOWLEDGEMENT: SUBJECT,
@@ -45,6 +48,7 @@ RECIPIENTS: dict[str, str] = {
     OVERDUE: STAFF,
     MESSAGE_FAILED: STAFF,
     VERIFICATION: SUBJECT,
+    DELIVERY_CODE: SUBJECT,
 }
 """Every kind of message and who receives it (a template exists for each)."""
 

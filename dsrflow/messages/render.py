@@ -46,6 +46,7 @@ VARIABLES = (
     "due_on", "status_url", "authority", "ground", "note", "extended_by", "reason",
     "artifact_kind", "artifact_sha256", "delivery_reference", "store", "detail",
     "failed_kind", "failed_error", "verify_url", "link_expires_on",
+    "delivery_code", "code_expires_on",
 )  # fmt: skip
 """Every template sees all of these (empty where they do not apply); none is an address."""
 
@@ -210,5 +211,7 @@ def sample() -> dict[str, Any]:
     values.update(
         verify_url="https://privacy.example.com/privacy/verify/sample-token",
         link_expires_on="04 January 2026 09:00 UTC",
+        delivery_code="ABCDE-23456",
+        code_expires_on="04 January 2026 10:00 UTC",
     )
     return values

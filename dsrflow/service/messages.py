@@ -187,6 +187,11 @@ class SendPending(UseCase):
             from dsrflow.service.subject_intake import mint_link
 
             values.update(mint_link(self.rt, row.request_id))
+        elif row.kind == kinds.DELIVERY_CODE:
+            # The same for the package's download code: minted per attempt, kept as a hash.
+            from dsrflow.service.package_delivery import mint_code
+
+            values.update(mint_code(self.rt, row.request_id))
         return values
 
 

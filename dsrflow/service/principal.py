@@ -54,6 +54,10 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "metrics": READERS,
     # operations
     "purge": frozenset({"admin"}),
+    # access packages: the privacy center delivers them to subjects; admins list and purge them
+    "package.deliver": frozenset({"intake", "admin"}),
+    "package.list": frozenset({"admin"}),
+    "package.purge": frozenset({"admin"}),
     "catalog": frozenset({"engineer", "auditor", "admin"}),
     "stores.test": frozenset({"engineer", "admin"}),
     "scan": frozenset({"engineer", "admin"}),

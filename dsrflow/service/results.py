@@ -154,6 +154,11 @@ class Purge(UseCase):
             )  # fmt: skip
             done.append(Purged(row.id, row.status, row.completed_at, key_id, tuple(removed)))
         done.extend(self._orphans(principal, min(cutoff, datetime.now(UTC) - ORPHAN_AGE), dry_run))
+        if not dry_run:  # packages past their delivery window (shorter than the retention)
+            from dsrflow.service.packages import PurgePackages
+
+            for rid in PurgePackages(self.rt, policy=self.policy).expired(principal):
+                done.append(Purged(rid, "package delivery window ended", None))
         return done
 
     def _orphans(self, principal: Principal, before: datetime, dry_run: bool) -> list[Purged]:

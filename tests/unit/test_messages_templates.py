@@ -100,7 +100,7 @@ def _cli(tmp: Path, *args: str, **env: str) -> CliRun:
 
 def test_cli_check_templates_names_the_broken_file_and_line(tmp_path: Path) -> None:
     ok = _cli(tmp_path, "messages", "check-templates")
-    assert ok.returncode == 0 and "9 template file(s) OK" in ok.stdout, ok.stderr
+    assert ok.returncode == 0 and "10 template file(s) OK" in ok.stdout, ok.stderr
     override = tmp_path / "templates"
     override.mkdir()
     (override / "completion.txt").write_text("Subject: done\n\n{% for x in %}\n")
