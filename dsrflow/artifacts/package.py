@@ -198,6 +198,23 @@ def cell(value: Any, dump: Callable[[Any], str]) -> str:
     return text[1:-1] if text.startswith('"') else text
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula (OWASP: CSV injection)."""
+
+
+def spreadsheet_safe(value: Any, dump: Callable[[Any], str]) -> str:
+    """``cell``, with text a spreadsheet would run as a formula prefixed by ``'``.
+
+    The subject opens their CSVs in a spreadsheet; a record someone else could write into
+    (a display name, a note) must not run ``=HYPERLINK(...)`` there. Numbers stay numbers; the
+    JSON file keeps every value exactly as stored.
+    """
+    text = cell(value, dump)
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
 def write_csvs(
     zf: zipfile.ZipFile,
     *,
@@ -218,7 +235,7 @@ def write_csvs(
                     shown = part.project(data, export)
                     if export and not shown:
                         continue
-                    writer.writerow([cell(shown.get(c), dump) for c in columns])
+                    writer.writerow([spreadsheet_safe(shown.get(c), dump) for c in columns])
 
 
 def now() -> str:

@@ -163,3 +163,18 @@ def test_a_package_without_processing_information_still_validates(
     coll = data["stores"][0]["collections"][0]
     assert coll["collection"] == "weird name/é" and coll["csv"] == "csv/shop/weird_name.csv"
     assert "supervisory authority" in data["rights"]["authority"]
+
+
+def test_csv_cells_never_start_a_formula_but_json_keeps_the_value() -> None:
+    import json
+
+    from dsrflow.artifacts.package import spreadsheet_safe
+
+    def dump(v: object) -> str:
+        return json.dumps(v)
+
+    for text in ('=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"):
+        assert spreadsheet_safe(text, dump) == "'" + text
+    # numbers stay numbers, ordinary text stays as it is
+    assert spreadsheet_safe(-5, dump) == "-5" and spreadsheet_safe(2.5, dump) == "2.5"
+    assert spreadsheet_safe("Ann = 1", dump) == "Ann = 1" and spreadsheet_safe(None, dump) == ""
