@@ -84,6 +84,16 @@ class _Info(BaseModel):
     recipients: list[Recipient] | None = None
     retention: str | None = Field(None, min_length=1)
     source: str | None = Field(None, min_length=1)
+    subjects: list[str] | None = Field(
+        None, description="Categories of data subjects (Art. 30(1)(c)): customers, staff..."
+    )
+
+    @field_validator("subjects")
+    @classmethod
+    def _subjects(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and any(not s.strip() for s in value):
+            raise ValueError("subjects: an entry is empty (name the category, e.g. customers)")
+        return value
 
 
 class CollectionProcessing(_Info):
@@ -130,6 +140,9 @@ class StoreProcessing(_Info):
 
     categories: list[str] = Field(default_factory=list)
     collections: dict[str, CollectionProcessing] = Field(default_factory=dict)
+    security: str | None = Field(
+        None, min_length=1, description="Security measures of this store (Art. 30(1)(g))."
+    )
 
     @field_validator("categories")
     @classmethod

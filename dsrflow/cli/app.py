@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "catalog": ("dsrflow.cli.stores", "catalog_app", ()),
     "stores": ("dsrflow.cli.stores", "stores_app", ()),
     "scan": ("dsrflow.cli.scan_cmd", "scan", ()),
+    "datamap": ("dsrflow.cli.datamap_cmd", "datamap", ()),
     "verify": ("dsrflow.cli.verify_cmd", "verify", ()),
     "keys": ("dsrflow.cli.verify_cmd", "keys_app", ()),
     "log": ("dsrflow.cli.log_cmd", "log_app", ()),

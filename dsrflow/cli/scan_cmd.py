@@ -20,6 +20,7 @@ class Format(StrEnum):
 
     table = "table"
     json = "json"
+    html = "html"
     sarif = "sarif"
 
 
@@ -27,7 +28,9 @@ def scan(
     ctx: typer.Context,
     store: Annotated[str | None, typer.Argument(help="Store to scan (or --all).")] = None,
     all_stores: Annotated[bool, typer.Option("--all", help="Scan every SQL store.")] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="table, json or sarif.")] = Format.table,
+    fmt: Annotated[
+        Format, typer.Option("--format", help="table, json, html or sarif.")
+    ] = Format.table,
     output: Annotated[
         Path | None, typer.Option("--output", help="Write the report to this file, not stdout.")
     ] = None,
@@ -51,11 +54,16 @@ def scan(
     result = ScanStores(st.runtime()).run(st.principal(), store, all_stores=all_stores)
     if fmt is Format.table:
         if output is not None:
-            raise UserError("--output: needs --format json or sarif")
+            raise UserError("--output: needs --format json, html or sarif")
         _table(result)
     else:
-        data = render.to_json(result) if fmt is Format.json else render.to_sarif(result)
-        text = json.dumps(data, indent=2, sort_keys=False)
+        if fmt is Format.html:
+            from dsrflow.discovery.html import to_html
+
+            text = to_html(result)
+        else:
+            data = render.to_json(result) if fmt is Format.json else render.to_sarif(result)
+            text = json.dumps(data, indent=2, sort_keys=False)
         if output is not None:
             try:
                 output.write_text(text + "\n", encoding="utf-8")

@@ -61,6 +61,8 @@ DEFAULT_POLICY: Mapping[str, frozenset[str]] = {
     "catalog": frozenset({"engineer", "auditor", "admin"}),
     "stores.test": frozenset({"engineer", "admin"}),
     "scan": frozenset({"engineer", "admin"}),
+    # the record of processing activities (Art. 30(1)): no personal data, for the DPO too
+    "datamap": frozenset({"auditor", "engineer", "admin"}),
     "keys": frozenset({"admin"}),
     "ledger.upgrade": frozenset({"admin"}),
     "ledger.reconcile": frozenset({"admin"}),

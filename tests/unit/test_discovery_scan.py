@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -149,11 +150,11 @@ def test_canary_values_never_leave_the_scan(
     invoke("ledger", "upgrade", env=env, cwd=tmp_path)
     caplog.set_level(logging.DEBUG)
     outputs = []
-    for fmt in ("table", "json", "sarif"):
+    for fmt in ("table", "json", "sarif", "html"):
         run = invoke("scan", "--all", "--format", fmt, "--suggest", env=env, cwd=tmp_path)
         assert run.returncode == 0, run.output
         outputs += [run.stdout, run.stderr]
-    for fmt in ("json", "sarif"):
+    for fmt in ("json", "sarif", "html"):
         target = tmp_path / f"report.{fmt}"
         run = invoke("scan", "shop", "--format", fmt, "--output", str(target), env=env,
                      cwd=tmp_path)  # fmt: skip
@@ -176,6 +177,25 @@ def test_canary_values_never_leave_the_scan(
             assert canary.encode("utf-16-le") not in blob
     # ... and the scan did see them: the classes are reported.
     assert "payment_card" in outputs[2] and "email" in outputs[2]
+    html = (tmp_path / "report.html").read_text()
+    assert "payment_card" in html and 'data-store="shop"' in html
+
+
+def test_html_report_per_table_and_column_with_budget(tmp_path: Path) -> None:
+    make_shop(tmp_path, ignore=IGNORE)
+    env = env_for(tmp_path)
+    invoke("ledger", "upgrade", env=env, cwd=tmp_path)
+    run = invoke("scan", "--all", "--format", "html", env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.output
+    html = run.stdout
+    assert html.lstrip().startswith("<!DOCTYPE html>")
+    for status in ("mapped", "unmapped", "ignored", "clean"):
+        assert f'<td class="{status}">{status}</td>' in html
+    assert "1 mapped" in html and "1 unmapped" in html and "1 ignored" in html
+    assert "main.leads" in html and "copy of the auditors" in html
+    assert "Budget used: 6 of" in html
+    assert re.search(r"payment_card \(\d\.\d\d, both, 3/3\)", html), html
+    assert not re.search(r"<script|\bsrc=|<link|@import|url\(|https?://", html, re.I)
 
 
 def test_bad_input_and_unreachable_stores_are_one_line(tmp_path: Path) -> None:
@@ -193,7 +213,7 @@ def test_bad_input_and_unreachable_stores_are_one_line(tmp_path: Path) -> None:
         (("scan", "shop", "--all"), 2, "give a STORE or --all"),
         (("scan", "nope"), 2, "unknown store 'nope'"),
         (("scan", "cache"), 2, "not a SQL or Redis store"),
-        (("scan", "shop", "--output", "x.txt"), 2, "--output: needs --format json or sarif"),
+        (("scan", "shop", "--output", "x.txt"), 2, "--output: needs --format json, html or sarif"),
         (("scan", "crm"), 1, "crm"),
     ]:
         run = invoke(*args, env=env, cwd=tmp_path)

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dsrflow.console.pages import dashboard, decide, downloads, inbox, intake, request, tasks
+from dsrflow.console.pages import (
+    dashboard,
+    datamap,
+    decide,
+    downloads,
+    inbox,
+    intake,
+    request,
+    tasks,
+)
 
 router = APIRouter(include_in_schema=False)
 # intake first: /console/requests/new must win over /console/requests/{request_id}
-for _module in (intake, inbox, request, decide, downloads, tasks, dashboard):
+for _module in (intake, inbox, request, decide, downloads, tasks, dashboard, datamap):
     router.include_router(_module.router)
 
 __all__ = ["router"]
