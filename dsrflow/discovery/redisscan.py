@@ -21,10 +21,8 @@ from dsrflow.adapters.redis.adapter import RedisAdapter
 from dsrflow.adapters.redis.config import RedisConfig
 from dsrflow.adapters.sdk import AdapterContext
 from dsrflow.catalog.model import StoreEntry
-from dsrflow.discovery.classify import classify_column
-from dsrflow.discovery.report import Budget, ColumnReport, Status, StoreScan, TableReport
+from dsrflow.discovery.report import WORD, Budget, StoreScan, group_report
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,30}")
 _MEMBERS = 50
 _MAX_FIELDS = 100
 _MAX_VALUE = 20_000
@@ -33,7 +31,7 @@ _MAX_VALUE = 20_000
 def shape(key: str) -> str:
     """The key's shape: a plain first word kept, every other segment ``*``."""
     first, *rest = key.split(":")
-    return ":".join([first if _WORD.fullmatch(first) else "*", *("*" for _ in rest)])
+    return ":".join([first if WORD.fullmatch(first) else "*", *("*" for _ in rest)])
 
 
 def _text(value: Any) -> str:
@@ -74,8 +72,8 @@ def scan_redis_store(
                 for key in groups[group]:
                     commands += 1
                     _read(client, key, prefix, columns)
-            tables.append(_report(entry, group, columns, mapped[group], len(groups[group]),
-                                  min_confidence))  # fmt: skip
+            tables.append(group_report(entry, "keys", group, columns, mapped[group],
+                                       len(groups[group]), min_confidence))  # fmt: skip
     except rex.RedisError as exc:  # the class only: a message may quote a key
         return StoreScan(entry.name, "redis", error=f"store {entry.name!r}: "
                          f"{type(exc).__name__} while scanning")  # fmt: skip
@@ -107,35 +105,3 @@ def _read(client: Any, key: bytes, prefix: str, columns: dict[str, list[str]]) -
             else client.zrange(key, 0, _MEMBERS - 1)
         )  # fmt: skip
         columns.setdefault("(members)", []).extend(_text(m) for m in members or [])
-
-
-def _report(
-    entry: StoreEntry,
-    group: str,
-    columns: dict[str, list[str]],
-    is_mapped: bool,
-    sampled: int,
-    min_conf: float,
-) -> TableReport:
-    reason = entry.common.scan.ignore.get(group)
-    out = []
-    for name, values in columns.items():
-        # A hash field's name is the application's, but may itself be a value: shown only when
-        # it is a plain word, like a key's first segment.
-        shown = name if name.startswith("(") or _WORD.fullmatch(name) else "(field)"
-        findings = tuple(sorted(classify_column(shown, values), key=lambda f: -f.confidence))
-        status: Status = (
-            "mapped" if is_mapped
-            else "ignored" if reason
-            else "unmapped" if any(f.confidence >= min_conf for f in findings)
-            else "clean"
-        )  # fmt: skip
-        out.append(ColumnReport(shown, status, findings, reason))
-    statuses = {c.status for c in out}
-    tstatus: Status = (
-        "mapped" if is_mapped
-        else "ignored" if reason
-        else "unmapped" if "unmapped" in statuses
-        else "clean"
-    )  # fmt: skip
-    return TableReport("keys", group, tstatus, tuple(out), sampled, (), reason)

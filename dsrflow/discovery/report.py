@@ -7,12 +7,20 @@ Nothing here holds a sampled value: findings are classes, confidences and counts
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from dsrflow.discovery.classify import Finding
+from dsrflow.discovery.classify import Finding, classify_column
+
+if TYPE_CHECKING:
+    from dsrflow.catalog.model import StoreEntry
 
 Status = Literal["mapped", "unmapped", "ignored", "clean"]
+
+WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,30}")
+"""A plain word: a key segment, field or folder name shown in a report (anything else may be a
+value, and is shown as ``*`` or ``(field)``)."""
 
 
 @dataclass(frozen=True)
@@ -96,3 +104,47 @@ class ScanResult:
     def failed(self) -> bool:
         """A store could not be scanned: a gate must not pass on it."""
         return any(s.error for s in self.stores)
+
+
+def group_report(
+    entry: StoreEntry,
+    schema: str,
+    group: str,
+    columns: dict[str, list[str]],
+    is_mapped: bool,
+    sampled: int,
+    min_conf: float,
+) -> TableReport:
+    """A group of keys or files as a table: each sampled field a column (never a value).
+
+    Args:
+        entry: The store.
+        schema: What groups are (``keys``, ``files``).
+        group: The group's shape (plain words kept, every other segment ``*``).
+        columns: Field -> sampled values.
+        is_mapped: Whether the catalog covers the group.
+        sampled: How many keys or files were read.
+        min_conf: The confidence a finding needs to count.
+    """
+    reason = entry.common.scan.ignore.get(group)
+    out = []
+    for name, values in columns.items():
+        # A hash field's name is the application's, but may itself be a value: shown only when
+        # it is a plain word, like a key's first segment.
+        shown = name if name.startswith("(") or WORD.fullmatch(name) else "(field)"
+        findings = tuple(sorted(classify_column(shown, values), key=lambda f: -f.confidence))
+        status: Status = (
+            "mapped" if is_mapped
+            else "ignored" if reason
+            else "unmapped" if any(f.confidence >= min_conf for f in findings)
+            else "clean"
+        )  # fmt: skip
+        out.append(ColumnReport(shown, status, findings, reason))
+    statuses = {c.status for c in out}
+    tstatus: Status = (
+        "mapped" if is_mapped
+        else "ignored" if reason
+        else "unmapped" if "unmapped" in statuses
+        else "clean"
+    )  # fmt: skip
+    return TableReport(schema, group, tstatus, tuple(out), sampled, (), reason)

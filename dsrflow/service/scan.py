@@ -11,11 +11,12 @@ from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
 from dsrflow.service.principal import Principal
 
-SCANNABLE = frozenset({"sql", "redis"})
+SCANNABLE = frozenset({"sql", "redis", "files"})
+NOT_SCANNED = "not a SQL, Redis or files store (not scanned)"
 
 
 class ScanStores(UseCase):
-    """Scan SQL stores for unmapped personal data (read-only, bounded, audited; counts only)."""
+    """Scan SQL, Redis and files stores for unmapped personal data (bounded, audited)."""
 
     def run(self, principal: Principal, store: str | None, *, all_stores: bool) -> ScanResult:
         """The coverage report of one store, or of every SQL store with ``all_stores``.
@@ -25,8 +26,11 @@ class ScanStores(UseCase):
             ConfigError: The catalog is invalid (every problem with file and line).
         """
         from dsrflow.adapters.sdk import AdapterContext
+        from dsrflow.discovery.filescan import scan_files_store
         from dsrflow.discovery.redisscan import scan_redis_store
         from dsrflow.discovery.sqlscan import scan_sql_store
+
+        scanners = {"sql": scan_sql_store, "redis": scan_redis_store, "files": scan_files_store}
 
         self.allow(principal, "scan")
         if (store is None) == (not all_stores):
@@ -39,14 +43,14 @@ class ScanStores(UseCase):
                 raise UserError(f"STORE: unknown store {store!r} (not in {catalog.path})")
             if entry.common.adapter not in SCANNABLE:
                 raise UserError(
-                    f"STORE: {store!r} is not a SQL or Redis store (scan reads those only)"
+                    f"STORE: {store!r} is not a SQL, Redis or files store (scan reads those only)"
                 )
             entries = [entry]
         else:
             entries = [e for e in catalog.enabled_stores() if e.common.adapter in SCANNABLE]
         # Named in the report, so nobody reads "nothing unmapped" as "every store checked".
         skipped = [
-            StoreScan(e.name, e.common.adapter, skipped="not a SQL or Redis store (not scanned)")
+            StoreScan(e.name, e.common.adapter, skipped=NOT_SCANNED)
             for e in catalog.enabled_stores()
             if store is None and e.common.adapter not in SCANNABLE
         ]
@@ -62,7 +66,7 @@ class ScanStores(UseCase):
                 identity_kinds=catalog.identity_kinds,
                 locate=functools.partial(catalog.locate, entry.name),
             )  # fmt: skip
-            scan = scan_redis_store if entry.common.adapter == "redis" else scan_sql_store
+            scan = scanners[entry.common.adapter]
             reports.append(scan(entry, ctx, budget, min_confidence=s.min_confidence))
         result = ScanResult((*reports, *skipped), s.min_confidence)
         # Counts and names of stores only: the findings themselves stay in the report.

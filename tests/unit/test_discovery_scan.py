@@ -212,7 +212,7 @@ def test_bad_input_and_unreachable_stores_are_one_line(tmp_path: Path) -> None:
         (("scan",), 2, "give a STORE or --all"),
         (("scan", "shop", "--all"), 2, "give a STORE or --all"),
         (("scan", "nope"), 2, "unknown store 'nope'"),
-        (("scan", "cache"), 2, "not a SQL or Redis store"),
+        (("scan", "cache"), 2, "not a SQL, Redis or files store"),
         (("scan", "shop", "--output", "x.txt"), 2, "--output: needs --format json, html or sarif"),
         (("scan", "crm"), 1, "crm"),
     ]:
