@@ -102,6 +102,8 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
         raise ConfigError(f"{filename}: catalog file not found") from None
     except OSError as exc:
         raise ConfigError(f"{filename}: cannot read catalog: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{filename}: the catalog is not UTF-8 (byte {exc.start})") from None
     data, positions = load_with_positions(text, filename)
     problems = Problems(filename, positions)
     if not isinstance(data, dict):
