@@ -186,3 +186,21 @@ def test_the_demo_catalog_round_trips(tmp_path: Path) -> None:
         other = second.stores[name]
         assert other.common == store.common and other.config == store.config
         assert other.capabilities == store.capabilities
+
+
+def test_found_a_long_unknown_kind_is_quoted_short(tmp_path: Path) -> None:
+    text = DEMO_TEXT.replace("customer_id: customer_id}", f"customer_id: {LONG}}}")
+    message = load(tmp_path, text)
+    assert isinstance(message, str) and "unknown identity kind 'QQQ" in message
+
+
+def test_found_a_control_character_is_one_line_with_its_line(tmp_path: Path) -> None:
+    message = load(tmp_path, "version: 1\nstores:\n  a\x1f: 1\n")
+    assert message == f"{tmp_path / 'catalog.yaml'}:3: invalid YAML: unacceptable character #x001f"
+
+
+def test_found_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.yaml"
+    path.write_bytes(b"version: 1\n\x80")
+    with pytest.raises(ConfigError, match=r"catalog.yaml: the catalog is not UTF-8 \(byte 11\)$"):
+        load_catalog(path, REGISTRY)
