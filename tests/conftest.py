@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "pytester",  # tests/unit/test_tiers.py runs the tier rules on small generated suites
+    "tests.fixtures.hypothesis_profiles",  # before any test module builds its settings
     "tests.fixtures.tiers",
     "tests.fixtures.services",
     "tests.fixtures.databases",

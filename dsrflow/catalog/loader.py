@@ -27,6 +27,19 @@ SUPPORTED_VERSIONS = (1,)
 TOP_LEVEL = frozenset({"version", "stores", "policies", "identity_kinds"})
 
 
+_SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """A value as an error line quotes it: ``repr`` (escapes control characters), cut short.
+
+    A catalog can hold anything a person pasted; an error line names the field and, at most,
+    the start of the wrong value, never a whole long one.
+    """
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
+
+
 class Problems:
     """Collects problems so one run reports all of them, each on its own line."""
 
@@ -39,7 +52,12 @@ class Problems:
         """Record a problem at a data path (its line is looked up)."""
         line = line_for(self.positions, path)
         where = f"{self.filename}:{line}" if line else self.filename
-        dotted = ".".join(str(p) for p in path) or "(top level)"
+        dotted = (
+            ".".join(
+                str(p) if str(p).isprintable() and len(str(p)) <= _SHOWN else shown(p) for p in path
+            )
+            or "(top level)"
+        )
         self.lines.append(f"{where}: {dotted}: {message}")
 
     def add_validation(self, base: Path_, exc: ValidationError) -> None:
@@ -84,6 +102,8 @@ def load_catalog(path: Path, registry: AdapterRegistry) -> Catalog:
         raise ConfigError(f"{filename}: catalog file not found") from None
     except OSError as exc:
         raise ConfigError(f"{filename}: cannot read catalog: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{filename}: the catalog is not UTF-8 (byte {exc.start})") from None
     data, positions = load_with_positions(text, filename)
     problems = Problems(filename, positions)
     if not isinstance(data, dict):
@@ -141,7 +161,7 @@ def _identity_kinds(
     for path, kind, _ in uses:
         if not valid_kind(kind) or not kinds.known(kind):
             problems.add(
-                path, f"unknown identity kind {kind!r} (known: {', '.join(kinds.names())})"
+                path, f"unknown identity kind {shown(kind)} (known: {', '.join(kinds.names())})"
             )
     return kinds
 
@@ -203,7 +223,8 @@ def _check_processing(
         if name not in declared:
             problems.add(
                 (*base, "processing", "collections", name),
-                f"unknown collection {name!r} (the store declares: {', '.join(sorted(declared))})",
+                f"unknown collection {shown(name)} "
+                f"(the store declares: {', '.join(sorted(declared))})",
             )
 
 
@@ -211,7 +232,7 @@ def _check_ordering(stores: dict[str, StoreEntry], declared: set[str], problems:
     for name, store in stores.items():
         for i, dep in enumerate(store.common.after):
             if dep not in declared:
-                problems.add(("stores", name, "after", i), f"unknown store {dep!r}")
+                problems.add(("stores", name, "after", i), f"unknown store {shown(dep)}")
             elif dep == name:
                 problems.add(("stores", name, "after", i), "a store cannot run after itself")
     cycle = find_cycle({n: [d for d in s.common.after if d in stores] for n, s in stores.items()})

@@ -51,7 +51,12 @@ def load_with_positions(text: str, filename: str) -> tuple[Any, dict[Path_, int]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
-        problem = getattr(exc, "problem", None) or str(exc)
+        # A ReaderError has no mark, and its text spans two lines.
+        if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+            where = f"{filename}:{text[: exc.position].count(chr(10)) + 1}"
+            problem = f"unacceptable character #x{exc.character:04x}"
+        else:
+            problem = (getattr(exc, "problem", None) or str(exc)).split("\n")[0]
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
     except _AliasRefused as exc:
         raise ConfigError(
