@@ -16,11 +16,10 @@ from dsrflow.artifacts import ArtifactStore
 from dsrflow.catalog import load_catalog
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.ledger import Ledger
+from tests.fixtures.browser import require_chromium
 from tests.fixtures.packages import open_package
 from tests.unit.test_access_package import build
 from tests.unit.test_catalog_processing import CATALOG
-
-CHROMIUM = os.environ.get("DSRFLOW_TEST_CHROMIUM") or shutil.which("chromium")
 
 
 @pytest.fixture
@@ -40,14 +39,14 @@ def report_dir(tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="no Chromium on this machine")
 def test_report_renders_offline_in_chromium(report_dir: Path, tmp_path: Path) -> None:
+    chromium = require_chromium()  # skips on a laptop without it, fails under CI=true
     from playwright.sync_api import sync_playwright
 
     requested: list[str] = []
     shot = tmp_path / "access-report.png"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM)
+        browser = p.chromium.launch(executable_path=chromium)
         try:
             page = browser.new_context(java_script_enabled=False).new_page()
             page.on("request", lambda r: requested.append(r.url))

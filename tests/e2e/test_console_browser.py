@@ -6,8 +6,7 @@ approver approves; the page shows the request finishing without a reload; the ev
 downloads and verifies offline with ``dsrflow verify``. An engineer sees no subject data.
 
 Every step saves a screenshot (``test-output/screenshots/``). Each page the flow needs is looked
-up in the app's route table first: while a page is not on this tree yet, the test skips there,
-naming the route, and turns on by itself once it lands. Any request to a host other than the
+up in the app's route table first: a missing one fails the test there, naming the route. Any request to a host other than the
 test server, any console error and any CSP violation fails the test (``browser_page``).
 """
 
@@ -50,11 +49,11 @@ def _shape(path: str) -> str:
 
 
 def need(stack: ConsoleStack, *routes: tuple[str, str]) -> None:
-    """Skip here, naming the page, while a route the next steps need is not on this tree."""
+    """Fail here, naming the page, when a route the next steps need is not in the app."""
     table = {(m, _shape(p)) for m, p in stack.routes()}
     missing = [f"{m} {p}" for m, p in routes if (m, p) not in table]
     if missing:
-        pytest.skip(f"not on this tree yet: {', '.join(missing)} (the test turns on when merged)")
+        pytest.fail(f"not in the app's route table: {', '.join(missing)}")
 
 
 async def create_accounts(stack: ConsoleStack) -> None:
