@@ -6,8 +6,9 @@ approver approves; the page shows the request finishing without a reload; the ev
 downloads and verifies offline with ``dsrflow verify``. An engineer sees no subject data.
 
 Every step saves a screenshot (``test-output/screenshots/``). Each page the flow needs is looked
-up in the app's route table first: a missing one fails the test there, naming the route. Any request to a host other than the
-test server, any console error and any CSP violation fails the test (``browser_page``).
+up in the app's route table first: a missing one fails the test there, naming the route. Any
+request to a host other than the test server, any console error and any CSP violation fails the
+test (``browser_page``).
 """
 
 from __future__ import annotations
