@@ -66,6 +66,7 @@ def parse_identities(
     for kind, value in pairs:
         label = "--email" if kind == "email" else f"--identity {kind}=..."
         checks.text(value, label)
+        refuse_foreign_digits(registry, kind, value, label)
         norm = registry.normalize(kind, value)
         if kind == "email" and ("@" not in norm or norm.startswith("@") or norm.endswith("@")):
             raise UserError("--email: not an e-mail address")
@@ -73,6 +74,22 @@ def parse_identities(
             raise UserError(f"{label}: no value left after normalising")
         ids.append(Identity(kind, norm))
     return list(dict.fromkeys(ids))
+
+
+def refuse_foreign_digits(kinds: IdentityKinds, kind: str, value: str, label: str) -> None:
+    """Refuse a phone number written with digits other than ASCII 0-9.
+
+    The phone normaliser keeps only ASCII digits, in Python and in SQL alike (the SQL form
+    cannot map every script's digits), so ``+44 20 7946 \u0660\u0661`` would lose its last digits
+    and could match someone else's shorter number: the subject is asked to retype it instead.
+
+    Raises:
+        UserError: Names the option, never the value.
+    """
+    if kinds.mode(kind) != "phone":
+        return
+    if any(ch.isdigit() and not ch.isascii() for ch in value):
+        raise UserError(f"{label}: write the phone number with the digits 0-9")
 
 
 def parse_changes(items: list[str]) -> list[FieldChange]:

@@ -199,6 +199,7 @@ class ListRequests(UseCase):
         """
         from dsrflow.domain import Identity
         from dsrflow.identity import DEFAULT_KINDS, valid_kind
+        from dsrflow.service.intake import refuse_foreign_digits
 
         kind, sep, value = subject.partition("=")
         if not valid_kind(kind) or not sep or not value.strip():
@@ -210,6 +211,7 @@ class ListRequests(UseCase):
             known = ", ".join(kinds.names())
             raise UserError(f"--subject: unknown identity kind {kind!r} (known: {known})")
         checks.text(value, f"--subject {kind}=...")
+        refuse_foreign_digits(kinds or DEFAULT_KINDS, kind, value, f"--subject {kind}=...")
         norm = (kinds or DEFAULT_KINDS).normalize(kind, value)
         if not norm:
             raise UserError(f"--subject {kind}=...: no value left after normalising")

@@ -20,6 +20,7 @@ from dsrflow.errors import ConfigError, UserError
 from dsrflow.identity import (
     BUILTIN_KINDS,
     IdentityKinds,
+    KindRule,
     casefold_glob,
     normalize_phone,
     normalize_value,
@@ -244,6 +245,28 @@ def test_submitted_identifiers_use_the_catalog_rules() -> None:
         parse_identities([], ["emial=x@y.z"], KINDS_44)
     with pytest.raises(UserError, match="no value left"):
         parse_identities([], ["phone=n/a"], KINDS_44)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "+44 20 7946 \u0660\u0660\u0661\u0668",  # Arabic-Indic digits at the end
+        "\uff10\uff12\uff10 7946 0018",  # full-width digits
+        "+44 20 7946 001\u0968",  # one Devanagari digit would be dropped: a shorter number
+    ],
+)
+def test_a_phone_with_other_scripts_digits_is_refused_not_truncated(typed: str) -> None:
+    # Normalising keeps ASCII digits only (as the SQL form must), so these would lose digits
+    # and could match another person's shorter number; the subject is asked to retype.
+    with pytest.raises(UserError) as err:
+        parse_identities([], [f"phone={typed}"], KINDS_44)
+    assert str(err.value) == "--identity phone=...: write the phone number with the digits 0-9"
+    assert parse_identities([], ["phone=+44 20 7946 0018"], KINDS_44) == [
+        Identity("phone", "+442079460018")
+    ]
+    # An exact kind keeps its value as typed: other scripts' digits are its own characters.
+    kinds = IdentityKinds({**BUILTIN_KINDS, "ref": KindRule("ref", "exact")})
+    assert parse_identities([], ["ref=A\u0661"], kinds) == [Identity("ref", "A\u0661")]
 
 
 # -- the SQL shapes ---------------------------------------------------------------------------
