@@ -12,11 +12,12 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import os
 import re
 import shutil
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from dsrflow.artifacts.package import (
 from dsrflow.artifacts.package import now as _now
 from dsrflow.artifacts.report import strings, write_report
 from dsrflow.artifacts.shape import Sheet
-from dsrflow.crypto.files import EncryptedWriter, decrypt_to, read_key_id
+from dsrflow.crypto.files import EncryptedWriter, decrypt_chunks, read_key_id
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.errors import UserError
 
@@ -325,10 +326,39 @@ class ArtifactStore:
 
         Args:
             request_id: The request.
+            which: See ``open_one``.
+            out_dir: Where to write (created if missing).
+        """
+        opened = self.open_one(request_id, which)
+        if opened is None:
+            return None
+        name, chunks = opened
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = out_dir / name
+        part = target.with_name(name + ".part")
+        try:  # never a half-written deliverable under its real name
+            with open(part, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        return target
+
+    def open_one(self, request_id: str, which: str) -> tuple[str, Iterator[bytes]] | None:
+        """One deliverable as a file name and its bytes, chunk by chunk; None when absent.
+
+        Encrypted deliverables are decrypted as they are read (each chunk authenticated), so a
+        download never leaves a plaintext copy on disk.
+
+        Args:
+            request_id: The request.
             which: ``package`` (decrypted access package), ``opening`` (the subject's
                 commitment opening, decrypted), ``bundle`` (evidence bundle) or ``certificate``
                 (the bundle's printable certificate).
-            out_dir: Where to write (created if missing).
+
+        Raises:
+            ValueError: An unknown deliverable.
         """
         folder = self.dir(request_id)
         encrypted = {"package": (PACKAGE, "access-package.zip"),
@@ -338,25 +368,25 @@ class ArtifactStore:
             src = folder / name
             if not src.exists():
                 return None
-            out_dir.mkdir(parents=True, exist_ok=True)
-            target = out_dir / f"{request_id}-{suffix}"
-            decrypt_to(src, self.keystore.get(read_key_id(src)), target)
-            return target
+            key = self.keystore.get(read_key_id(src))  # now: a purged key fails before any byte
+            return f"{request_id}-{suffix}", decrypt_chunks(src, key)
         bundle = folder / BUNDLE
         if not bundle.exists():
             return None
-        out_dir.mkdir(parents=True, exist_ok=True)
         if which == "bundle":
-            target = out_dir / f"{request_id}-evidence-bundle.zip"
-            shutil.copyfile(bundle, target)
-            return target
+            return f"{request_id}-evidence-bundle.zip", _read_chunks(bundle)
         if which != "certificate":
             raise ValueError(f"unknown deliverable {which!r}")
         from dsrflow.evidence.format import CERTIFICATE
 
-        target = out_dir / f"{request_id}-certificate.html"
         with zipfile.ZipFile(bundle) as zf:
             if CERTIFICATE not in zf.namelist():
                 return None
-            target.write_bytes(zf.read(CERTIFICATE))
-        return target
+            page = zf.read(CERTIFICATE)
+        return f"{request_id}-certificate.html", iter([page])
+
+
+def _read_chunks(path: Path, size: int = 1 << 16) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk

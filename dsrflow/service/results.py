@@ -13,6 +13,7 @@ from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from dsrflow.service.principal import Principal
@@ -29,6 +30,14 @@ DELIVERABLES = ("package", "opening", "bundle", "certificate")
 (personal data: ``download``), the evidence bundle and its certificate (``download.evidence``).
 """
 EVIDENCE = frozenset({"bundle", "certificate"})
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """A deliverable being downloaded: its file name and its bytes, read as they are sent."""
+
+    name: str
+    chunks: Iterator[bytes]
 
 
 class DownloadResult(UseCase):
@@ -58,11 +67,12 @@ class DownloadResult(UseCase):
         )
         return written
 
-    def one(self, principal: Principal, request_id: str, which: str, out_dir: Path) -> Path:
-        """Write one deliverable (see ``DELIVERABLES``) into ``out_dir``; audit it.
+    def open(self, principal: Principal, request_id: str, which: str) -> Deliverable:
+        """One deliverable (see ``DELIVERABLES``) to stream to the caller; audited.
 
         The evidence bundle and its certificate hold no personal data, so auditors may take
-        them; the package and the opening need ``download``.
+        them; the package and the opening need ``download``. Encrypted deliverables are
+        decrypted as they are sent: no plaintext copy is written anywhere.
 
         Raises:
             NotFound: Unknown request, or the request has no such deliverable.
@@ -72,11 +82,12 @@ class DownloadResult(UseCase):
         checks.one_of(which, DELIVERABLES, "deliverable")
         self.allow(principal, "download.evidence" if which in EVIDENCE else "download")
         self.finished(request_id)
-        path = self.rt.artifacts.export_one(request_id, which, out_dir)
-        if path is None:
+        opened = self.rt.artifacts.open_one(request_id, which)
+        if opened is None:
             raise NotFound(f"request {request_id}: has no {which}")
-        self.audit(principal, "download", Category.DOWNLOAD, request_id, files=[path.name])
-        return path
+        name, chunks = opened
+        self.audit(principal, "download", Category.DOWNLOAD, request_id, files=[name])
+        return Deliverable(name, chunks)
 
     def finished(self, request_id: str, settle_s: float = 0.0) -> None:
         """Refuse unless the request has ended and was not purged."""

@@ -192,8 +192,10 @@ def test_downloads_are_audited_and_evidence_only_for_auditors(rt, tmp_path: Path
         ("staff:aud", ["dsr-done-evidence-bundle.zip"]),
         ("staff:aud", ["dsr-done-certificate.html"]),
     ]
-    # The decrypted copies do not outlive the response.
-    assert not any((rt.settings.state_dir / "tmp").iterdir())
+    # Streamed as decrypted: no plaintext copy of the subject's data is left on disk.
+    files = [p for p in rt.settings.state_dir.rglob("*") if p.is_file()]
+    assert "access-package.zip.enc" in {p.name for p in files}, files  # the search has data
+    assert not [p for p in files if SUBJECT_EMAIL.encode() in p.read_bytes()]
 
 
 def test_audit_export_streams_jsonl_and_csv_and_is_audited(rt) -> None:

@@ -1,22 +1,18 @@
 """Downloads of a finished request, and the audit log (export for a DPO, verification).
 
-Each download goes through ``DownloadResult.one``, like ``dsrflow request result``: checked,
+Each download goes through ``DownloadResult.open``, like ``dsrflow request result``: checked,
 authorised (the package and the opening need ``download``; the evidence bundle and its
 certificate, which hold no personal data, ``download.evidence``) and audited. The file is
-written to a private folder in the state folder (the package is decrypted there) and removed
-once sent.
+streamed; the package and the opening are decrypted chunk by chunk as they are sent, so no
+plaintext copy is ever written to disk.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, StreamingResponse
-from starlette.background import BackgroundTask
 
 from dsrflow.api.context import ApiContext, Caller, Context, declared
 from dsrflow.api.routes.requests import RequestId
@@ -51,21 +47,15 @@ def _file(media: str) -> dict[int | str, dict[str, Any]]:
                   "description": "The file, as an attachment."}}  # fmt: skip
 
 
-def _download(ctx: ApiContext, who: Principal, request_id: str, which: str) -> FileResponse:
+def _download(ctx: ApiContext, who: Principal, request_id: str, which: str) -> StreamingResponse:
     from dsrflow.service.results import DownloadResult
 
-    base = ctx.rt.settings.state_dir / "tmp"
-    base.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="download-", dir=base))  # mode 0700
-    try:
-        path = DownloadResult(ctx.rt).one(who, request_id, which, folder)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return FileResponse(
-        path, media_type=MEDIA[which], filename=path.name,
-        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-    )  # fmt: skip
+    got = DownloadResult(ctx.rt).open(who, request_id, which)
+    return StreamingResponse(
+        got.chunks,
+        media_type=MEDIA[which],
+        headers={"Content-Disposition": f'attachment; filename="{got.name}"'},
+    )
 
 
 @router.get(
@@ -76,7 +66,7 @@ def _download(ctx: ApiContext, who: Principal, request_id: str, which: str) -> F
     tags=["downloads"],
     **declared("download"),
 )
-def package(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
+def package(request_id: RequestId, who: Caller, ctx: Context) -> StreamingResponse:
     """The access or export package of a finished request."""
     return _download(ctx, who, request_id, "package")
 
@@ -89,7 +79,7 @@ def package(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
     tags=["downloads"],
     **declared("download"),
 )
-def opening(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
+def opening(request_id: RequestId, who: Caller, ctx: Context) -> StreamingResponse:
     """What the subject needs to check the evidence bundle's commitment to their identifier."""
     return _download(ctx, who, request_id, "opening")
 
@@ -102,7 +92,7 @@ def opening(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
     tags=["downloads"],
     **declared("download.evidence"),
 )
-def bundle(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
+def bundle(request_id: RequestId, who: Caller, ctx: Context) -> StreamingResponse:
     """Verify it offline with ``dsrflow verify``."""
     return _download(ctx, who, request_id, "bundle")
 
@@ -115,7 +105,7 @@ def bundle(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
     tags=["downloads"],
     **declared("download.evidence"),
 )
-def certificate(request_id: RequestId, who: Caller, ctx: Context) -> FileResponse:
+def certificate(request_id: RequestId, who: Caller, ctx: Context) -> StreamingResponse:
     """The ``certificate.html`` inside the bundle, as an attachment."""
     return _download(ctx, who, request_id, "certificate")
 
