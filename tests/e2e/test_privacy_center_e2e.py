@@ -20,6 +20,8 @@ from temporalio.client import Client
 from dsrflow.catalog import yamlpos
 from dsrflow.devserver import DevServer
 from dsrflow.runtime import Runtime
+from dsrflow.service.accounts import CreateAccount
+from dsrflow.service.principal import Principal
 from tests.fixtures.lifecycle import DEMO_SHOP, DEMO_SUPPORT
 from tests.fixtures.mailbox import Mailbox, Received
 from tests.fixtures.stack import make_runtime
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 ADDRESS = "Pia.Canary-4e2@Example.org"
 NAME = "Pia Canaryfield"
+PASSWORD = "correct horse battery"
 BASE = "http://privacy.test"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 LINK = re.compile(re.escape(BASE) + r"/privacy/verify/([A-Za-z0-9_-]+)")
@@ -132,6 +135,29 @@ async def test_a_subject_files_confirms_and_follows_a_request(
             )
             used = await web.post(f"/privacy/verify/{token}", data={"csrf": csrf(confirm)})
             assert used.status_code == 410
+
+            # An analyst reads what the subject typed, for a reason, on the request page.
+            await asyncio.to_thread(
+                CreateAccount(stack).run, Principal.of("system:test", ["admin"]),
+                username="ana", roles=["analyst"], password=PASSWORD,
+            )  # fmt: skip
+            login = await web.get("/console/login")
+            signed = await web.post(
+                "/console/login",
+                data={"username": "ana", "password": PASSWORD, "csrf": csrf(login)},
+            )
+            assert signed.status_code == 303, signed.text
+            page = await web.get(f"/console/requests/{rid}")
+            assert NAME not in page.text and 'id="intake-note"' not in page.text
+            shown = await web.post(
+                f"/console/requests/{rid}/reveal",
+                data={"csrf": csrf(page), "reason": "the subject asked which account we hold"},
+            )
+            assert shown.status_code == 200, shown.text
+            assert NAME in shown.text and "I had an account from 2019 to 2022." in shown.text
+            assert ADDRESS.lower() in shown.text  # the identifiers, revealed with the note
+            (opened,) = [e for e in stack.ledger.audit_entries(rid) if e.action == "reveal_note"]
+            assert opened.actor == "staff:ana" and opened.detail["reason"].startswith("the subj")
 
         # A client WITHOUT the codec sees what Temporal stores: every payload is ciphertext.
         raw = await Client.connect(stack.settings.temporal_address)

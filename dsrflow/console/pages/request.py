@@ -33,6 +33,8 @@ from dsrflow.service.principal import Principal
 
 if TYPE_CHECKING:
     from dsrflow.domain import Identity
+    from dsrflow.runtime import Runtime
+    from dsrflow.service.intake_note import IntakeNote
     from dsrflow.service.reads import ActionLine, RequestReport, RequestSummary
 
 router = APIRouter(include_in_schema=False)
@@ -151,12 +153,13 @@ def progress(r: RequestSummary) -> dict[str, Any]:
 def _page(
     request: Request, who: Principal, csrf: str, report: RequestReport, *,
     identities: list[Identity] | None = None, done: str = "", status: int = 200,
+    note: IntakeNote | None = None,
 ) -> HTMLResponse:  # fmt: skip
     r = report.request
     return render(
         request, "staff/request.html", who, csrf, status=status, report=report, r=r,
         offered=offered(who, report), left=days_left(r.due_at), identities=identities,
-        notice=DONE_LABELS.get(done), progress_url=f"/console/requests/{r.id}/progress",
+        note=note, notice=DONE_LABELS.get(done), progress_url=f"/console/requests/{r.id}/progress",
         ended=terminal(r.status),
     )  # fmt: skip
 
@@ -209,5 +212,20 @@ async def reveal(request: Request, request_id: RequestId, who: Staff, csrf: Csrf
     found = await use_case.run(
         who, request_id, reason=form.get("reason"), rc=await requests_client(request)
     )
+    note = await asyncio.to_thread(_note, rt, who, request_id, form.get("reason"))
     report = await asyncio.to_thread(ShowRequest(rt).run, who, request_id)
-    return _page(request, who, csrf, report, identities=found)
+    return _page(request, who, csrf, report, identities=found, note=note)
+
+
+def _note(rt: Runtime, who: Principal, request_id: str, reason: str | None) -> IntakeNote | None:
+    """The privacy-center note (name, details) opened with the same reason, if there is one.
+
+    Opening it is its own audited ``reveal_note``; a request filed elsewhere has none.
+    """
+    from dsrflow.errors import NotFound
+    from dsrflow.service.intake_note import RevealNote
+
+    try:
+        return RevealNote(rt).run(who, request_id, reason)
+    except NotFound:
+        return None
