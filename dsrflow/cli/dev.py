@@ -113,7 +113,13 @@ async def _serve(
     rt: Runtime, write_ready: bool, codec: tuple[str, int] | None = None, *, api: bool = False
 ) -> None:
     from dsrflow.api.serve import start
+    from dsrflow.devserver import ensure_port_free
 
+    m = rt.settings.metrics
+    if m.worker_port is not None:  # one line now, not uvicorn's exit once the worker runs
+        ensure_port_free(
+            m.worker_host, m.worker_port, "worker endpoint (DSRFLOW_METRICS_WORKER_PORT)"
+        )
     client = await rt.client(sdk_metrics=True)
     codec_server = await start(rt.codec_app(), *codec) if codec is not None else None
     api_server = await _start_api(rt) if api else None

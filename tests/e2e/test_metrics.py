@@ -174,3 +174,28 @@ async def test_metrics_and_health_after_a_completed_erasure(stack: Stack) -> Non
     assert (await aget(stack.worker + "/healthz"))[0] == 200
     assert (await aget(stack.worker + "/api/v1/requests"))[0] == 404  # nothing else there
     assert SUBJECT not in stack.log.read_text()
+
+
+def test_a_busy_worker_endpoint_port_is_one_line(demo_dir: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {
+            **os.environ,
+            "DSRFLOW_STATE_DIR": str(tmp_path / "state"),
+            "DSRFLOW_CATALOG": str(demo_dir / "catalog.yaml"),
+            "DSRFLOW_ENV_FILE": os.devnull,
+            "DSRFLOW_METRICS_WORKER_PORT": str(port),
+            "DSRFLOW_TEMPORAL_ADDRESS": "127.0.0.1:1",
+        }
+        run = subprocess.run(
+            [*DSRFLOW, "worker"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 (worker endpoint (DSRFLOW_METRICS_WORKER_PORT)) "
+        "is already in use"
+    ], run.stderr
