@@ -3,13 +3,17 @@
 Log events carry ids and counts, never personal data; the redaction processor is the safety
 net for mistakes: it drops values of sensitive keys and scrubs e-mail addresses, phone numbers
 and quoted literals from every string it sees.
+
+Every event names its logger (``logger``). The Temporal SDK's own context (workflow and
+activity ids and types, attempt, task queue) is lifted from its log records into keys of the
+event, where it is kept as it is: ids and names, never payloads (docs/operations.md, "Logs").
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -52,8 +56,35 @@ SAFE_KEYS = frozenset(
         "store",
         "sha256",
         "task_queue",
+        # the Temporal SDK's context (``temporal_context``): ids, types and counters
+        "activity_id",
+        "activity_type",
+        "attempt",
+        "namespace",
+        "workflow_type",
+        "workflow_run_id",
+        "update_id",
+        "update_name",
     }
 )
+
+# The record attributes the SDK's logger adapters set (``extra``), and the keys of each kept.
+_SDK_CONTEXT = ("temporal_activity", "temporal_workflow", "temporal_update")
+_SDK_KEYS = frozenset(SAFE_KEYS - {"timestamp", "level", "logger", "store", "sha256"})
+
+
+def temporal_context(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Lift the SDK's context dicts off a stdlib record into the event (known keys only)."""
+    record = event.get("_record")
+    for attr in _SDK_CONTEXT:
+        context = getattr(record, attr, None)
+        if isinstance(context, Mapping):
+            for key, value in context.items():
+                if key in _SDK_KEYS and key not in event:
+                    event[key] = value
+    return event
 
 
 def redact_processor(
@@ -83,6 +114,8 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        temporal_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
@@ -106,3 +139,18 @@ def configure(fmt: str = "console", level: str = "info") -> None:
     root.setLevel(lvl)
     # The SDK logs activity/workflow context (ids, types) at INFO; keep it but quieter.
     logging.getLogger("temporalio").setLevel(max(lvl, logging.WARNING))
+    _sdk_context_as_keys()
+
+
+def _sdk_context_as_keys() -> None:
+    """The SDK's context as event keys only, not also as a dict appended to the message.
+
+    Appended, it is a ``repr`` whose quoted keys and values the scrubber would redact; as keys
+    (``temporal_context``) it stays readable and machine-parsable.
+    """
+    try:
+        from temporalio import activity, workflow
+    except ImportError:  # the base install (offline verifier) has no SDK
+        return
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False

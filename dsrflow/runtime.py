@@ -19,8 +19,13 @@ from dsrflow.errors import Unavailable, UserError
 from dsrflow.settings import Settings, TemporalSettings
 
 if TYPE_CHECKING:
+    import asyncio
+
     from fastapi import FastAPI
-    from temporalio.client import Client
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from temporalio.client import Client, Interceptor
+    from temporalio.runtime import Runtime as TemporalRuntime
     from temporalio.service import TLSConfig
     from temporalio.worker import Worker
 
@@ -33,6 +38,8 @@ if TYPE_CHECKING:
     from dsrflow.ledger import Ledger
     from dsrflow.ledger.journal import ReceiptJournal
     from dsrflow.messages.render import Templates
+    from dsrflow.observability.endpoints import Checks, Exposition
+    from dsrflow.observability.metrics import WorkerMetrics
     from dsrflow.tlog.store import SqlLog
 
 
@@ -49,6 +56,9 @@ class Runtime:
     migrate_ledger: bool = False
     """Migrate the ledger when first opened (``dsrflow dev``, tests) instead of refusing to
     start when its revision is not this dsrflow's."""
+    trace_exporter: SpanExporter | None = None
+    """Where spans go instead of OTLP when ``DSRFLOW_OTEL_ENABLED`` (tests, an embedding
+    program)."""
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -122,8 +132,61 @@ class Runtime:
         self.keys.ensure(self.settings.controller)
         return EvidenceIssuer(self.keys, self.tlog)
 
-    async def client(self) -> Client:
+    @cached_property
+    def tracer_provider(self) -> TracerProvider | None:
+        """The process's tracer provider when tracing is on (``DSRFLOW_OTEL_*``)."""
+        if not self.settings.otel.enabled:
+            return None
+        from dsrflow.observability.tracing import tracer_provider
+
+        return tracer_provider(self.settings.otel, self.trace_exporter)
+
+    @cached_property
+    def _client_interceptors(self) -> list[Interceptor]:
+        from dsrflow.assertions import CallerSigner
+
+        chain: list[Interceptor] = [CallerSigner(self.caller_key)]
+        if (provider := self.tracer_provider) is not None:
+            from dsrflow.observability.tracing import tracing_interceptor
+
+            chain.append(tracing_interceptor(provider))  # workers on this client inherit it
+        return chain
+
+    @cached_property
+    def worker_metrics(self) -> WorkerMetrics:
+        """This process's worker counters (store operations, sweeps)."""
+        from dsrflow.observability.metrics import WorkerMetrics
+
+        return WorkerMetrics()
+
+    @cached_property
+    def sdk_metrics_port(self) -> int | None:
+        """Loopback port of the SDK's Prometheus listener (only with the worker endpoint)."""
+        m = self.settings.metrics
+        if m.worker_port is None:
+            return None
+        from dsrflow.observability.serving import free_loopback_port
+
+        return m.sdk_port or free_loopback_port()
+
+    @cached_property
+    def temporal_runtime(self) -> TemporalRuntime | None:
+        """An SDK runtime exporting its metrics to Prometheus, or None (the SDK's default)."""
+        port = self.sdk_metrics_port
+        if port is None:
+            return None
+        from temporalio.runtime import PrometheusConfig, TelemetryConfig
+        from temporalio.runtime import Runtime as SdkRuntime
+
+        prometheus = PrometheusConfig(bind_address=f"127.0.0.1:{port}")
+        return SdkRuntime(telemetry=TelemetryConfig(metrics=prometheus))
+
+    async def client(self, *, sdk_metrics: bool = False) -> Client:
         """A Temporal client with dsrflow's encrypting data converter.
+
+        Args:
+            sdk_metrics: Connect through ``temporal_runtime`` (the worker process), so the
+                SDK's series of this client and its workers reach the worker's ``/metrics``.
 
         Raises:
             Unavailable: Temporal cannot be reached.
@@ -131,7 +194,6 @@ class Runtime:
         """
         from temporalio.client import Client
 
-        from dsrflow.assertions import CallerSigner
         from dsrflow.crypto.codec import data_converter
 
         t = self.settings.temporal
@@ -143,9 +205,10 @@ class Runtime:
                 t.address,
                 namespace=t.namespace,
                 data_converter=data_converter(self.keystore),
-                interceptors=[CallerSigner(self.caller_key)],
+                interceptors=self._client_interceptors,
                 tls=_tls_config(t) if t.uses_tls or api_key else False,
                 api_key=api_key,
+                runtime=self.temporal_runtime if sdk_metrics else None,
             )
         except RuntimeError as exc:
             raise Unavailable(
@@ -239,6 +302,21 @@ class Runtime:
         install(app, self)
         return app
 
+    def api_ops(self) -> tuple[Checks, Exposition | None, str | None]:
+        """The API's ``/readyz`` checks, ``/metrics`` body (None: off) and metrics token."""
+        from dsrflow.observability.serving import api_ops
+
+        return api_ops(lambda: self.ledger, self.settings.metrics)
+
+    def worker_endpoint_app(self, client: Client, running: asyncio.Task[None]) -> FastAPI:
+        """The worker's ``/metrics`` (its counters and the SDK's), ``/healthz``, ``/readyz``."""
+        from dsrflow.observability.serving import worker_endpoint_app
+
+        return worker_endpoint_app(
+            lambda: self.ledger, client, running, self.worker_metrics.registry,
+            sdk_port=self.sdk_metrics_port, settings=self.settings.metrics,
+        )  # fmt: skip
+
     def worker(self, client: Client, task_queue: str | None = None) -> Worker:
         """A worker running the request workflow and every activity."""
         from temporalio.worker import Worker
@@ -248,6 +326,7 @@ class Runtime:
         from dsrflow.activities.stores import StoreActivities
         from dsrflow.activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
+        from dsrflow.observability.interceptor import ActivityMetrics
         from dsrflow.workflows.common import sandbox_runner
         from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
         from dsrflow.workflows.guard import CallerCheck
@@ -267,7 +346,10 @@ class Runtime:
             task_queue=task_queue or self.settings.task_queue,
             workflows=[DataSubjectRequestWorkflow],
             workflow_runner=sandbox_runner(),
-            interceptors=[CallerCheck(self.caller_key(), self.settings.caller_assertion_max_age_s)],
+            interceptors=[
+                CallerCheck(self.caller_key(), self.settings.caller_assertion_max_age_s),
+                ActivityMetrics(self.worker_metrics),
+            ],
             activities=[
                 stores.get_policy,
                 stores.plan_request,

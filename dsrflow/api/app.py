@@ -19,6 +19,7 @@ from dsrflow.api.context import TEMPORAL, ApiContext
 from dsrflow.api.hardening import FailureLimiter, Hardening
 from dsrflow.api.routes import decisions, requests, results
 from dsrflow.api.schemas import ErrorBody
+from dsrflow.observability.endpoints import OpsEndpoints
 
 if TYPE_CHECKING:
     from dsrflow.runtime import Runtime
@@ -58,6 +59,9 @@ def create_api_app(rt: Runtime) -> FastAPI:
         app.include_router(module.router, prefix=PREFIX)
     opendsr.install(app, api.opendsr_prefix)
     errors.install(app)
+    # /healthz, /readyz, /metrics: before routing, inside the hardening (its headers apply).
+    ready, metrics, token = rt.api_ops()
+    app.add_middleware(OpsEndpoints, ready=ready, metrics=metrics, token=token)
     app.add_middleware(Hardening, max_body_bytes=api.max_body_bytes)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -15,6 +15,8 @@ from dsrflow.errors import UserError
 from dsrflow.runtime import WORKER_SHUTDOWN_GRACE
 
 if TYPE_CHECKING:
+    from temporalio.client import Client
+
     from dsrflow.api.serve import EmbeddedServer
     from dsrflow.runtime import Runtime
 
@@ -111,8 +113,14 @@ async def _serve(
     rt: Runtime, write_ready: bool, codec: tuple[str, int] | None = None, *, api: bool = False
 ) -> None:
     from dsrflow.api.serve import start
+    from dsrflow.devserver import ensure_port_free
 
-    client = await rt.client()
+    m = rt.settings.metrics
+    if m.worker_port is not None:  # one line now, not uvicorn's exit once the worker runs
+        ensure_port_free(
+            m.worker_host, m.worker_port, "worker endpoint (DSRFLOW_METRICS_WORKER_PORT)"
+        )
+    client = await rt.client(sdk_metrics=True)
     codec_server = await start(rt.codec_app(), *codec) if codec is not None else None
     api_server = await _start_api(rt) if api else None
     stop = asyncio.Event()
@@ -122,6 +130,8 @@ async def _serve(
     ready = rt.settings.state_dir / READY_FILE
     worker = rt.worker(client)
     running = asyncio.create_task(worker.run())
+    # Prometheus, liveness and readiness of this worker (DSRFLOW_METRICS_WORKER_PORT; off unset).
+    ops_server = await _start_worker_endpoint(rt, client, running)
     # Requests ended outside dsrflow (a Temporal terminate or timeout) and projection drift
     # are found on a schedule, not only when someone runs `dsrflow ledger reconcile`.
     reconciling = asyncio.create_task(rt.reconcile_forever(client))
@@ -144,7 +154,7 @@ async def _serve(
         messaging.cancel()
     from dsrflow.api.serve import stop as stop_server
 
-    for started in (codec_server, api_server):
+    for started in (codec_server, api_server, ops_server):
         if started is not None:
             await stop_server(*started)
     if running.done():
@@ -162,6 +172,23 @@ async def _serve(
     )
     if not shutdown.done():
         raise ForcedStop
+
+
+async def _start_worker_endpoint(
+    rt: Runtime, client: Client, running: asyncio.Task[None]
+) -> tuple[EmbeddedServer, asyncio.Task[None]] | None:
+    """Serve the worker's /metrics, /healthz and /readyz when its port is set."""
+    from dsrflow.api.serve import start
+
+    m = rt.settings.metrics
+    if m.worker_port is None:
+        return None
+    started = await start(rt.worker_endpoint_app(client, running), m.worker_host, m.worker_port)
+    shown = f"[{m.worker_host}]" if ":" in m.worker_host else m.worker_host
+    out.print(
+        f"Metrics       http://{shown}:{m.worker_port}/metrics (/healthz, /readyz)", markup=False
+    )
+    return started
 
 
 async def _start_api(rt: Runtime) -> tuple[EmbeddedServer, asyncio.Task[None]]:

@@ -41,6 +41,8 @@ from dsrflow.settings.groups import (  # re-exported: import them from here
     LedgerSettings,
     LogSettings,
     MessagesSettings,
+    MetricsSettings,
+    OtelSettings,
     ScanSettings,
     SigningSettings,
     SmtpSettings,
@@ -127,6 +129,8 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     scan: ScanSettings = ScanSettings()
     delivery: DeliverySettings = DeliverySettings()
+    metrics: MetricsSettings = MetricsSettings()
+    otel: OtelSettings = OtelSettings()
 
     adapters: AdaptersSettings = AdaptersSettings()
 
@@ -261,6 +265,8 @@ __all__ = [
     "LedgerSettings",
     "LogSettings",
     "MessagesSettings",
+    "MetricsSettings",
+    "OtelSettings",
     "ScanSettings",
     "Settings",
     "SigningSettings",

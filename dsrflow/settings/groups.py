@@ -199,3 +199,43 @@ class ScanSettings(_Group):
     min_confidence: float = Field(
         0.5, gt=0, le=1, description="Findings at or above it make a column personal data."
     )
+
+
+class MetricsSettings(_Group):
+    """Prometheus metrics and health endpoints (``DSRFLOW_METRICS_*``; docs/operations.md)."""
+
+    worker_port: int | None = Field(
+        None,
+        gt=0,
+        lt=65536,
+        description="Port of the worker's /metrics, /healthz and /readyz; unset: no endpoint "
+        "(and no SDK metrics).",
+    )
+    worker_host: str = Field(
+        "127.0.0.1", min_length=1, description="Address the worker's endpoint listens on."
+    )
+    sdk_port: int | None = Field(
+        None,
+        gt=0,
+        lt=65536,
+        description="Loopback port of the Temporal SDK's own Prometheus listener, which the "
+        "worker's /metrics includes; unset: a free one.",
+    )
+    api: bool = Field(True, description="Serve /metrics on the HTTP API.")
+    token: SecretStr | None = Field(
+        None, description="When set, /metrics answers only with `Authorization: Bearer TOKEN`."
+    )
+
+
+class OtelSettings(_Group):
+    """OpenTelemetry tracing through the Temporal SDK's interceptor (``DSRFLOW_OTEL_*``)."""
+
+    enabled: bool = Field(False, description="Trace client calls, workflows and activities.")
+    endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; unset: "
+        "the exporter's own default (OTEL_EXPORTER_OTLP_* variables, else localhost:4318).",
+    )
+    service_name: str = Field(
+        "dsrflow", min_length=1, description="The ``service.name`` resource attribute."
+    )
