@@ -190,6 +190,18 @@ class DevServer:
         self.proc = None
         self.pidfile.unlink(missing_ok=True)
 
+    def kill(self) -> None:
+        """SIGKILL the server: no shutdown at all, as in a crash (the fault tests' fault).
+
+        ``start()`` brings it back on the same ports and database file, with whatever it had
+        persisted.
+        """
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        self.pidfile.unlink(missing_ok=True)
+
     def _stop_stale(self) -> None:
         """Stop a server a previous, killed run of ours left behind on this port."""
         try:
