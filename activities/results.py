@@ -95,17 +95,23 @@ class ResultActivities:
     def build_evidence_bundle(self, inp: EvidenceInput) -> ArtifactRef:
         """Sign and log the evidence bundle; store it with the subject's (encrypted) opening.
 
-        A retry after the log append but before the save logs a second envelope for the same
-        request; the log is append-only, so the first stays as an undelivered entry.
+        Retry-safe: the opening is saved before the bundle and each file lands whole (written
+        aside, then renamed), so a saved bundle means the attempt that made it finished its
+        work; a retry after that (the worker died before Temporal heard) returns that bundle
+        instead of signing and logging a second one. Only a death in the milliseconds between
+        the log append and the saves still leaves the log an undelivered entry (append-only).
         """
-        k_req = secrets.token_bytes(32)  # fresh per bundle: the commitment key
         request_id = inp.request.request_id
+        done = self.artifacts.issued_bundle(request_id)
+        if done is not None:
+            log.info("evidence bundle issued by an earlier attempt", request_id=request_id)
+            return ArtifactRef(kind="evidence_bundle", path=str(done), sha256=_file_sha256(done))
+        k_req = secrets.token_bytes(32)  # fresh per bundle: the commitment key
         # The bundle says how the orchestrator's own copy is protected and when it goes away.
         key_id, _ = self.artifacts.keystore.key_for(request_id)
         copy = OrchestratorCopy(key_id=key_id, destroy_after_days=self.retention_days)
         built = self._issuer_().issue(replace(inp, orchestrator_copy=copy), k_req)
-        path = self.artifacts.save_bundle(request_id, built.data)
-        self.artifacts.save_opening(
+        self.artifacts.save_opening(  # first: a saved bundle always has its opening
             request_id,
             {
                 "request_id": request_id,
@@ -114,6 +120,7 @@ class ResultActivities:
                 "commitment": built.subject_commitment,
             },
         )
+        path = self.artifacts.save_bundle(request_id, built.data)
         log.info(
             "evidence bundle signed", request_id=request_id, sha256=built.sha256,
             log_index=built.log_index,

@@ -248,11 +248,19 @@ class ArtifactStore:
         return path
 
     def save_bundle(self, request_id: str, data: bytes) -> Path:
-        """Store a signed evidence bundle (no personal data, kept in clear)."""
+        """Store a signed evidence bundle (no personal data, kept in clear), whole or not at all."""
         path = self.dir(request_id) / BUNDLE
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        part = path.with_name(BUNDLE + ".part")
+        part.write_bytes(data)
+        os.replace(part, path)  # a crash mid-write never leaves a truncated bundle in place
         return path
+
+    def issued_bundle(self, request_id: str) -> Path | None:
+        """The request's saved evidence bundle, when it has one along with its opening."""
+        folder = self.dir(request_id)
+        bundle = folder / BUNDLE
+        return bundle if bundle.exists() and (folder / OPENING).exists() else None
 
     def save_opening(self, request_id: str, opening: dict[str, Any]) -> Path:
         """Store the subject's commitment opening, encrypted (it holds the identifier)."""

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from dsrflow.activities.results import ResultActivities
+from dsrflow.artifacts import OPENING
 from dsrflow.evidence import example
 from dsrflow.ledger import Ledger
 from dsrflow.runtime import Runtime
@@ -130,6 +131,25 @@ def test_signing_activity_writes_a_bundle_that_verifies(tmp_path: Path) -> None:
             "--subject-opening", str(opening))  # fmt: skip
     assert r.returncode == 1 and "subject opening is for request 'dsr-20260302-example'" in r.stdout
     assert "NOT VERIFIED" in r.stdout and "Traceback" not in r.stdout + r.stderr
+
+
+def test_a_retried_signing_activity_returns_the_bundle_it_made(tmp_path: Path) -> None:
+    # The worker dies after the bundle was saved, before Temporal heard: the retry must not
+    # sign and log a second bundle for the same request.
+    env = {"DSRFLOW_STATE_DIR": str(tmp_path / "state"), "DSRFLOW_CONTROLLER": "Ctl Ltd",
+           "DSRFLOW_SIGNING_PASSPHRASE": "pw"}  # fmt: skip
+    rt = Runtime(Settings.load(env), env, migrate_ledger=True)
+    acts = ResultActivities(rt.artifacts, rt.evidence_issuer)
+    inp = example.example_input()
+    first = acts.build_evidence_bundle(inp)
+    again = acts.build_evidence_bundle(inp)
+    assert again == first and SqlLog(rt.ledger).size() == 1
+    # A bundle without its opening (a crash between the two saves, in the old order) is not
+    # taken as issued: the retry signs a fresh one with a fresh opening.
+    (rt.artifacts.dir(inp.request.request_id) / OPENING).unlink()
+    third = acts.build_evidence_bundle(inp)
+    assert third.sha256 != first.sha256 and SqlLog(rt.ledger).size() == 2
+    assert not list(rt.artifacts.dir(inp.request.request_id).glob("*.part"))
 
 
 def test_verify_input_errors_are_one_line(tmp_path: Path) -> None:
