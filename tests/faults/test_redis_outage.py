@@ -15,6 +15,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from dsrflow.devserver import DevServer
 from dsrflow.domain import RequestStatus, StoreStatus
@@ -108,7 +109,7 @@ async def test_redis_outage_then_back(
         rt.ledger.close()
 
 
-async def _erase_retried(client, rid: str, tries: int) -> None:  # type: ignore[no-untyped-def]
+async def _erase_retried(client: Client, rid: str, tries: int) -> None:
     """Until the request's pending erase (the cache's: the others are done) failed ``tries``
     times (it is on a later attempt)."""
     handle = client.get_workflow_handle(rid)
