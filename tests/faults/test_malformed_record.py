@@ -14,6 +14,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import redis
 
 from dsrflow.devserver import DevServer
 from dsrflow.domain import RequestStatus, StatusView, StoreStatus
@@ -33,6 +34,7 @@ from tests.faults.storekit import (
     settled,
     write_catalog,
 )
+from tests.fixtures.redis_store import REDIS_URL
 from tests.fixtures.stack import run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.mariadb, pytest.mark.redis]
@@ -107,10 +109,14 @@ async def test_malformed_record_crashes_one_store_only(
         assert left(stores) == {
             "crm": {PEOPLE[2], BYSTANDER},
             "shop": {PEOPLE[2], BYSTANDER},
-            # Her malformed profile is left (her sessions went before it failed: Redis has no
-            # rollback; a retry once the record is repaired erases the rest).
+            # Nothing of hers was deleted in Redis: every collection is read (and the profile
+            # failed) before the first delete.
             "cache": {MALFORMED, PEOPLE[2], BYSTANDER},
         }
+        r = redis.Redis.from_url(REDIS_URL)
+        sessions = [f"{redis_prefix}session:{MALFORMED}:{n}" for n in (1, 2)]
+        assert r.exists(*sessions) == 2
+        r.close()
         await bundle_verifies(rt, good, tmp_path)
     finally:
         rt.ledger.close()
