@@ -36,6 +36,8 @@ from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
 from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
+_TASK_FAILING = "Workflow Task in failed state"
+"""Temporal's answer to an update whose workflow's task keeps failing (it has no own code)."""
 
 
 class SubmitRefused(Conflict):
@@ -103,6 +105,20 @@ class RequestClient:
                 f"request {inp.request_id}: no worker answered in time; the request may exist "
                 f"already. Run the same command again with --request-id {inp.request_id} "
                 "(it will not create a second one), and check that a worker is running"
+            ) from None
+        except RPCError as exc:
+            if _TASK_FAILING not in str(exc):
+                raise
+            # The workflow was started but its worker cannot run it now (e.g. the ledger, which
+            # holds the payload keys, is unreachable): the request exists and runs once the
+            # worker recovers. Seen by the ledger outage fault test; "refused" would be untrue
+            # and invite a second submission under a new id.
+            raise Unavailable(
+                f"request {inp.request_id}: the worker could not take it now (its workflow task "
+                "is failing; see the worker's log); the request may exist already. Run the same "
+                f"command again with --request-id {inp.request_id} (it will not create a second "
+                "one) once the worker is healthy",
+                public="the request could not be confirmed now; try again later",
             ) from None
         return Submitted(ack, created=ack.received_at == inp.received_at)
 

@@ -12,7 +12,7 @@ import itertools
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Self, cast
 
 import redis
@@ -78,6 +78,8 @@ class RedisAdapter:
     config_model = RedisConfig
     # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
     sweep_uses_all_identities = True
+    # ``erase`` hands the receipt over before its first EXEC (journaled; see ``erase``).
+    supports_on_commit = True
 
     def __init__(self, config: RedisConfig, ctx: AdapterContext) -> None:
         self.config = config
@@ -263,13 +265,38 @@ class RedisAdapter:
                         data["member"] = _text(member) if isinstance(member, bytes) else member
                     yield Record(name, data)
 
-    def erase(self, subject: Subject, progress: Progress | None = None) -> OperationReceipt:
-        """Delete keys, hash fields or memberships in batches; re-scan for the residual."""
+    def erase(
+        self,
+        subject: Subject,
+        progress: Progress | None = None,
+        *,
+        on_commit: Callable[[OperationReceipt], None] | None = None,
+    ) -> OperationReceipt:
+        """Delete keys, hash fields or memberships in batches; re-scan for the residual.
+
+        Args:
+            subject: Whose keys.
+            progress: Called with the running count of deleted items (heartbeats).
+            on_commit: Gets the receipt of what is about to be deleted (every item found,
+                residual 0) before the first MULTI/EXEC; if it raises, nothing is deleted.
+                The activity journals it there, so a worker lost after the EXEC leaves a
+                receipt a re-run recovers instead of reporting "nothing found".
+        """
         counts: list[CollectionCount] = []
         done = 0
         with self._errors("erasing"):
-            for name, coll in self.config.collections.items():
-                items = self._items(coll, subject)
+            found = [
+                (name, coll, self._items(coll, subject))
+                for name, coll in self.config.collections.items()
+            ]
+            if on_commit is not None and any(items for _, _, items in found):
+                on_commit(
+                    self._receipt(
+                        "erase",
+                        [CollectionCount(n, "delete", len(i), len(i), 0) for n, _, i in found],
+                    )
+                )
+            for name, coll, items in found:
                 affected = 0
                 for start in range(0, len(items), self.config.batch_size):
                     batch = items[start : start + self.config.batch_size]

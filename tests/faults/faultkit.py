@@ -1,8 +1,9 @@
-"""Fault-injection helpers: a PostgreSQL proxy the test controls, worker subprocesses, checks.
+"""Fault-injection helpers: a TCP proxy the test controls, worker subprocesses, checks.
 
 Every test starts and stops only its own processes (by pid), on its own task queue, schema and
-state folder. Nothing here mocks a store: the proxy forwards real PostgreSQL traffic and cuts
-it at the moment a test needs (e.g. right after the server answered an erasure's COMMIT).
+state folder. Nothing here mocks a store: the proxy forwards real PostgreSQL, Redis or MariaDB
+traffic and cuts it at the moment a test needs (e.g. right after the server answered an
+erasure's COMMIT, or for an outage of a few seconds).
 """
 
 from __future__ import annotations
@@ -45,17 +46,26 @@ OTHER = "mia.park@example.org"  # a different person (plus-tags are never stripp
 ERASED_ROWS = 3  # the subject's customer row and her two orders
 
 
-class PgProxy:
-    """A TCP proxy in front of PostgreSQL that a test can take down and bring back.
+POSTGRES = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+MARIADB = ("127.0.0.1", 3306)
 
-    ``arm(action)`` makes the proxy, on the next reply to a COMMIT, hold that reply back, run
-    ``action`` (kill the worker, take the proxy down) and drop the client's connection: the
-    server has committed, the client never hears it. With ``deliver=True`` the reply is relayed
-    first (the client knows it committed) and ``action`` runs right after.
+
+class TcpProxy:
+    """A TCP proxy in front of a server (PostgreSQL, Redis, MariaDB) that a test can take down
+    and bring back.
+
+    ``down()`` is an outage: new connections are refused and open ones cut. Given the bytes of
+    a server ``reply`` (e.g. PostgreSQL's answer to a COMMIT), ``arm(action)`` makes the proxy,
+    on the next server reply holding them, hold that reply back, run ``action`` (kill the
+    worker, take the proxy down) and drop the client's connection: the server has acted, the
+    client never hears it. With ``deliver=True`` the reply is relayed first (the client knows)
+    and ``action`` runs right after.
     """
 
-    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+    def __init__(self, target: tuple[str, int], *, reply: bytes | None = None) -> None:
         self.target = target
+        self.reply = reply
         # The port stays ours from here on: bound but not listening while the proxy is down
         # (a connection is refused, as by a stopped server), so nobody else can take it.
         self._reserved: socket.socket | None = _bound(0)
@@ -66,6 +76,8 @@ class PgProxy:
         self._armed: Callable[[], None] | None = None
         self._deliver = False
         self.commits_cut = 0
+        self.connections = 0
+        """Connections accepted and relayed so far (a test can see that a client came back)."""
 
     def up(self) -> None:
         """Accept connections (again) on the same port."""
@@ -92,7 +104,10 @@ class PgProxy:
             _close(s)
 
     def arm(self, action: Callable[[], None], *, deliver: bool = False) -> None:
-        """Run ``action`` on the next COMMIT's reply (instead of relaying it, by default)."""
+        """Run ``action`` on the next server reply holding ``reply`` (instead of relaying it,
+        by default)."""
+        if not self.reply:
+            raise ValueError("arm() needs the proxy built with the reply to act on")
         self._armed, self._deliver = action, deliver
 
     def _accept(self, listener: socket.socket) -> None:
@@ -113,13 +128,14 @@ class PgProxy:
                     _close(server)
                     return
                 self._socks.update((client, server))
+                self.connections += 1
             threading.Thread(target=self._pump, args=(client, server, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, True), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, from_server: bool) -> None:
         try:
             while data := src.recv(65536):
-                if from_server and self._armed is not None and COMMIT_REPLY in data:
+                if from_server and self._armed is not None and self.reply and self.reply in data:
                     action, self._armed = self._armed, None
                     self.commits_cut += 1
                     if self._deliver:
@@ -131,6 +147,13 @@ class PgProxy:
             pass
         _close(src)
         _close(dst)
+
+
+class PgProxy(TcpProxy):
+    """The proxy in front of the local PostgreSQL; ``arm`` acts on a COMMIT's reply."""
+
+    def __init__(self, target: tuple[str, int] = POSTGRES) -> None:
+        super().__init__(target, reply=COMMIT_REPLY)
 
 
 def _bound(port: int) -> socket.socket:
@@ -225,9 +248,11 @@ def runtime(server: DevServer, tmp_path: Path, catalog: Path) -> Runtime:
 class WorkerProcess:
     """``dsrflow worker`` in a subprocess of this test (this worktree's code), output to a file."""
 
-    def __init__(self, rt: Runtime, log: Path) -> None:
+    def __init__(self, rt: Runtime, log: Path, **env_over: str) -> None:
         self.log = log
-        env = {**os.environ, **rt.env, "PYTHONPATH": str(ROOT)}
+        # ``env_over``: where this worker differs from the test's runtime (e.g. it reaches the
+        # ledger through a proxy the test cuts, while the test reads it directly).
+        env = {**os.environ, **rt.env, **env_over, "PYTHONPATH": str(ROOT)}
         self._fh = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dsrflow.cli.main", "worker"],

@@ -10,7 +10,6 @@ never be recorded as ``not_found``.
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ from tests.faults.faultkit import (
     wait_worker_ready,
     write_catalog,
 )
-from tests.fixtures.stack import run_cli
+from tests.faults.storekit import bundle_verifies
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -85,31 +84,8 @@ async def test_kill_between_commit_and_completion(
         assert [(s.store, s.status, s.affected, s.residual) for s in ledger.stores] == [
             ("crm", "done", ERASED_ROWS, 0)
         ]
-        await _bundle_verifies(rt, rid, tmp_path)
+        await bundle_verifies(rt, rid, tmp_path)
     finally:
         first.stop()
         proxy.down()
         rt.ledger.close()
-
-
-async def _bundle_verifies(rt, rid: str, tmp_path: Path) -> None:
-    """The signed bundle carries the recovered counts and verifies offline."""
-    out = tmp_path / "out"
-    code, text = await run_cli(rt, "request", "result", rid, "--out", str(out))
-    assert code == 0, text
-    keyring = tmp_path / "keyring.json"
-    code, text = await run_cli(rt, "keys", "export-public", "--out", str(keyring))
-    assert code == 0, text
-    from dsrflow.keys.keyring import load_keyring
-
-    root = load_keyring(
-        keyring.read_bytes()
-    ).root_key_id  # the fingerprint the controller publishes
-    code, text = await run_cli(
-        rt, "verify", str(out / f"{rid}-evidence-bundle.zip"), "--keyring", str(keyring),
-        "--root-keyid", root,
-        "--request-id", rid, "--subject-opening", str(out / f"{rid}-subject-opening.json"),
-        "--state", str(tmp_path / "verifier.json"), "--json",
-    )  # fmt: skip
-    assert code == 0, text
-    assert json.loads(text)["verdict"] == "VERIFIED"

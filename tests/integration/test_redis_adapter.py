@@ -11,6 +11,7 @@ import redis
 from dsrflow.adapters.redis import RedisAdapter, RedisConfig
 from dsrflow.adapters.sdk import (
     AdapterContext,
+    OperationReceipt,
     PermanentAdapterError,
     RetryableAdapterError,
     Subject,
@@ -94,6 +95,36 @@ def test_erase_keeps_other_hash_fields_and_members(redis_prefix: str, tmp_path: 
     assert h.r.smembers(f"{redis_prefix}newsletter") == {"b-2@example.com"}
     assert h.r.lrange(f"{redis_prefix}recent", 0, -1) == ["b-2@example.com"]
     assert len(list(h.adapter.access(b.subject))) == 5
+    h.close()
+
+
+def test_on_commit_gets_the_receipt_before_anything_is_deleted(
+    redis_prefix: str, tmp_path: Path
+) -> None:
+    """The activity journals the receipt there: if that fails, nothing of the subject goes."""
+    h = RedisHarness(redis_prefix, tmp_path)
+    a = h.seed("a")
+    before = sorted(h.r.scan_iter(match=f"{redis_prefix}*"))
+    seen: list[int] = []
+
+    def refuse(receipt: OperationReceipt) -> None:
+        seen.append(receipt.affected)
+        # Still all there when the receipt is handed over.
+        assert sorted(h.r.scan_iter(match=f"{redis_prefix}*")) == before
+        raise RetryableAdapterError("store 'cache': the receipt journal could not record it")
+
+    with pytest.raises(RetryableAdapterError):
+        h.adapter.erase(a.subject, on_commit=refuse)
+    assert seen == [5]
+    assert sorted(h.r.scan_iter(match=f"{redis_prefix}*")) == before
+    assert len(list(h.adapter.access(a.subject))) == 5
+
+    handed: list[OperationReceipt] = []
+    receipt = h.adapter.erase(a.subject, on_commit=handed.append)
+    assert [(r.matched, r.affected) for r in handed] == [(5, 5)]
+    assert (receipt.matched, receipt.affected) == (5, 5)
+    h.adapter.erase(a.subject, on_commit=handed.append)  # nothing left: not handed over
+    assert len(handed) == 1
     h.close()
 
 
