@@ -10,12 +10,15 @@ types are never encrypted by Temporal: none of them may carry personal data.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import typing
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import _payload_converter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -74,11 +77,50 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
         return out
 
 
+@functools.lru_cache(maxsize=2048)
+def _hints_of(obj: Any) -> dict[str, Any]:
+    return typing.get_type_hints(obj)
+
+
+def cached_type_hints(
+    obj: Any,
+    globalns: dict[str, Any] | None = None,
+    localns: typing.Mapping[str, Any] | None = None,
+    include_extras: bool = False,
+) -> dict[str, Any]:
+    """``typing.get_type_hints``, remembered per type for the plain one-argument call.
+
+    The SDK's JSON converter asks for a dataclass's hints on every value it decodes; with
+    ``from __future__ import annotations`` each call re-evaluates every field's string (a
+    compile and an eval each), which was the largest single cost of a dsrflow worker (issue 14).
+    A class's annotations do not change once defined, so the answer is kept (bounded: classes
+    re-created in each workflow sandbox fall out of the cache). Callers get a copy.
+    """
+    if globalns is None and localns is None and not include_extras:
+        try:
+            return dict(_hints_of(obj))
+        except TypeError:  # unhashable: not a class; no cache
+            pass
+    return typing.get_type_hints(obj, globalns, localns, include_extras)
+
+
+def install_type_hint_cache() -> None:
+    """Make the SDK's payload converter use ``cached_type_hints`` (idempotent).
+
+    The converter module calls the ``get_type_hints`` name it imported; swapping that name is
+    the only hook it offers. Workflow sandboxes pass ``temporalio`` through, so one swap serves
+    the worker, its sandboxes and the client.
+    """
+    _payload_converter.get_type_hints = cached_type_hints  # type: ignore[attr-defined]
+
+
 def data_converter(keystore: KeyStore) -> DataConverter:
     """The converter every dsrflow client and worker uses.
 
     Failure messages and stack traces move into encoded attributes so the codec encrypts them too.
+    Type hints are looked up once per type (``install_type_hint_cache``).
     """
+    install_type_hint_cache()
     return DataConverter(
         payload_codec=EncryptionCodec(keystore),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
