@@ -101,9 +101,7 @@ def left_over(folder: Path, k: int, subjects: int) -> int:
     n = 0
     for s in range(k):
         with sqlite3.connect(folder / "stores" / f"s{s}.db") as db:
-            n += db.execute(
-                "SELECT count(*) FROM people WHERE email LIKE 'subject%'"
-            ).fetchone()[0]
+            n += db.execute("SELECT count(*) FROM people WHERE email LIKE 'subject%'").fetchone()[0]
             others = db.execute("SELECT count(*) FROM people").fetchone()[0] - n
         db.close()
         if others < OTHERS:
@@ -257,13 +255,14 @@ async def shape(client: Any, rid: str) -> dict[str, int]:
 async def measure_k(
     k: int, args: argparse.Namespace, server_pid: int, address: str, work: Path, tag: str
 ) -> dict[str, Totals]:
+    from temporalio.client import Client
+
     from dsrflow.assertions import KEY_OWNER
     from dsrflow.crypto.keystore import SHARED
     from dsrflow.ledger.journal import BLIND_INDEX_OWNER
     from dsrflow.requests_client import RequestClient
     from dsrflow.runtime import Runtime
     from dsrflow.settings import Settings
-    from temporalio.client import Client
 
     subjects = args.rounds * args.requests + 1
     folder = work / f"k{k}"

@@ -10,6 +10,7 @@ types are never encrypted by Temporal: none of them may carry personal data.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import os
 import typing
@@ -18,13 +19,17 @@ from typing import Any, Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import _payload_converter
 from temporalio.converter import (
+    AdvancedJSONEncoder,
+    CompositePayloadConverter,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
     PayloadCodec,
     SerializationContext,
     WithSerializationContext,
+    _payload_converter,
 )
 
 from dsrflow.crypto.keystore import SHARED, KeyDestroyedError, KeyStore
@@ -114,14 +119,45 @@ def install_type_hint_cache() -> None:
     _payload_converter.get_type_hints = cached_type_hints  # type: ignore[attr-defined]
 
 
+class ShallowJSONEncoder(AdvancedJSONEncoder):
+    """The SDK's JSON encoder, turning a dataclass into a dict one level at a time.
+
+    The SDK's ``dataclasses.asdict`` deep-copies every value of a whole snapshot before JSON
+    sees it; here the encoder meets the nested values itself (and calls this again for nested
+    dataclasses), so the JSON is the same (keys are sorted either way) without the copy.
+    """
+
+    def default(self, o: Any) -> Any:
+        """A dataclass as its fields; everything else as the SDK encodes it."""
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        return super().default(o)
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """The SDK's default payload converters, with ``ShallowJSONEncoder`` for JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            *(
+                JSONPlainPayloadConverter(encoder=ShallowJSONEncoder)
+                if isinstance(c, JSONPlainPayloadConverter)
+                else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
 def data_converter(keystore: KeyStore) -> DataConverter:
     """The converter every dsrflow client and worker uses.
 
     Failure messages and stack traces move into encoded attributes so the codec encrypts them too.
-    Type hints are looked up once per type (``install_type_hint_cache``).
+    Type hints are looked up once per type (``install_type_hint_cache``) and dataclasses are
+    encoded without a deep copy (``PayloadConverter``).
     """
     install_type_hint_cache()
     return DataConverter(
+        payload_converter_class=PayloadConverter,
         payload_codec=EncryptionCodec(keystore),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
