@@ -1,7 +1,7 @@
 """What dsrflow's orchestration costs per request, next to raw Temporal, in one run (issue 14).
 
     nice .venv/bin/python -m bench.bench_overhead [--requests 6] [--rounds 2] [--ks 1,4,8]
-        [--persistence memory,sqlite] [--profile DIR]
+        [--persistence memory,sqlite] [--before DIR] [--profile DIR]
 
 For each persistence (the dev server in memory, and on a SQLite file: ``dsrflow.devserver``) and
 each K, two workers run as subprocesses so their CPU is their own: the dsrflow worker
@@ -15,6 +15,10 @@ of the worker that served it and of the Temporal server. One request of each kin
 first and is not counted. Afterwards every subject's rows are checked to be gone from every
 store (the erasures did their work) and one history of each kind is counted (events, markers,
 search-attribute upserts, workflow tasks).
+
+``--before DIR`` adds a third worker running another dsrflow code tree (e.g. ``git archive
+<commit>`` unpacked in a folder) on its own task queue, over the same stores (its own subjects),
+measured in the same rounds: before and after side by side, each against the same raw baseline.
 
 ``--profile DIR`` profiles the dsrflow worker's CPU in every thread after the warm-up (yappi,
 ``pip install yappi``) and writes ``DIR/<persistence>-k<K>.prof`` (pstats format; the timings of
@@ -165,13 +169,20 @@ class Worker:
 
     @classmethod
     def start(
-        cls, kind: str, address: str, queue: str, env: dict[str, str], profile: str | None
+        cls,
+        kind: str,
+        address: str,
+        queue: str,
+        env: dict[str, str],
+        profile: str | None,
+        tree: Path = HERE,
     ) -> Worker:
-        cmd = [sys.executable, "-m", "bench.bench_overhead", "--worker", kind,
+        # Run by path, so that ``dsrflow`` comes from ``tree`` (this tree, or --before's).
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind,
                "--address", address, "--queue", queue]  # fmt: skip
         if profile:
             cmd += ["--profile-out", profile]
-        path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+        path = os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH", "")) if p)
         penv = {**os.environ, **env, "PYTHONPATH": path}
         proc = subprocess.Popen(cmd, env=penv, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
@@ -264,9 +275,10 @@ async def measure_k(
     from dsrflow.runtime import Runtime
     from dsrflow.settings import Settings
 
-    subjects = args.rounds * args.requests + 1
+    subjects = args.rounds * args.requests + 1  # per dsrflow worker
+    dsr_kinds = ["dsrflow", "before"] if args.before else ["dsrflow"]
     folder = work / f"k{k}"
-    catalog = seed(folder, k, subjects)
+    catalog = seed(folder, k, subjects * len(dsr_kinds))
     queue = f"bench-overhead-{tag}-k{k}"
     env = {
         "DSRFLOW_STATE_DIR": str(folder / "state"),
@@ -279,32 +291,39 @@ async def measure_k(
         rt.keystore.key_for(owner)
     dsr_client = await rt.client()
     raw_client = await Client.connect(address)
-    rc = RequestClient(dsr_client, queue)
+    rcs = {kind: RequestClient(dsr_client, f"{queue}-{kind}") for kind in dsr_kinds}
     profile = str(Path(args.profile) / f"{tag}-k{k}.prof") if args.profile else None
-    workers = {
-        "dsrflow": Worker.start("dsr", address, queue, env, profile),
-        "raw": Worker.start("raw", address, queue + "-raw", env, None),
-    }
-    totals = {"dsrflow": Totals(), "raw": Totals()}
-    counters = {"dsrflow": iter(range(subjects)), "raw": iter(range(subjects))}
+    workers = {"dsrflow": Worker.start("dsr", address, f"{queue}-dsrflow", env, profile)}
+    if args.before:
+        workers["before"] = Worker.start(
+            "dsr", address, f"{queue}-before", env, None, Path(args.before).resolve()
+        )
+    workers["raw"] = Worker.start("raw", address, f"{queue}-raw", env, None)
+    kinds = list(workers)
+    totals = {kind: Totals() for kind in kinds}
+    counters = {kind: iter(range(subjects)) for kind in kinds}
+    if args.before:  # its own subjects in the same stores
+        counters["before"] = iter(range(subjects, 2 * subjects))
     stamp = f"{datetime.now(UTC):%H%M%S}"
+    first: dict[str, str] = {}
 
     async def run(kind: str, n: int) -> None:
         for _ in range(n):
             i = next(counters[kind])
             rid = f"ovh-{stamp}-{tag}-{k}-{kind}-{i}"
-            if kind == "dsrflow":
-                await one_dsr(rc, rid, i)
+            first.setdefault(kind, rid)
+            if kind == "raw":
+                await one_raw(raw_client, f"{queue}-raw", rid, i, k)
             else:
-                await one_raw(raw_client, queue + "-raw", rid, i, k)
+                await one_dsr(rcs[kind], rid, i)
 
     try:
-        await run("dsrflow", 1)  # warm-up: imports, first connections, key creation
-        await run("raw", 1)
+        for kind in kinds:  # warm-up: imports, first connections, key creation
+            await run(kind, 1)
         if profile:
             workers["dsrflow"].proc.send_signal(signal.SIGUSR1)
         for r in range(args.rounds):
-            order = ["dsrflow", "raw"] if r % 2 == 0 else ["raw", "dsrflow"]
+            order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
             for kind in order:
                 pid = workers[kind].proc.pid
                 w0, s0, t0 = cpu_s(pid), cpu_s(server_pid), time.perf_counter()
@@ -314,14 +333,15 @@ async def measure_k(
                 t.worker += cpu_s(pid) - w0
                 t.server += cpu_s(server_pid) - s0
                 t.requests += args.requests
-        totals["dsrflow"].history = await shape(dsr_client, f"ovh-{stamp}-{tag}-{k}-dsrflow-0")
-        totals["raw"].history = await shape(raw_client, f"ovh-{stamp}-{tag}-{k}-raw-0")
+        for kind in kinds:
+            client = raw_client if kind == "raw" else dsr_client
+            totals[kind].history = await shape(client, first[kind])
     finally:
         for w in workers.values():
             w.stop()
         rt.ledger.close()
     # Every erasure ran for real: no counted subject's rows are left in any store.
-    remaining = left_over(folder, k, subjects)
+    remaining = left_over(folder, k, subjects * len(dsr_kinds))
     if remaining:
         raise SystemExit(f"K={k}: {remaining} subject rows left after the erasures")
     return totals
@@ -333,6 +353,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ks", default="1,4,8")
     parser.add_argument("--persistence", default="memory,sqlite")
+    parser.add_argument("--before", help="another dsrflow code tree, measured alongside")
     parser.add_argument("--profile", help="folder for profiles of the dsrflow worker (yappi)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--address", help=argparse.SUPPRESS)
@@ -364,42 +385,43 @@ def main() -> None:
             server.stop()
     print()
     print(f"{args.rounds} rounds x {args.requests} requests per kind, one at a time; per request:")
-    print("| persistence | K | dsrflow wall | raw wall | wall ratio | dsrflow worker CPU | "
+    print("| persistence | K | code | dsrflow wall | raw wall | wall ratio | dsrflow worker CPU | "
           "raw worker CPU | worker CPU ratio | dsrflow server CPU | raw server CPU | "
           "server CPU ratio | total CPU ratio |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for persistence, k, t in rows:
-        d, r = t["dsrflow"], t["raw"]
-        n, m = d.requests, r.requests
-
-        def ms(x: float, count: int) -> str:
-            return f"{x / count * 1000:.0f} ms"
-
-        print(
-            f"| {persistence} | {k} | {ms(d.wall, n)} | {ms(r.wall, m)} | "
-            f"{(d.wall / n) / (r.wall / m):.1f}x | {ms(d.worker, n)} | {ms(r.worker, m)} | "
-            f"{(d.worker / n) / max(r.worker / m, 1e-9):.1f}x | {ms(d.server, n)} | "
-            f"{ms(r.server, m)} | {(d.server / n) / max(r.server / m, 1e-9):.1f}x | "
-            f"{((d.worker + d.server) / n) / max((r.worker + r.server) / m, 1e-9):.1f}x |"
-        )
+        r = t["raw"]
+        m = r.requests
+        for kind in (x for x in t if x != "raw"):
+            d = t[kind]
+            n = d.requests
+            print(
+                f"| {persistence} | {k} | {'after' if kind == 'dsrflow' else kind} | "
+                f"{ms(d.wall, n)} | {ms(r.wall, m)} | {(d.wall / n) / (r.wall / m):.1f}x | "
+                f"{ms(d.worker, n)} | {ms(r.worker, m)} | "
+                f"{(d.worker / n) / max(r.worker / m, 1e-9):.1f}x | {ms(d.server, n)} | "
+                f"{ms(r.server, m)} | {(d.server / n) / max(r.server / m, 1e-9):.1f}x | "
+                f"{((d.worker + d.server) / n) / max((r.worker + r.server) / m, 1e-9):.1f}x |"
+            )
     print()
     print("History of one request (events / workflow tasks / markers / upserts / activities):")
     for persistence, k, t in rows:
-        d, r = t["dsrflow"].history, t["raw"].history
-        print(f"  {persistence} K={k}: dsrflow {'/'.join(str(v) for v in d.values())}, "
-              f"raw {'/'.join(str(v) for v in r.values())}")  # fmt: skip
+        shapes = ", ".join(f"{kind} {'/'.join(str(v) for v in h.history.values())}"
+                           for kind, h in t.items())  # fmt: skip
+        print(f"  {persistence} K={k}: {shapes}")
+
+
+def ms(x: float, count: int) -> str:
+    return f"{x / count * 1000:.0f} ms"
 
 
 def report_row(persistence: str, k: int, t: dict[str, Totals], *, flush: bool) -> None:
-    d, r = t["dsrflow"], t["raw"]
-    print(
-        f"{persistence} K={k}: wall {d.wall / d.requests * 1000:.0f} vs "
-        f"{r.wall / r.requests * 1000:.0f} ms, worker CPU {d.worker / d.requests * 1000:.0f} vs "
-        f"{r.worker / r.requests * 1000:.0f} ms, server CPU {d.server / d.requests * 1000:.0f} "
-        f"vs {r.server / r.requests * 1000:.0f} ms",
-        flush=flush,
-        file=sys.stderr,
-    )
+    parts = [
+        f"{kind}: wall {ms(x.wall, x.requests)}, worker CPU {ms(x.worker, x.requests)}, "
+        f"server CPU {ms(x.server, x.requests)}"
+        for kind, x in t.items()
+    ]
+    print(f"{persistence} K={k}: " + "; ".join(parts), flush=flush, file=sys.stderr)
 
 
 if __name__ == "__main__":
