@@ -37,6 +37,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -190,6 +191,8 @@ class Worker:
         if line.strip() != "ready":
             proc.kill()
             raise SystemExit(f"{kind} worker did not start (exit {proc.wait()})")
+        # Keep reading its output (log lines): a full pipe would block the worker's logging.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         return cls(kind, proc)
 
     def stop(self) -> None:
