@@ -26,18 +26,28 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from dsrflow.domain import DsrInput, DsrResult, StatusView
 from dsrflow.errors import Conflict, NotFound, Unavailable, UserError
-from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, fingerprint
+from dsrflow.lifecycle import Submission, SubmissionAck, UpdateAck, due_date, fingerprint
 from dsrflow.redact import first_line
 
 WORKFLOW = "DataSubjectRequest"
 _TASK_FAILING = "Workflow Task in failed state"
 """Temporal's answer to an update whose workflow's task keeps failing (it has no own code)."""
+DSR_TYPE = SearchAttributeKey.for_keyword("DsrType")
+DSR_DUE = SearchAttributeKey.for_datetime("DsrDueAt")
+"""The search attributes a start sets (the workflow's own keys, ``dsrflow.workflows.common``):
+the workflow then need not upsert them (one command and one history event less per request)."""
 
 
 class SubmitRefused(Conflict):
@@ -86,6 +96,12 @@ class RequestClient:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             result_type=DsrResult,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(DSR_TYPE, str(inp.request_type)),
+                    SearchAttributePair(DSR_DUE, due_date(inp.received_at, inp.regulation)),
+                ]
+            ),
         )
         try:
             ack = await self.client.execute_update_with_start_workflow(

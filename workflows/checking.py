@@ -64,8 +64,9 @@ class Checker:
         if fresh:
             receipt = rules.combine(outcome.receipt, receipt)
         attempts = outcome.attempts + (receipt.attempt if fresh else 0)
-        # Keep the receipt visible (and retryable from here) before anything else can fail.
-        await self.pub.update_store(
+        # Keep the receipt (and retry from here) before anything else can fail; the ledger sees
+        # it with the snapshot that settles or parks the store (older runs: at once).
+        await self.pub.note_store(
             name, receipt=receipt, attempts=attempts, catalog_digest=receipt.catalog_digest
         )
         check: VerifyReceipt | None = None

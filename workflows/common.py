@@ -12,6 +12,8 @@ DSR_TYPE = SearchAttributeKey.for_keyword("DsrType")
 DSR_DUE = SearchAttributeKey.for_datetime("DsrDueAt")
 
 MAX_IDENTITY_HOPS = 5
+MACHINE = "dsrflow.workflows.machine"
+"""The request machine's package: pure, passed through the sandbox (``sandbox_runner``)."""
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -24,7 +26,11 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     must use the same runner.
 
     The workflow modules themselves (``dsrflow.workflows``) are not passed through: they
-    are re-imported in each sandbox, where the sandbox's restrictions apply to them.
+    are re-imported in each sandbox, where the sandbox's restrictions apply to them. The one
+    exception is the request machine (``dsrflow.workflows.machine``): pure rules and state with
+    no Temporal import, no clock and no I/O (an import contract keeps it so), holding no
+    module-level state a run could change. Re-importing it in every sandbox was most of the
+    cost of starting a request's workflow (issue 14); its instances still live per run.
     """
     import dsrflow
 
@@ -33,6 +39,7 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
         for info in pkgutil.iter_modules(dsrflow.__path__)
         if info.name != "workflows"
     )
+    core.append(MACHINE)
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*core)
     )

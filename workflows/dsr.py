@@ -70,15 +70,18 @@ class DataSubjectRequestWorkflow:
     async def run(self, raw: RawValue) -> DsrResult:
         """Run the request to its end state."""
         m, pub = self._m, self._pub
-        refused = Outside.start_refused(self) or self._undecodable
+        pub.is_lean()  # the run's first patch question (see ``Publisher.patched``)
+        refused = self._outside.start_refused(self) or self._undecodable
         if refused is not None:
-            return await self._outside.reject_start(refused)
+            rejected = await self._outside.reject_start(refused)
+            pub.stop()
+            return rejected
         pub.publish_start()
         m.start(await acts.get_policy(PolicyInput(m.inp.request_id, str(m.inp.request_type))))
         # Decided once, here (a validator may not call `patched`): the approve validator
         # refuses the identity's verifier as approver. A request started before the rule
         # existed replays without it, as it ran.
-        if m.wants_four_eyes() and workflow.patched(PATCH_FOUR_EYES):
+        if m.wants_four_eyes() and pub.patched(PATCH_FOUR_EYES):
             m.four_eyes = True
         clock = asyncio.create_task(DeadlineWatch(m, pub, self._runner.escalate).watch())
         evicted = False
@@ -98,12 +101,13 @@ class DataSubjectRequestWorkflow:
         # Let people's updates that arrived at the very end (a cancel, a last decision) finish
         # and answer their callers before the workflow closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        pub.stop()
         return m.result()
 
     async def _lifecycle(self) -> None:
         m, pub = self._m, self._pub
         assert m.policy is not None
-        if m.dry_run and workflow.patched(PATCH_DRY_RUN):
+        if m.dry_run and pub.patched(PATCH_DRY_RUN):
             # A dry run changes nothing and discloses only counts to the person who started it:
             # it passes no gates, and says so in the request's history.
             pub.record(WORKLOAD, "dry_run", "gates not applied; every change is rolled back")
@@ -160,7 +164,7 @@ class DataSubjectRequestWorkflow:
         # Before execution the caller moves the status on; during it, stores resume.
         if m.executing:
             await self._pub.set_status(m.running_status())
-        elif not workflow.patched(PATCH_RELEASE_STATUS):
+        elif not self._pub.patched(PATCH_RELEASE_STATUS):
             # Requests started before the patch showed "received" for a moment here.
             await self._pub.set_status(RequestStatus.RECEIVED)
 

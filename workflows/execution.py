@@ -156,7 +156,7 @@ class StoreRunner:
 
     async def _attempt(self, store: StorePlan, task: StoreTaskInput) -> bool:
         """Run the store's verb (and its checks); True when the store reached an end state."""
-        checks = workflow.patched(PATCH_STORE_CHECKS)
+        checks = self.pub.patched(PATCH_STORE_CHECKS)
         # A retry resumes where the last attempt failed: a verb that succeeded is not re-run.
         kept = self.m.stores.resume.pop(store.name, None) if checks else None
         if kept is not None:
@@ -192,7 +192,7 @@ class StoreRunner:
 
     async def _human_task(self, store: StorePlan) -> None:
         m = self.m
-        if m.erasure and workflow.patched(PATCH_HOLD_TASKS):
+        if m.erasure and self.pub.patched(PATCH_HOLD_TASKS):
             # A legal hold stops erasure by people too: no task is opened until it is released.
             # (Requests started before this patch keep their old behaviour when replayed.)
             await workflow.wait_condition(m.released)

@@ -46,11 +46,10 @@ class Outside:
         self.pub = pub
         self.runner = runner
 
-    @staticmethod
-    def start_refused(instance: object) -> str | None:
+    def start_refused(self, instance: object) -> str | None:
         """Why this run's start was refused, or None (replays of older runs: never)."""
         problem: str | None = getattr(instance, START_PROBLEM, None)
-        if problem is None or not workflow.patched(PATCH_CALLER_CHECK):
+        if problem is None or not self.pub.patched(PATCH_CALLER_CHECK):
             return None
         return problem
 
@@ -72,7 +71,7 @@ class Outside:
     async def cancelled(self) -> bool:
         """Handle a Temporal cancel; False if this run predates the handling (re-raise)."""
         m = self.m
-        if not workflow.patched(PATCH_OUTSIDE_CANCEL):
+        if not self.pub.patched(PATCH_OUTSIDE_CANCEL):
             return False
         if m.status.terminal:
             return True

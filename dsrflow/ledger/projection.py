@@ -156,8 +156,13 @@ def audit_outside(s: Session, request_id: str, actor: str, action: str, detail: 
 def _apply_tasks(s: Session, event: ProjectionEvent) -> None:
     """Open a task for every store waiting for a person; close it when the store moves on."""
     escalated = {a.store: a.at for a in event.actions if a.action == "task_escalated"}
+    # One query for the request's tasks (most requests have none), not one per store.
+    tasks = {
+        t.store: t
+        for t in s.scalars(select(HumanTaskRow).where(HumanTaskRow.request_id == event.request_id))
+    }
     for outcome in event.stores:
-        task = s.get(HumanTaskRow, (event.request_id, outcome.store))
+        task = tasks.get(outcome.store)
         waiting = outcome.status == StoreStatus.WAITING_FOR_HUMAN
         if waiting and task is None:
             task = HumanTaskRow(

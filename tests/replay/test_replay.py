@@ -89,3 +89,45 @@ def test_newest_generation_publishes_the_status_only_when_it_changed() -> None:
     # The generation before re-published unchanged values (what the patch removes).
     _, older = _published(next(p for p in HISTORIES if p.parent.name.startswith("v4")))
     assert any(a == b for a, b in itertools.pairwise(older))
+
+
+OLDER_PATCHES = {
+    "publish-only-changes", "project-accepted-actions", "four-eyes", "dry-run-requests",
+    "release-keeps-status", "sweep-resume-recovered-receipts", "hold-stops-manual-tasks",
+    "outside-cancel-handled",
+}  # fmt: skip
+"""Patches that ``lean-history`` stands for (``caller-assertion`` is still asked by the guard
+of a refused update)."""
+
+
+def _shape(path: Path) -> tuple[int, int]:
+    """How many ``project`` local activities and ``DsrType`` upserts a history recorded."""
+    projects = types = 0
+    for event in json.loads(path.read_text())["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_local_activity":
+            data = _decoded(marker["details"]["data"]["payloads"][0])
+            projects += data.get("activity_type") == "project"  # type: ignore[union-attr]
+        upsert = event.get("upsertWorkflowSearchAttributesEventAttributes")
+        if upsert and "DsrType" in upsert["searchAttributes"]["indexedFields"]:
+            types += 1
+    return projects, types
+
+
+def test_lean_generation_records_one_patch_and_projects_less() -> None:
+    v6 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v6")}
+    v5 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v5")}
+    assert len(v6) >= 30
+    for path in v6.values():
+        patches, statuses = _published(path)
+        assert "lean-history" in patches, path.name
+        assert not patches & OLDER_PATCHES, f"{path.name} asked {patches & OLDER_PATCHES}"
+        assert not [a for a, b in itertools.pairwise(statuses) if a == b], path.name
+        # Started through dsrflow's client, which sets type and due date: no upsert of them.
+        assert _shape(path)[1] == 0, path.name
+    both = sorted(v6.keys() & v5.keys())
+    assert len(both) >= 30
+    lean = sum(_shape(v6[name])[0] for name in both)
+    before = sum(_shape(v5[name])[0] for name in both)
+    assert lean < before * 0.85, (lean, before)  # snapshots coalesced per workflow task
+    assert all(_shape(v5[n])[1] == 1 for n in both if _published(v5[n])[1])  # v5 upserted them

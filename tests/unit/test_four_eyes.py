@@ -71,8 +71,9 @@ def test_the_catalog_setting_reaches_the_policy_and_defaults_on() -> None:
 
 
 def test_the_driver_turns_it_on_behind_the_four_eyes_patch() -> None:
-    """The workflow sets ``four_eyes`` only where ``workflow.patched(PATCH_FOUR_EYES)`` says so
-    (never from global config): find that assignment in ``workflows/dsr.py``."""
+    """The workflow sets ``four_eyes`` only where ``pub.patched(PATCH_FOUR_EYES)`` says so (the
+    patch, or the ``lean-history`` marker that stands for it; never global config): find that
+    assignment in ``workflows/dsr.py``."""
     tree = ast.parse(DSR.read_text())
     consts = {
         t.id: n.value.value
@@ -86,7 +87,7 @@ def test_the_driver_turns_it_on_behind_the_four_eyes_patch() -> None:
         n
         for n in ast.walk(tree)
         if isinstance(n, ast.If)
-        and "workflow.patched(PATCH_FOUR_EYES)" in ast.unparse(n.test)
+        and "pub.patched(PATCH_FOUR_EYES)" in ast.unparse(n.test)
         and "m.wants_four_eyes()" in ast.unparse(n.test)
         and any("m.four_eyes = True" in ast.unparse(b) for b in n.body)
     ]
