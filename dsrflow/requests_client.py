@@ -174,15 +174,19 @@ class RequestClient:
             finally:
                 _settle(op)
 
+        started = asyncio.get_running_loop().time()
         try:
             ack = await self._patiently(once)
         except _Passing as last:
             polled = await self._polled()
+            waited = asyncio.get_running_loop().time() - started
             raise Unavailable(
-                f"request {inp.request_id}: not confirmed after {self.patience.total_s:.0f} s "
+                f"request {inp.request_id}: not confirmed after {waited:.0f} s "
                 f"({_known(polled, self.task_queue, last)}); the request may exist already. Run "
                 f"the same command again with --request-id {inp.request_id} (it will not create "
-                "a second one)"
+                "a second one)",
+                public=f"request {inp.request_id}: not confirmed in time; it may exist already: "
+                "submit it again under the same id (it will not create a second one)",
             ) from None
         return Submitted(ack, created=ack.received_at == inp.received_at)
 
@@ -231,15 +235,19 @@ class RequestClient:
                     raise _Passing(exc.status.name.lower(), first_line(exc.message)) from None
                 raise _rpc_error(request_id, exc) from None
 
+        started = asyncio.get_running_loop().time()
         try:
             return await self._patiently(once)
         except _Passing as last:
             polled = await self._polled()
+            waited = asyncio.get_running_loop().time() - started
             raise ActionNotConfirmed(
-                f"request {request_id}: {update} not confirmed after "
-                f"{self.patience.total_s:.0f} s ({_known(polled, self.task_queue, last)}); it "
+                f"request {request_id}: {update} not confirmed after {waited:.0f} s "
+                f"({_known(polled, self.task_queue, last)}); it "
                 f"may still take effect: check `dsrflow request show {request_id}` before "
-                "sending it again"
+                "sending it again",
+                public=f"request {request_id}: {update} not confirmed in time; it may still take "
+                "effect: check the request before sending it again",
             ) from None
 
     async def _patiently(self, once: Callable[[float], Awaitable[T]]) -> T:
@@ -381,4 +389,9 @@ def _rpc_error(request_id: str, exc: RPCError) -> UserError:
         return NotFound(f"request {request_id}: not found")
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
         return Unavailable(f"request {request_id}: Temporal did not answer ({exc.status.name})")
-    return UserError(f"request {request_id}: Temporal refused the call ({exc.status.name})")
+    # The server's own words (e.g. "no poller seen for task queue recently" for a query with no
+    # worker): ids and states, never a payload.
+    return UserError(
+        f"request {request_id}: Temporal refused the call ({exc.status.name}: "
+        f"{first_line(exc.message)})"
+    )
