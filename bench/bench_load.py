@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -68,7 +70,7 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def one(
-    server: DevServer, work: Path, slots: int, n: int
+    server: DevServer, work: Path, slots: int, n: int, finish_s: float
 ) -> tuple[LoadRun, dict[str, list[float]], float]:
     folder = work / f"slots-{slots}"
     rt = make_runtime(
@@ -79,7 +81,7 @@ async def one(
     try:
         await wait_worker_ready(worker)
         start = time.monotonic()
-        run = await run_load(rt, n)
+        run = await run_load(rt, n, finish_s=finish_s)
         wall = time.monotonic() - start
     finally:
         worker.stop()
@@ -91,13 +93,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--slots", default="100,8")
+    parser.add_argument("--finish", type=float, default=300, help="seconds to wait for results")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     server = start_dev_server(work / "temporal", ui_port=None, ephemeral=True)
     rows = []
     try:
         for slots in (int(s) for s in args.slots.split(",")):
-            run, lat, wall = await one(server, work, slots, args.requests)
+            run, lat, wall = await one(server, work, slots, args.requests, args.finish)
             rows.append((slots, run, lat, wall))
             print(f"slots={slots}: done in {wall:.0f} s", flush=True)
     finally:
@@ -120,8 +123,12 @@ async def main() -> None:
             f"| {_pct(stc, 0.5):.2f} / {_pct(stc, 0.95):.2f} / {max(stc, default=0):.2f} "
             f"| {len(lat['bad'])} of {len(stc) + len(lat['bad'])} |"
         )
-        for rid, step, message in run.errors[:5]:
-            print(f"    {rid} {step}: {message}")
+        said = Counter(
+            (step, re.sub(r"t-load-[0-9a-f]+-\d+", "ID", re.sub(r"\d+ s\b", "N s", msg)))
+            for _, step, msg in run.errors
+        )
+        for (step, message), count in said.most_common():
+            print(f"    {count} x {step}: {message}")
 
 
 if __name__ == "__main__":

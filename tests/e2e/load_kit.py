@@ -103,12 +103,16 @@ async def run_load(rt: Runtime, n: int, *, finish_s: float = 600) -> LoadRun:
         await _phase(run, update, [one_gate(rid) for rid in run.ids])
 
     async def finished(rid: str) -> None:
-        result = await rc.handle(rid).result()
+        try:
+            result = await asyncio.wait_for(rc.handle(rid).result(), finish_s)
+        except TimeoutError:
+            run.errors.append((rid, "complete", f"not complete after {finish_s:.0f} s"))
+            return
         assert isinstance(result, DsrResult)
         if result.status != RequestStatus.COMPLETED:
             run.errors.append((rid, "complete", f"ended {result.status}"))
 
-    await _phase(run, "complete", [asyncio.wait_for(finished(r), finish_s) for r in run.ids])
+    await _phase(run, "complete", [finished(r) for r in run.ids])
     run.retries = rc.retries
     return run
 
