@@ -367,6 +367,9 @@ class Runtime:
             ],
             activity_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="dsr-act"),
             max_concurrent_activities=16,
+            # A task the worker took must finish within the workflow-task timeout: the SDK's
+            # 100 at once on a small machine took 5-8 s each under load (docs/benchmarks.md).
+            max_concurrent_workflow_tasks=self.settings.worker_workflow_tasks,
             graceful_shutdown_timeout=WORKER_SHUTDOWN_GRACE,
         )
 

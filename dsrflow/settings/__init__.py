@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     reconcile_interval_s: int = Field(
         300, ge=0, description="Seconds between the worker's reconciler rounds (0: off)."
     )
+    worker_workflow_tasks: int = Field(
+        8,
+        ge=2,
+        description="Workflow tasks one worker runs at once. Beyond what its CPU finishes within "
+        "Temporal's 10 s workflow-task timeout, tasks time out in the worker and the server "
+        "refuses updates until they are retried; waiting on the server costs nothing.",
+    )
     audit_anchor_interval_s: int = Field(
         600,
         ge=0,

@@ -29,7 +29,7 @@ from temporalio.client import Client
 
 from dsrflow.catalog import yamlpos
 from dsrflow.crypto.codec import EncryptionCodec
-from dsrflow.devserver import DevServer
+from dsrflow.devserver import DevServer, find_binary
 from dsrflow.domain import DsrInput, Identity, RequestType, StatusView, StoreStatus
 from dsrflow.requests_client import RequestClient
 from dsrflow.runtime import Runtime
@@ -350,6 +350,19 @@ def _collect(msg: Message, out: list[Payload]) -> None:
         for item in items:
             if isinstance(item, Message):
                 _collect(item, out)
+
+
+async def temporal_show(address: str, rid: str) -> str:
+    """``temporal workflow show --output json`` of a request: what an operator with the CLI and
+    no codec sees (payloads in base64)."""
+    proc = await asyncio.create_subprocess_exec(
+        str(find_binary("temporal")), "workflow", "show", "--workflow-id", rid,
+        "--address", address, "--output", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, out.decode(errors="replace")
+    return out.decode(errors="replace")
 
 
 def never_not_found(texts: list[str]) -> bool:

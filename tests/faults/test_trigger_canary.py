@@ -8,13 +8,12 @@ CLI output, not in Temporal's history (raw, and decrypted with the request's key
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from dsrflow.devserver import DevServer, find_binary
+from dsrflow.devserver import DevServer
 from dsrflow.requests_client import RequestClient
 from tests.faults.faultkit import (
     NEEDS,
@@ -26,6 +25,7 @@ from tests.faults.faultkit import (
     seed_store,
     store_rows,
     submit_erasure,
+    temporal_show,
     until,
     wait_worker_ready,
     write_catalog,
@@ -64,7 +64,9 @@ async def test_trigger_message_naming_a_person_leaves_no_trace(
             places[" ".join(args)] = text
         assert "P0001" in places[f"request show {rid}"]  # the CLI does show the error...
         places["history (decrypted)"] = "\n".join(await decoded_history(client, rid))
-        places["history (temporal workflow show)"] = await _temporal_show(rt, rid)
+        places["history (temporal workflow show)"] = await temporal_show(
+            rt.settings.temporal_address, rid
+        )
         worker.stop()  # it has flushed every line it will write (a fixed sleep might not)
         places["worker log"] = worker.output()
         places["ledger database"] = _ledger_dump(rt.settings.state_dir)
@@ -79,17 +81,6 @@ async def test_trigger_message_naming_a_person_leaves_no_trace(
         if rid is not None:  # it waits for a person: end it so nothing is left running
             await rc.handle(rid).terminate(reason="fault test finished")
         rt.ledger.close()
-
-
-async def _temporal_show(rt, rid: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        str(find_binary("temporal")), "workflow", "show", "--workflow-id", rid,
-        "--address", rt.settings.temporal_address, "--output", "json",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode == 0, out.decode(errors="replace")
-    return out.decode(errors="replace")
 
 
 def _ledger_dump(state_dir: Path) -> str:
