@@ -66,7 +66,8 @@ async def test_a_failing_workflow_task_is_unavailable_and_names_the_id_to_resubm
     assert "Workflow Task in failed state" in str(caught.value)  # Temporal's last word
     assert "a worker last asked task queue dsr-queue-7" in str(caught.value)
     assert "a@example.org" not in str(caught.value)
-    assert "may exist already" in (caught.value.public or "") and "dsr-queue-7" not in caught.value.public
+    public = caught.value.public or ""
+    assert "may exist already" in public and "dsr-queue-7" not in public
     # Sent again, always as the same update: Temporal applies a submission once.
     assert len(client.update_ids) >= 2 and len(set(client.update_ids)) == 1
 
