@@ -105,7 +105,7 @@ class ChunkMatch:
 
     def key_columns(self, name: str) -> list[tuple[str, ColumnElement[Any]]]:
         """Each identity column with the expression of its normalised form (as compared)."""
-        out = []
+        out: list[tuple[str, ColumnElement[Any]]] = []
         for column in self.plan.coll(name).identities:
             col = self.plan.tables[name].c[column]
             mode = self.plan.identity_mode(name, column)

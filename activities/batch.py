@@ -1,0 +1,160 @@
+"""Activities of an erasure batch: seal a member's identities, erase a chunk set-based.
+
+``seal_identities`` runs in a member request (its payloads are encrypted under the member's
+key); its result is what the member signals the batch. ``erase_batch`` opens each member's
+sealed identities with that member's key, erases the whole chunk in one transaction through the
+adapter's ``erase_many`` (one statement per collection), journals one receipt per member inside
+that transaction, then counts each member's residual by another query (``verify_many``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio import activity
+
+from dsrflow.activities.errors import store_errors
+from dsrflow.adapters.sdk import (
+    BatchEraser,
+    NotSupportedError,
+    OperationReceipt,
+    RetryableAdapterError,
+    Subject,
+    spec_of,
+)
+from dsrflow.batches import (
+    BatchChunkInput,
+    BatchChunkResult,
+    MemberResult,
+    Sealed,
+    SealInput,
+)
+from dsrflow.catalog.pool import AdapterPool
+from dsrflow.crypto.keystore import KeyStore
+from dsrflow.domain import Identity, StoreReceipt, VerifyReceipt
+from dsrflow.ledger.journal import ReceiptJournal
+
+log = structlog.get_logger(__name__)
+
+
+def seal(keystore: KeyStore, request_id: str, identities: list[Identity]) -> str:
+    """Identities sealed under the request's own data key (AAD: the request id)."""
+    key_id, key = keystore.key_for(request_id)
+    body = json.dumps([[i.kind, i.value] for i in identities]).encode()
+    nonce = os.urandom(12)
+    data = nonce + AESGCM(key).encrypt(nonce, body, request_id.encode())
+    return f"{key_id}:{base64.b64encode(data).decode()}"
+
+
+def unseal(keystore: KeyStore, request_id: str, sealed: str) -> list[Identity]:
+    """Open what ``seal`` sealed for this request (fails for another request's blob).
+
+    Raises:
+        KeyDestroyedError: The request was purged: its identities are gone.
+        cryptography.exceptions.InvalidTag: Not sealed for this request.
+    """
+    key_id, _, b64 = sealed.partition(":")
+    data = base64.b64decode(b64)
+    body = AESGCM(keystore.get(key_id)).decrypt(data[:12], data[12:], request_id.encode())
+    return [Identity(kind, value) for kind, value in json.loads(body)]
+
+
+class BatchActivities:
+    """Activities an erasure batch and its members call."""
+
+    def __init__(self, pool: AdapterPool, keystore: KeyStore, *, journal: ReceiptJournal) -> None:
+        self.pool = pool
+        self.keystore = keystore
+        self.journal = journal
+
+    @activity.defn(name="seal_identities")
+    def seal_identities(self, inp: SealInput) -> Sealed:
+        """Seal a member's resolved identities for the batch (only its own key opens them)."""
+        return Sealed(seal(self.keystore, inp.request_id, inp.identities))
+
+    @activity.defn(name="erase_batch")
+    def erase_batch(self, inp: BatchChunkInput) -> BatchChunkResult:
+        """Erase one store for a chunk of members; each member's own receipt and verification.
+
+        Returns ``fallback`` when the store cannot be erased in batches (its members then erase
+        it one by one). A retry after a commit finds nothing left: each member's journaled
+        receipt is returned instead (``recovered``), as for a lone request.
+        """
+        started = datetime.now(UTC)
+        attempt = activity.info().attempt
+        with store_errors(inp.store):
+            adapter, catalog = self.pool.checkout(inp.store)
+            entry = catalog.stores.get(inp.store)
+            if entry is None or not spec_of(adapter).erase_many_for(entry.config):
+                return BatchChunkResult(inp.store, fallback=True)
+            eraser: BatchEraser = adapter  # type: ignore[assignment]
+            ids = [unseal(self.keystore, m.request_id, m.sealed) for m in inp.members]
+            subjects = [
+                Subject.of(i, request_id=m.request_id)
+                for i, m in zip(ids, inp.members, strict=True)
+            ]
+            tokens = [self.journal.blind_index(i) for i in ids]
+
+            def receipt_of(op: OperationReceipt) -> StoreReceipt:
+                return StoreReceipt(
+                    store=inp.store, adapter=adapter.name, adapter_version=adapter.version,
+                    action="erase", matched=op.matched, affected=op.affected,
+                    operation_digest=op.operation_digest, started_at=started,
+                    finished_at=datetime.now(UTC), attempt=attempt, collections=op.collections,
+                    catalog_digest=catalog.digest,
+                )  # fmt: skip
+
+            journaled: list[StoreReceipt] = []
+
+            def on_commit(ops: list[OperationReceipt]) -> None:
+                # Inside the store's transaction: no member's erasure commits without its receipt.
+                journaled.extend(receipt_of(op) for op in ops)
+                for receipt, member, tok in zip(journaled, inp.members, tokens, strict=True):
+                    self._record(receipt, member.request_id, tok)
+
+            try:
+                eraser.erase_many(subjects, activity.heartbeat, on_commit=on_commit)
+            except NotSupportedError:
+                return BatchChunkResult(inp.store, fallback=True)
+            checks = eraser.verify_many(subjects)
+        checked_at = datetime.now(UTC)
+        results = []
+        for receipt, member, check in zip(journaled, inp.members, checks, strict=True):
+            receipt = self._recovered(receipt, member.request_id)
+            verification = VerifyReceipt(
+                store=inp.store, residual=check.matched, checked_at=checked_at,
+                operation_digest=check.operation_digest,
+            )  # fmt: skip
+            results.append(MemberResult(member.request_id, receipt, verification))
+        log.info(
+            "erase batch",
+            batch_id=inp.batch_id,
+            store=inp.store,
+            members=len(results),
+            affected=sum(r.receipt.affected for r in results),
+        )
+        return BatchChunkResult(inp.store, results)
+
+    def _record(self, receipt: StoreReceipt, request_id: str, tokens: list[str]) -> None:
+        try:
+            self.journal.record(receipt, request_id=request_id, operation="erase", tokens=tokens)
+        except Exception as exc:
+            raise RetryableAdapterError(
+                f"store {receipt.store!r}: the receipt journal (ledger) could not record a batch "
+                f"erasure ({type(exc).__name__}); the batch was rolled back"
+            ) from None
+
+    def _recovered(self, receipt: StoreReceipt, request_id: str) -> StoreReceipt:
+        """A member's earlier committed receipt when this run found nothing left of her."""
+        if receipt.affected > 0:
+            return receipt
+        earlier = self.journal.committed(request_id, receipt.store, "erase")
+        if earlier is not None and earlier.receipt.affected > 0:
+            return replace(earlier.receipt, recovered=True, attempt=receipt.attempt)
+        return receipt
