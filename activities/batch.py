@@ -33,6 +33,7 @@ from dsrflow.batches import (
     BatchChunkResult,
     MemberResult,
     Sealed,
+    SealedMember,
     SealInput,
 )
 from dsrflow.catalog.pool import AdapterPool
@@ -52,17 +53,21 @@ def seal(keystore: KeyStore, request_id: str, identities: list[Identity]) -> str
     return f"{key_id}:{base64.b64encode(data).decode()}"
 
 
-def unseal(keystore: KeyStore, request_id: str, sealed: str) -> list[Identity]:
-    """Open what ``seal`` sealed for this request (fails for another request's blob).
+def unseal_all(keystore: KeyStore, members: list[SealedMember]) -> list[list[Identity]]:
+    """Open what ``seal`` sealed for each member (fails for another request's blob).
 
     Raises:
-        KeyDestroyedError: The request was purged: its identities are gone.
-        cryptography.exceptions.InvalidTag: Not sealed for this request.
+        KeyDestroyedError: A member was purged: its identities are gone.
+        cryptography.exceptions.InvalidTag: A blob not sealed for its member.
     """
-    key_id, _, b64 = sealed.partition(":")
-    data = base64.b64decode(b64)
-    body = AESGCM(keystore.get(key_id)).decrypt(data[:12], data[12:], request_id.encode())
-    return [Identity(kind, value) for kind, value in json.loads(body)]
+    parts = [m.sealed.partition(":") for m in members]
+    keys = keystore.get_many([key_id for key_id, _, _ in parts])
+    out = []
+    for member, (key_id, _, b64) in zip(members, parts, strict=True):
+        data = base64.b64decode(b64)
+        body = AESGCM(keys[key_id]).decrypt(data[:12], data[12:], member.request_id.encode())
+        out.append([Identity(kind, value) for kind, value in json.loads(body)])
+    return out
 
 
 class BatchActivities:
@@ -94,7 +99,7 @@ class BatchActivities:
             if entry is None or not spec_of(adapter).erase_many_for(entry.config):
                 return BatchChunkResult(inp.store, fallback=True)
             eraser: BatchEraser = adapter  # type: ignore[assignment]
-            ids = [unseal(self.keystore, m.request_id, m.sealed) for m in inp.members]
+            ids = unseal_all(self.keystore, inp.members)
             subjects = [
                 Subject.of(i, request_id=m.request_id)
                 for i, m in zip(ids, inp.members, strict=True)
@@ -115,8 +120,12 @@ class BatchActivities:
             def on_commit(ops: list[OperationReceipt]) -> None:
                 # Inside the store's transaction: no member's erasure commits without its receipt.
                 journaled.extend(receipt_of(op) for op in ops)
-                for receipt, member, tok in zip(journaled, inp.members, tokens, strict=True):
-                    self._record(receipt, member.request_id, tok)
+                self._record(
+                    [
+                        (r, m.request_id, t)
+                        for r, m, t in zip(journaled, inp.members, tokens, strict=True)
+                    ]
+                )
 
             try:
                 eraser.erase_many(subjects, activity.heartbeat, on_commit=on_commit)
@@ -141,12 +150,13 @@ class BatchActivities:
         )
         return BatchChunkResult(inp.store, results)
 
-    def _record(self, receipt: StoreReceipt, request_id: str, tokens: list[str]) -> None:
+    def _record(self, entries: list[tuple[StoreReceipt, str, list[str]]]) -> None:
         try:
-            self.journal.record(receipt, request_id=request_id, operation="erase", tokens=tokens)
+            self.journal.record_many(entries, operation="erase")
         except Exception as exc:
+            store = entries[0][0].store if entries else "?"
             raise RetryableAdapterError(
-                f"store {receipt.store!r}: the receipt journal (ledger) could not record a batch "
+                f"store {store!r}: the receipt journal (ledger) could not record a batch "
                 f"erasure ({type(exc).__name__}); the batch was rolled back"
             ) from None
 

@@ -116,6 +116,65 @@ class ReceiptJournal:
                 if attempt == 2:
                     raise  # another writer raced us twice: let the activity retry
 
+    def record_many(
+        self, entries: list[tuple[StoreReceipt, str, list[str]]], *, operation: str
+    ) -> None:
+        """``record`` for many requests at once (an erasure batch's chunk): one transaction.
+
+        ``entries`` are ``(receipt, request_id, tokens)``, all of one store. Same rules as
+        ``record``: a run that changed nothing never hides one that did.
+        """
+        if not entries:
+            return
+        store = entries[0][0].store
+        for attempt in (1, 2):
+            try:
+                with self.ledger.session() as s:
+                    ids = [rid for _, rid, _ in entries]
+                    rows = {
+                        row.request_id: row
+                        for row in s.scalars(
+                            select(JournalEntryRow).where(
+                                JournalEntryRow.request_id.in_(ids),
+                                JournalEntryRow.store == store,
+                                JournalEntryRow.operation == operation,
+                            )
+                        )
+                    }
+                    written = []
+                    for receipt, rid, _ in entries:
+                        row = rows.get(rid)
+                        if row is not None and row.affected > 0 and receipt.affected == 0:
+                            continue
+                        if row is None:
+                            row = JournalEntryRow(request_id=rid, store=store, operation=operation)
+                            s.add(row)
+                        data = json.loads(_CONVERTER.to_payloads([receipt])[0].data)
+                        row.matched, row.affected, row.receipt = (
+                            receipt.matched,
+                            receipt.affected,
+                            data,
+                        )
+                        row.committed_at, row.confirmed_at = datetime.now(UTC), None
+                        written.append(rid)
+                    s.execute(
+                        delete(JournalSubjectRow).where(
+                            JournalSubjectRow.request_id.in_(written),
+                            JournalSubjectRow.store == store,
+                            JournalSubjectRow.operation == operation,
+                        )
+                    )
+                    subjects = {rid: tokens for _, rid, tokens in entries}
+                    s.add_all(
+                        JournalSubjectRow(token=t, **_key_of((rid, store, operation)))
+                        for rid in written
+                        for t in subjects[rid]
+                    )
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
     def confirm(self, request_id: str, store: str, operation: str) -> None:
         """Mark an entry's store commit as having returned (informational; best effort)."""
         with self.ledger.session() as s:
