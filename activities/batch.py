@@ -10,6 +10,8 @@ that transaction, then counts each member's residual by another query (``verify_
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 from dataclasses import replace
@@ -31,6 +33,8 @@ from dsrflow.adapters.sdk import (
 from dsrflow.batches import (
     BatchChunkInput,
     BatchChunkResult,
+    BatchResultCheck,
+    BatchResultChecked,
     MemberResult,
     Sealed,
     SealedMember,
@@ -70,6 +74,23 @@ def unseal_all(keystore: KeyStore, members: list[SealedMember]) -> list[list[Ide
     return out
 
 
+def result_tag(key: bytes, request_id: str, receipt: StoreReceipt, check: VerifyReceipt) -> str:
+    """HMAC-SHA256, under the member's data key, of its receipt's and verification's counts.
+
+    Only ``erase_batch`` (which holds the members' keys) can compute it: a ``batch_result``
+    signal sent from anywhere else does not carry a valid one.
+    """
+    counts = [
+        [c.collection, c.action, c.matched, c.affected, c.residual] for c in receipt.collections
+    ]
+    body = json.dumps(
+        [request_id, receipt.store, receipt.action, receipt.matched, receipt.affected,
+         receipt.recovered, receipt.operation_digest, counts, check.residual,
+         check.operation_digest]
+    ).encode()  # fmt: skip
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
 class BatchActivities:
     """Activities an erasure batch and its members call."""
 
@@ -82,6 +103,16 @@ class BatchActivities:
     def seal_identities(self, inp: SealInput) -> Sealed:
         """Seal a member's resolved identities for the batch (only its own key opens them)."""
         return Sealed(seal(self.keystore, inp.request_id, inp.identities))
+
+    @activity.defn(name="check_batch_result")
+    def check_batch_result(self, inp: BatchResultCheck) -> BatchResultChecked:
+        """Whether a batch answer was computed by ``erase_batch`` for this member."""
+        res = inp.result
+        if res.receipt is None or res.verification is None or not res.tag:
+            return BatchResultChecked(False)
+        _, key = self.keystore.key_for(inp.request_id)
+        want = result_tag(key, inp.request_id, res.receipt, res.verification)
+        return BatchResultChecked(hmac.compare_digest(want, res.tag))
 
     @activity.defn(name="erase_batch")
     def erase_batch(self, inp: BatchChunkInput) -> BatchChunkResult:
@@ -133,6 +164,7 @@ class BatchActivities:
                 return BatchChunkResult(inp.store, fallback=True)
             checks = eraser.verify_many(subjects)
         checked_at = datetime.now(UTC)
+        keys = self.keystore.get_many([m.sealed.partition(":")[0] for m in inp.members])
         results = []
         for receipt, member, check in zip(journaled, inp.members, checks, strict=True):
             receipt = self._recovered(receipt, member.request_id)
@@ -140,7 +172,9 @@ class BatchActivities:
                 store=inp.store, residual=check.matched, checked_at=checked_at,
                 operation_digest=check.operation_digest,
             )  # fmt: skip
-            results.append(MemberResult(member.request_id, receipt, verification))
+            key = keys[member.sealed.partition(":")[0]]
+            tag = result_tag(key, member.request_id, receipt, verification)
+            results.append(MemberResult(member.request_id, receipt, verification, tag))
         log.info(
             "erase batch",
             batch_id=inp.batch_id,

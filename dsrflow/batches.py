@@ -109,6 +109,8 @@ class MemberResult:
     request_id: str
     receipt: StoreReceipt
     verification: VerifyReceipt
+    tag: str = ""
+    """HMAC of the receipt and verification under the member's own data key (``result_tag``)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,24 @@ class BatchStoreResult:
     fallback: bool = False
     error_type: str | None = None
     error: str | None = None
+    tag: str = ""
+    """``MemberResult.tag``: the member checks it (``check_batch_result``) before trusting the
+    receipt, so a signal forged from outside the batch is not taken as an erasure."""
+
+
+@dataclass(frozen=True)
+class BatchResultCheck:
+    """Input of ``check_batch_result``: a member's request id and the batch's answer."""
+
+    request_id: str
+    result: BatchStoreResult
+
+
+@dataclass(frozen=True)
+class BatchResultChecked:
+    """Whether the answer's tag is the one only the batch's activity could compute."""
+
+    valid: bool
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,7 @@ class Runtime:
                 sweeps.sweep_store,
                 batches.seal_identities,
                 batches.erase_batch,
+                batches.check_batch_result,
                 results.assemble_access_package,
                 results.build_evidence_bundle,
                 ledger.project,

@@ -131,7 +131,7 @@ class ErasureBatchWorkflow:
                 self._counts["fallbacks"] += len(items)
             else:
                 answers = {
-                    r.request_id: BatchStoreResult(store, r.receipt, r.verification)
+                    r.request_id: BatchStoreResult(store, r.receipt, r.verification, tag=r.tag)
                     for r in result.results
                 }
                 self._counts["erased"] += len(answers)

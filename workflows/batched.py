@@ -24,7 +24,13 @@ from dsrflow.workflows.machine import checks as rules
 from dsrflow.workflows.publishing import Publisher
 
 with workflow.unsafe.imports_passed_through():
-    from dsrflow.batches import BatchStoreResult, MemberFinished, MemberReady, SealInput
+    from dsrflow.batches import (
+        BatchResultCheck,
+        BatchStoreResult,
+        MemberFinished,
+        MemberReady,
+        SealInput,
+    )
     from dsrflow.domain import Identity, StorePlan, StoreStatus
 
 BATCH_WAIT = timedelta(days=1)
@@ -108,6 +114,11 @@ class BatchMember:
         except TimeoutError:
             res = BatchStoreResult(name, error_type="BatchTimeout", error="no answer in time")
         self.waiting.discard(name)
+        if res.receipt is not None:
+            # Signals carry no caller assertion: only erase_batch can tag an answer for us.
+            checked = await acts.check_batch_result.local(BatchResultCheck(m.inp.request_id, res))
+            if not checked.valid:
+                res = BatchStoreResult(name, error_type="BatchUnverified", error="untagged answer")
         if res.fallback:
             pub.record(WORKLOAD, "batch_fallback", "not erasable in a batch: erased alone", name)
         elif res.receipt is None or res.verification is None:

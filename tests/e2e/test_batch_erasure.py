@@ -84,8 +84,14 @@ async def test_fifty_subjects_in_one_batch(
     rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
     subjects = tmp_path / "subjects.csv"
     subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(SUBJECTS)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"email\n{email(1)}\nnot-an-address\n")
     client = await rt.client()
     async with rt.worker(client):
+        code, out = await run_cli(rt, "request", "submit-batch", "--file", str(bad))
+        # One line naming file and line, no value echoed, nothing started (checked before).
+        assert code != 0 and out.strip().count("\n") == 0, out
+        assert "bad.csv:3: --email: not an e-mail address" in out and "@" not in out, out
         code, out = await run_cli(
             rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "2"
         )

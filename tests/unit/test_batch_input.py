@@ -13,7 +13,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from pydantic import BaseModel
 
-from dsrflow.activities.batch import seal, unseal_all
+from dsrflow.activities.batch import result_tag, seal, unseal_all
 from dsrflow.adapters.sdk import Capability, ContractError, describe
 from dsrflow.batches import SealedMember
 from dsrflow.domain import Identity
@@ -135,3 +135,19 @@ def test_sealed_identities_open_for_their_own_request_only() -> None:
     assert unseal_all(keys, [SealedMember("a", sealed)]) == [ids]
     with pytest.raises(InvalidTag):
         unseal_all(keys, [SealedMember("b", sealed)])  # another request's id as AAD
+
+
+def test_a_result_tag_binds_member_receipt_and_verification() -> None:
+    from datetime import UTC, datetime
+
+    from dsrflow.domain import StoreReceipt, VerifyReceipt
+
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    receipt = StoreReceipt("crm", "sql", "1", "erase", 3, 3, "sha256:x", at, at, 1)
+    check = VerifyReceipt("crm", 0, at, "sha256:y")
+    tag = result_tag(bytes(32), "dsr-a", receipt, check)
+    assert tag == result_tag(bytes(32), "dsr-a", receipt, check)
+    assert tag != result_tag(bytes(32), "dsr-b", receipt, check)  # another member
+    assert tag != result_tag(bytes(range(32)), "dsr-a", receipt, check)  # another key
+    forged = StoreReceipt("crm", "sql", "1", "erase", 9, 9, "sha256:x", at, at, 1)
+    assert tag != result_tag(bytes(32), "dsr-a", forged, check)
