@@ -172,10 +172,10 @@ class SubmitBatch(UseCase):
 
         Raises:
             NotAllowed: The principal may not submit.
-            UserError: Temporal refused a batch or a member (the ids started so far are
-                printed by the caller from the audit log; a re-run submits new requests).
+            UserError: Temporal refused a batch, or some members (those were not started and
+                the batch does not wait for them; the others run).
         """
-        from dsrflow.batches import BATCH_WORKFLOW, MAX_MEMBERS, BatchInput
+        from dsrflow.batches import BATCH_WORKFLOW, MAX_MEMBERS, BatchInput, MemberFinished
 
         self.allow(principal, "submit")
         rc = rc or await self.requests()
@@ -191,7 +191,7 @@ class SubmitBatch(UseCase):
             batch_id = new_batch_id()
             part = [replace(m, batch_id=batch_id) for m in members[start : start + MAX_MEMBERS]]
             ids = [m.request_id for m in part]
-            await rc.client.start_workflow(
+            handle = await rc.client.start_workflow(
                 BATCH_WORKFLOW,
                 BatchInput(batch_id, ids, chunk_size=chunk_size, quiet_s=quiet_s),
                 id=batch_id,
@@ -201,5 +201,17 @@ class SubmitBatch(UseCase):
                        members=len(part))  # fmt: skip
             batch_ids.append(batch_id)
             request_ids += ids
-            created += sum(await asyncio.gather(*(one(m) for m in part)))
+            outcomes = await asyncio.gather(*(one(m) for m in part), return_exceptions=True)
+            failed = [
+                m for m, o in zip(part, outcomes, strict=True) if isinstance(o, BaseException)
+            ]
+            for m in failed:  # never started: the batch must not wait for them
+                await handle.signal("member_finished", MemberFinished(m.request_id))
+            created += sum(o for o in outcomes if o is True)
+            if failed:
+                first = next(o for o in outcomes if isinstance(o, BaseException))
+                raise UserError(
+                    f"batch {batch_id}: {len(failed)} of {len(part)} requests were not submitted "
+                    f"(first: {first}); the others run"
+                ) from None
         return BatchSubmitted(batch_ids, request_ids, created)
