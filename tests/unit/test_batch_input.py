@@ -151,3 +151,47 @@ def test_a_result_tag_binds_member_receipt_and_verification() -> None:
     assert tag != result_tag(bytes(range(32)), "dsr-a", receipt, check)  # another key
     forged = StoreReceipt("crm", "sql", "1", "erase", 9, 9, "sha256:x", at, at, 1)
     assert tag != result_tag(bytes(32), "dsr-a", forged, check)
+
+
+def test_the_journal_stores_a_batch_receipt_as_the_payload_converter_would() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from temporalio.converter import PayloadConverter
+
+    from dsrflow.domain import CollectionCount, StoreReceipt
+    from dsrflow.ledger.journal import plain
+
+    at = datetime(2026, 12, 3, 8, 1, 2, 345678, tzinfo=UTC)
+    receipt = StoreReceipt(
+        "crm", "sql", "1", "erase", 3, 2, "sha256:x", at, at, 2,
+        collections=[CollectionCount("t", "delete", 3, 2, 1), CollectionCount("k", "keep", 1, 0,
+                     basis="Art. 17(3)(b)", until="2030-01-01")],
+        catalog_digest="sha256:c", note=None,
+    )  # fmt: skip
+    converted = json.loads(PayloadConverter.default.to_payloads([receipt])[0].data)
+    assert plain(receipt) == converted
+
+
+def test_record_many_keeps_the_journal_rules(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from dsrflow.domain import StoreReceipt
+    from dsrflow.ledger import Ledger
+    from dsrflow.ledger.journal import ReceiptJournal
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
+    journal = ReceiptJournal(ledger, b"i" * 32)
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+
+    def receipt(affected: int) -> StoreReceipt:
+        return StoreReceipt("crm", "sql", "1", "erase", affected, affected, "sha256:x", at, at)
+
+    journal.record_many([(receipt(3), "r1", ["t1"]), (receipt(0), "r2", ["t2"])], operation="erase")
+    # A re-run that changed nothing never hides the run that did; one that did replaces it.
+    journal.record_many([(receipt(0), "r1", ["t1"]), (receipt(2), "r2", ["t2"])], operation="erase")
+    first, second = (journal.committed(r, "crm", "erase") for r in ("r1", "r2"))
+    assert first is not None and first.receipt == receipt(3)
+    assert second is not None and second.receipt.affected == 2
+    assert journal.erased_first("r9", "crm", ["t1"]) == "r1"  # the subject index was written
+    ledger.close()
