@@ -145,3 +145,48 @@ async def test_fifty_subjects_in_one_batch(
 
     raw = b"".join(e.SerializeToString() for e in history.events)
     assert b"example.org" not in raw.lower()
+
+
+async def test_a_store_the_batch_cannot_take_is_erased_per_subject(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """A foreign key the catalog does not cover: the batch answers ``fallback`` and each
+    request erases the store alone (recorded in its history), with the same end result."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        conn.execute(
+            text(f"CREATE TABLE {q}.audit (id INT, contact_id INT REFERENCES {q}.contacts(id))")
+        )
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
+    subjects = tmp_path / "subjects.jsonl"
+    subjects.write_text("".join(f'{{"email": "{email(i)}"}}\n' for i in range(1, 4)))
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids)
+            ),
+            timeout=180,
+        )
+        view = await asyncio.wait_for(client.get_workflow_handle(batch_id).result(), 60)
+        shown = [await client.get_workflow_handle(r).query("status") for r in rids]
+    assert view["fallbacks"] == 3 and view["erased"] == 0
+    for result, status in zip(results, shown, strict=True):
+        assert result.status == RequestStatus.COMPLETED
+        [crm] = result.stores
+        assert crm.status == StoreStatus.DONE and crm.receipt.affected == 1
+        assert "batch_fallback" in [a["action"] for a in status["actions"]]
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {q}.contacts")).scalar_one() == 0
+    engine.dispose()
