@@ -190,3 +190,64 @@ async def test_a_store_the_batch_cannot_take_is_erased_per_subject(
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {q}.contacts")).scalar_one() == 0
     engine.dispose()
+
+
+async def test_a_member_at_a_gate_does_not_hold_up_the_others(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """Identity verification on: two verified members are erased after the quiet period while
+    the third still waits at its gate; once verified it is erased in a later round."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    path = catalog(tmp_path, pg_schema)
+    path.write_text(
+        path.read_text().replace("identity_verification: false", "identity_verification: true")
+    )
+    rt = make_runtime(temporal_server, tmp_path / "state", path)
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+
+    def left() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {q}.contacts")).scalar_one())
+
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        for rid in rids[:2]:
+            code, said = await run_cli(
+                rt, "request", "verify-identity", rid, "--method", "email_link"
+            )
+            assert code == 0, said
+        first = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids[:2])
+            ),
+            timeout=120,
+        )
+        assert [r.status for r in first] == [RequestStatus.COMPLETED] * 2
+        assert left() == 1  # the unverified member's row is untouched
+        batch = client.get_workflow_handle(batch_id)
+        assert (await batch.query("status"))["done"] == 2
+        code, said = await run_cli(
+            rt, "request", "verify-identity", rids[2], "--method", "email_link"
+        )
+        assert code == 0, said
+        last = await asyncio.wait_for(
+            client.get_workflow_handle(rids[2], result_type=DsrResult).result(), 120
+        )
+        view = await asyncio.wait_for(batch.result(), 60)
+    assert last.status == RequestStatus.COMPLETED and last.stores[0].receipt.affected == 1
+    assert view["erased"] == 3 and view["done"] == 3
+    assert left() == 0
+    engine.dispose()
