@@ -14,6 +14,7 @@ Deterministic, no I/O; the history holds request ids, counts and sealed blobs on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
@@ -136,12 +137,22 @@ class ErasureBatchWorkflow:
                 }
                 self._counts["erased"] += len(answers)
         for item in items:
-            answer = answers.get(item.request_id) or BatchStoreResult(store, fallback=True)
             self._answered[item.request_id] = self._answered.get(item.request_id, 0) + 1
-            handle = workflow.get_external_workflow_handle(item.request_id)
-            # A member that ended meanwhile (cancelled from outside) has nothing to be told.
-            with suppress(FailureError):
-                await handle.signal(RESULT_SIGNAL, answer)
+        # All answers in one workflow task (awaited one by one, each would cost a round trip).
+        await asyncio.gather(
+            *(
+                self._tell(
+                    i.request_id,
+                    answers.get(i.request_id) or BatchStoreResult(store, fallback=True),
+                )
+                for i in items
+            )
+        )
+
+    async def _tell(self, request_id: str, answer: BatchStoreResult) -> None:
+        """Signal one member its answer (a member that ended meanwhile is told nothing)."""
+        with suppress(FailureError):
+            await workflow.get_external_workflow_handle(request_id).signal(RESULT_SIGNAL, answer)
 
     @workflow.signal(name="member_ready")
     def member_ready(self, ready: MemberReady) -> None:
