@@ -34,7 +34,7 @@ from sqlalchemy import text
 
 from bench._pg import engine, scratch_database, timed
 
-OTHER_ROWS, ROWS_EACH, CHUNK = 500_000, 3, 1000
+OTHER_ROWS, ROWS_EACH, CHUNK = 500_000, 3, 250
 
 
 def setup(db: str, subjects: int) -> None:

@@ -22,8 +22,8 @@ def submit_batch(
         Path, typer.Option("--file", help="Subjects: .csv (header of identity kinds) or .jsonl.")
     ],
     chunk_size: Annotated[
-        int, typer.Option(min=1, max=10_000, help="Subjects erased together per statement.")
-    ] = 1000,
+        int, typer.Option(min=1, max=1000, help="Subjects erased together per statement.")
+    ] = 250,
     quiet_s: Annotated[
         float, typer.Option(min=0.1, help="Seconds the batch waits for more ready subjects.")
     ] = 5.0,

@@ -165,7 +165,7 @@ class SubmitBatch(UseCase):
         members: list[DsrInput],
         rc: RequestClient | None = None,
         *,
-        chunk_size: int = 1000,
+        chunk_size: int = 250,
         quiet_s: float = 5.0,
     ) -> BatchSubmitted:
         """Start the batches, then submit every member request; audit each batch.
