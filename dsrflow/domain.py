@@ -121,6 +121,9 @@ class DsrInput:
     changes: list[FieldChange] = field(default_factory=list)
     dry_run: bool = False
     """Run every store's real verb inside a transaction that is rolled back; change nothing."""
+    batch_id: str | None = None
+    """The erasure batch this request belongs to (its stores with ``batch_erase`` are erased
+    by the batch, set-based); None for a request of its own."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ class StorePlan:
     exemption: Exemption | None = None
     kind: str | None = None
     """What kind of store this is (e.g. ``postgresql``), for evidence; the adapter name if unset."""
+    batch_erase: bool = False
+    """A batch erases this store set-based for all its members (``docs/batch-erasure.md``)."""
 
 
 @dataclass(frozen=True)

@@ -321,12 +321,14 @@ class Runtime:
         """A worker running the request workflow and every activity."""
         from temporalio.worker import Worker
 
+        from dsrflow.activities.batch import BatchActivities
         from dsrflow.activities.ledger import LedgerActivities
         from dsrflow.activities.results import ResultActivities
         from dsrflow.activities.stores import StoreActivities
         from dsrflow.activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
         from dsrflow.observability.interceptor import ActivityMetrics
+        from dsrflow.workflows.batch import ErasureBatchWorkflow
         from dsrflow.workflows.common import sandbox_runner
         from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
         from dsrflow.workflows.guard import CallerCheck
@@ -334,6 +336,7 @@ class Runtime:
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
         sweeps = SweepActivities(pool)
+        batches = BatchActivities(pool, self.keystore, journal=self.journal)
         results = ResultActivities(
             self.artifacts,
             self.evidence_issuer,
@@ -344,7 +347,7 @@ class Runtime:
         return Worker(
             client,
             task_queue=task_queue or self.settings.task_queue,
-            workflows=[DataSubjectRequestWorkflow],
+            workflows=[DataSubjectRequestWorkflow, ErasureBatchWorkflow],
             workflow_runner=sandbox_runner(),
             interceptors=[
                 CallerCheck(self.caller_key(), self.settings.caller_assertion_max_age_s),
@@ -360,6 +363,9 @@ class Runtime:
                 stores.restrict_store,
                 stores.verify_store,
                 sweeps.sweep_store,
+                batches.seal_identities,
+                batches.erase_batch,
+                batches.check_batch_result,
                 results.assemble_access_package,
                 results.build_evidence_bundle,
                 ledger.project,

@@ -17,6 +17,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from dsrflow.batches import (
+        BatchChunkInput,
+        BatchChunkResult,
+        BatchResultCheck,
+        BatchResultChecked,
+        Sealed,
+        SealInput,
+    )
     from dsrflow.domain import (
         ArtifactRef,
         AssembleInput,
@@ -139,6 +147,9 @@ rectify_store = StoreActivity("rectify_store", StoreTaskInput, StoreReceipt)
 restrict_store = StoreActivity("restrict_store", StoreTaskInput, StoreReceipt)
 verify_store = StoreActivity("verify_store", StoreTaskInput, VerifyReceipt)
 sweep_store = StoreActivity("sweep_store", SweepInput, SweepReport)
+seal_identities = Activity("seal_identities", SealInput, Sealed)
+erase_batch = StoreActivity("erase_batch", BatchChunkInput, BatchChunkResult)
+check_batch_result = Activity("check_batch_result", BatchResultCheck, BatchResultChecked)
 
 VERBS: dict[RequestType, StoreActivity[StoreTaskInput, StoreReceipt]] = {
     RequestType.ACCESS: access_store,
@@ -152,6 +163,6 @@ VERBS: dict[RequestType, StoreActivity[StoreTaskInput, StoreReceipt]] = {
 ALL = (
     get_policy, plan_request, project, notify, assemble_access_package, build_evidence_bundle,
     resolve_identities, access_store, erase_store, rectify_store, restrict_store, verify_store,
-    sweep_store,
+    sweep_store, seal_identities, erase_batch, check_batch_result,
 )  # fmt: skip
 """Every stub (checked against the registered activities by the unit tests)."""

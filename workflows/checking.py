@@ -48,7 +48,13 @@ class Checker:
         self.fail = fail
 
     async def check(
-        self, store: StorePlan, task: StoreTaskInput, receipt: StoreReceipt, *, fresh: bool
+        self,
+        store: StorePlan,
+        task: StoreTaskInput,
+        receipt: StoreReceipt,
+        *,
+        fresh: bool,
+        verified: VerifyReceipt | None = None,
     ) -> bool:
         """Check a verb's receipt and settle the store; True when it reached an end state.
 
@@ -58,6 +64,8 @@ class Checker:
             receipt: The verb's receipt (or the one kept from an earlier attempt).
             fresh: Whether the verb ran in this attempt (its receipt is combined with any
                 earlier run's, and its attempts are counted).
+            verified: A verification already made with the verb (an erasure batch's set-based
+                one): used instead of running ``verify_store``.
         """
         m, name, rtype = self.m, store.name, self.m.inp.request_type
         outcome = m.stores.outcomes[name]
@@ -72,7 +80,7 @@ class Checker:
         check: VerifyReceipt | None = None
         if rules.wants_verify(rtype, store, receipt):
             try:
-                check = await acts.verify_store(task, store=store)
+                check = verified or await acts.verify_store(task, store=store)
             except ActivityError as err:
                 m.stores.resume[name] = receipt
                 await self.fail(store, err, acts.verify_store.name)

@@ -31,6 +31,7 @@ from dsrflow.workflows.outside import Outside
 from dsrflow.workflows.publishing import Publisher
 
 with workflow.unsafe.imports_passed_through():
+    from dsrflow.batches import BatchStoreResult
     from dsrflow.domain import DsrResult, RequestStatus, StatusView
     from dsrflow.lifecycle import (
         Decision,
@@ -101,6 +102,7 @@ class DataSubjectRequestWorkflow:
         # Let people's updates that arrived at the very end (a cancel, a last decision) finish
         # and answer their callers before the workflow closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._runner.batch.finish()  # a batch's member: the batch stops waiting for it
         pub.stop()
         return m.result()
 
@@ -174,6 +176,11 @@ class DataSubjectRequestWorkflow:
     def status(self) -> StatusView:
         """Where the request stands, store by store, with its clock and history."""
         return self._m.view()
+
+    @workflow.signal(name="batch_result")
+    def batch_result(self, result: BatchStoreResult) -> None:
+        """The erasure batch's answer for a store this request handed it (counts only)."""
+        self._runner.batch.deliver(result)
 
     # -- people's actions: the machine checks (validators) and applies (handlers) -----
 

@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from dsrflow.workflows import acts
+from dsrflow.workflows.batched import BatchMember
 from dsrflow.workflows.checking import PATCH_STORE_CHECKS, Checker
 from dsrflow.workflows.common import MAX_IDENTITY_HOPS
 from dsrflow.workflows.machine import RequestMachine
@@ -52,6 +53,7 @@ class StoreRunner:
         self.m = machine
         self.pub = pub
         self.checker = Checker(machine, pub, self.fail)
+        self.batch = BatchMember(machine, pub)
 
     async def execute(self) -> None:
         """Plan, resolve identities, then start each store once the ones it runs after settle."""
@@ -130,6 +132,21 @@ class StoreRunner:
             )
         if store.human_task:
             return await self._human_task(store)
+        if self.batch.wants(store):  # only requests of a batch (batch_id): no old history has one
+            res = await self.batch.run(store, identities)
+            if res is None:
+                return
+            if res.receipt is not None and res.verification is not None:
+                task = self.task(store, identities)
+                checked = self.checker.check(
+                    store, task, res.receipt, fresh=True, verified=res.verification
+                )
+                if await checked:
+                    return
+            if m.stores.outcomes[store.name].status == StoreStatus.FAILED_NEEDS_ATTENTION:
+                decision = await self._await_decision(store.name)
+                if decision is None or decision.kind != "retry":
+                    return await self._close_by_decision(store.name, decision)
         task = self.task(store, identities)
         while True:
             if m.erasure:

@@ -25,6 +25,7 @@ from dsrflow.adapters.sdk.context import AdapterContext, Progress
 from dsrflow.adapters.sdk.contract import (
     Accessor,
     Adapter,
+    BatchEraser,
     Capability,
     Eraser,
     IdentityResolver,
@@ -57,6 +58,7 @@ __all__ = [
     "AdapterContext",
     "AdapterError",
     "AdapterSpec",
+    "BatchEraser",
     "Capability",
     "Check",
     "CheckReport",

@@ -35,8 +35,14 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 REQUIRED = ("name", "version", "capabilities", "config_model", "check_connection", "close")
-FLAGS = ("human_task", "supports_on_commit", "supports_dry_run", "sweep_uses_all_identities")
-CLASS_HOOKS = ("create", "capabilities_for", "identity_kinds_used", "store_kind")
+FLAGS = (
+    "human_task",
+    "supports_on_commit",
+    "supports_dry_run",
+    "sweep_uses_all_identities",
+    "supports_erase_many",
+)
+CLASS_HOOKS = ("create", "capabilities_for", "identity_kinds_used", "store_kind", "erase_many_for")
 INSTANCE_HOOKS = ("access_digest", "dry_run_store")
 
 KindUse = tuple[tuple[str | int, ...], str, bool]
@@ -57,6 +63,7 @@ class AdapterSpec:
         supports_on_commit: ``erase`` takes the keyword ``on_commit``.
         supports_dry_run: ``erase`` takes the keyword ``dry_run``.
         sweep_uses_all_identities: ``sweep`` gets every identity, not only the strong ones.
+        supports_erase_many: The class offers ``erase_many``/``verify_many`` (``BatchEraser``).
         sweep_takes_progress: ``sweep`` takes the keyword ``progress`` (heartbeats).
         has_access_digest: The adapter offers ``access_digest`` (else the digest is ``""``).
         has_store_dry_run: The adapter offers ``dry_run_store`` (``stores test --subject``).
@@ -71,6 +78,7 @@ class AdapterSpec:
     supports_on_commit: bool = False
     supports_dry_run: bool = False
     sweep_uses_all_identities: bool = False
+    supports_erase_many: bool = False
     sweep_takes_progress: bool = False
     has_access_digest: bool = False
     has_store_dry_run: bool = False
@@ -97,6 +105,13 @@ class AdapterSpec:
         """Every identity kind a store's config names, with where (``[]`` without the hook)."""
         used = self._hook("identity_kinds_used")
         return list(used(config)) if used else []
+
+    def erase_many_for(self, config: BaseModel) -> bool:
+        """Whether one store is erased set-based in batches (the class's hook narrows it)."""
+        if not self.supports_erase_many:
+            return False
+        narrow = self._hook("erase_many_for")
+        return bool(narrow(config)) if narrow else True
 
     def store_kind(self, config: BaseModel) -> str:
         """What kind of store this is (``postgresql``...), for evidence; else the name."""
@@ -175,6 +190,7 @@ def _describe(cls: type) -> AdapterSpec:
         supports_on_commit=flags["supports_on_commit"],
         supports_dry_run=flags["supports_dry_run"],
         sweep_uses_all_identities=flags["sweep_uses_all_identities"],
+        supports_erase_many=flags["supports_erase_many"],
         sweep_takes_progress=sweep is not None and _keyword(sweep, "progress"),
         has_access_digest=any(h == "access_digest" for h, _ in hooks),
         has_store_dry_run=any(h == "dry_run_store" for h, _ in hooks),
@@ -215,6 +231,12 @@ def _flag_problems(cls: type, caps: frozenset[Capability], flags: dict[str, Any]
                 out.append(f"{flag} = True without Capability.ERASE")
             elif not _keyword(erase, keyword):
                 out.append(f"{flag} = True but erase() takes no keyword {keyword!r}")
+    if flags["supports_erase_many"] is True:
+        if Capability.ERASE not in caps:
+            out.append("supports_erase_many = True without Capability.ERASE")
+        for method in ("erase_many", "verify_many"):
+            if not callable(getattr(cls, method, None)):
+                out.append(f"supports_erase_many = True but there is no {method}() method")
     if flags["sweep_uses_all_identities"] is True and Capability.SWEEP not in caps:
         out.append("sweep_uses_all_identities = True without Capability.SWEEP")
     return out

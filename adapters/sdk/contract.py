@@ -14,7 +14,7 @@ them straight into the access package).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -58,6 +58,10 @@ class Adapter(Protocol):
       ``on_commit`` / ``dry_run`` (see ``Eraser``).
     - ``sweep_uses_all_identities = True``: ``sweep`` gets every identity, not the strong ones.
     - ``dry_run_store(subject, *, erase, budget)``: a whole-store dry run for ``stores test``.
+    - ``supports_erase_many = True``: the adapter erases many subjects at once, set-based
+      (``BatchEraser``); ``erase_many_for(config)`` classmethod narrows it per store. Not a
+      ``Capability``: it is how ``erase`` is carried out, not a verb of its own, and the evidence
+      inventory lists verbs only.
     """
 
     name: ClassVar[str]
@@ -150,6 +154,35 @@ class Sweeper(Protocol):
         progress: Progress | None = None,
     ) -> SweepReport:
         """Sweep the store; ``after`` is ``erasure`` or ``access``; ``progress`` heartbeats."""
+        ...
+
+
+class BatchEraser(Protocol):
+    """``supports_erase_many = True``: many subjects' erasure coalesced into set-based work.
+
+    The orchestrator still keeps one request (and one evidence record) per subject, so both
+    methods answer per subject, in the order given: ``erase_many`` one ``OperationReceipt`` per
+    subject (its own counts, as ``erase`` would give), ``verify_many`` one residual receipt per
+    subject, read by a path independent of the erasing statements.
+    """
+
+    def erase_many(
+        self,
+        subjects: Sequence[Subject],
+        progress: Progress | None = None,
+        *,
+        on_commit: Callable[[list[OperationReceipt]], None] | None = None,
+    ) -> list[OperationReceipt]:
+        """Erase every subject's data in one transaction; one receipt per subject.
+
+        ``on_commit`` gets the receipts inside the transaction, just before it commits; if it
+        raises, nothing commits (as ``Eraser.erase``'s). Raises ``NotSupportedError`` when this
+        store cannot be erased set-based after all (the orchestrator then erases per subject).
+        """
+        ...
+
+    def verify_many(self, subjects: Sequence[Subject]) -> list[OperationReceipt]:
+        """What is left of each subject (``matched`` = residual), one receipt per subject."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Engine, Table, func, select
@@ -25,6 +25,7 @@ from dsrflow.adapters.sdk import (
 from dsrflow.adapters.sdk.receipts import CollectionCount
 from dsrflow.adapters.sdk.subject import Identity
 from dsrflow.adapters.sdk.sweeps import SweepReport
+from dsrflow.adapters.sql.batch import ManyEraser, batch_supported
 from dsrflow.adapters.sql.bounded import read_only
 from dsrflow.adapters.sql.config import HmacValue, SqlConfig
 from dsrflow.adapters.sql.engine import build_engine, map_error
@@ -66,6 +67,12 @@ class SqlAdapter:
     # The sweep searches strong kinds only; the others recognise what the catalog accounts for.
     sweep_uses_all_identities = True
     supports_on_commit = True
+    supports_erase_many = True
+
+    @classmethod
+    def erase_many_for(cls, config: SqlConfig) -> bool:
+        """Batch erasure where every collection is matched by its own identity columns."""
+        return batch_supported(config)
 
     @classmethod
     def capabilities_for(cls, config: SqlConfig) -> frozenset[Capability]:
@@ -314,6 +321,43 @@ class SqlAdapter:
         except Exception as exc:
             raise map_error(self.store, exc, "verifying erasure") from None
         return receipt_of("verify", counts, templates)
+
+    def erase_many(
+        self,
+        subjects: Sequence[Subject],
+        progress: Progress | None = None,
+        *,
+        on_commit: Callable[[list[OperationReceipt]], None] | None = None,
+    ) -> list[OperationReceipt]:
+        """Erase many subjects in one transaction: one statement per collection (``batch.py``).
+
+        Raises:
+            NotSupportedError: The store needs the single-subject erasure (``batch.py``).
+        """
+        plan = self.plan()
+        eraser = ManyEraser(plan)
+        eraser.refuse_unsupported()
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                run = eraser.run(conn, subjects, progress)
+                receipts = [receipt_of("erase", c, run.templates) for c in run.counts]
+                if on_commit is not None:
+                    on_commit(receipts)
+        except AdapterError:
+            raise
+        except Exception as exc:
+            raise map_error(self.store, exc, "erasing a batch") from None
+        return receipts
+
+    def verify_many(self, subjects: Sequence[Subject]) -> list[OperationReceipt]:
+        """Per subject, rows still holding her data (GROUP BY counts, after commit)."""
+        plan = self.plan()
+        try:
+            with self.engine.connect() as conn:
+                run = ManyEraser(plan).residuals(conn, subjects)
+        except Exception as exc:
+            raise map_error(self.store, exc, "verifying a batch") from None
+        return [receipt_of("verify", c, run.templates) for c in run.counts]
 
     def rectify(self, subject: Subject, changes: Mapping[str, str]) -> OperationReceipt:
         """Set logical fields to new values on the subject's rows, in one transaction."""

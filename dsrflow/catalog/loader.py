@@ -205,6 +205,7 @@ def _load_store(
         human_task=spec.human_task,
         instructions=str(getattr(config, "instructions", "") or ""),
         kind=spec.store_kind(config),
+        batch_erase=spec.erase_many_for(config),
     )
 
 

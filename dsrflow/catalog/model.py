@@ -189,6 +189,7 @@ class StoreEntry:
     human_task: bool = False
     instructions: str = ""
     kind: str | None = None
+    batch_erase: bool = False
 
     def plan(self) -> StorePlan:
         """The store as the workflow sees it."""
@@ -203,6 +204,7 @@ class StoreEntry:
             instructions=self.instructions,
             exemption=self.common.exemption.exemption() if self.common.exemption else None,
             kind=self.kind,
+            batch_erase=self.batch_erase,
         )
 
 

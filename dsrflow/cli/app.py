@@ -19,7 +19,7 @@ from dsrflow.cli import common
 
 # name -> (module, attribute: a Typer app or a command function, modules that add to it)
 _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "request": ("dsrflow.cli.requests", "app", ("dsrflow.cli.actions",)),
+    "request": ("dsrflow.cli.requests", "app", ("dsrflow.cli.actions", "dsrflow.cli.batch_cmd")),
     "catalog": ("dsrflow.cli.stores", "catalog_app", ()),
     "stores": ("dsrflow.cli.stores", "stores_app", ()),
     "scan": ("dsrflow.cli.scan_cmd", "scan", ()),

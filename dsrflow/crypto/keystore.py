@@ -128,6 +128,34 @@ class KeyStore:
             self._cache[key_id] = (key, time.monotonic())
         return key
 
+    def get_many(self, key_ids: list[str]) -> dict[str, bytes]:
+        """Unwrap many data keys in one ledger read (an erasure batch's members).
+
+        Raises:
+            KeyDestroyedError: One of them was destroyed (a purged member) or is unknown.
+
+        """
+        found: dict[str, bytes] = {}
+        with self._lock:
+            for key_id in key_ids:
+                cached = self._cached(key_id)
+                if cached is not None:
+                    found[key_id] = cached
+        missing = sorted(set(key_ids) - set(found))
+        if missing:
+            with self._ledger.session() as s:
+                rows = s.scalars(select(DataKeyRow).where(DataKeyRow.key_id.in_(missing))).all()
+                wrapped = {r.key_id: r.wrapped for r in rows}
+            for key_id in missing:
+                w = wrapped.get(key_id)
+                if w is None:
+                    raise KeyDestroyedError(f"data key {key_id} is destroyed or unknown")
+                found[key_id] = self._unwrap(key_id, w)
+            now = time.monotonic()
+            with self._lock:
+                self._cache.update({k: (found[k], now) for k in missing})
+        return found
+
     def owner_of(self, key_id: str) -> str | None:
         """The request a data key belongs to (for audit entries)."""
         with self._ledger.session() as s:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 
+from dsrflow.activities.batch import BatchActivities
 from dsrflow.activities.ledger import LedgerActivities
 from dsrflow.activities.results import ResultActivities
 from dsrflow.activities.stores import StoreActivities
@@ -16,7 +17,13 @@ from dsrflow.workflows.machine.rules import CAPABILITY
 def _registered() -> dict[str, tuple[type, type]]:
     """Each registered activity's name -> (input type, result type), from its signature."""
     found = {}
-    for cls in (LedgerActivities, ResultActivities, StoreActivities, SweepActivities):
+    for cls in (
+        BatchActivities,
+        LedgerActivities,
+        ResultActivities,
+        StoreActivities,
+        SweepActivities,
+    ):
         for fn in vars(cls).values():
             defn = getattr(fn, "__temporal_activity_definition", None)
             if defn is None:

@@ -1,0 +1,253 @@
+"""Batch erasure end to end: 50 subjects from one file, one request each, store work coalesced.
+
+The real CLI (``request submit-batch``) against the Temporal dev server and a PostgreSQL schema
+of the test's own: every subject's rows are gone and everybody else's kept, each request
+completes with its own counts and verification in its own evidence bundle (verified offline),
+a subject with no rows ends ``not_found`` (recorded, not silently), the store work ran as one
+set-based chunk (one operation digest for all), and no identifier appears in clear in the
+batch's Temporal history or in the command's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from dsrflow.devserver import DevServer
+from dsrflow.domain import DsrResult, RequestStatus, StoreStatus
+from dsrflow.verify import Expect, TrustState, verify_bundle
+from tests.fixtures.databases import PG_ADMIN
+from tests.fixtures.stack import make_runtime, run_cli
+
+pytestmark = pytest.mark.timeout(300)
+
+SUBJECTS = 50
+OTHERS = 5
+
+
+def email(i: int) -> str:
+    return f"subject{i:03d}@example.org"
+
+
+def expected_rows(i: int) -> tuple[int, int]:
+    """(contacts, notes) of subject i; subject 0 has none at all."""
+    return (0, 0) if i == 0 else (1 + i % 2, i % 4)
+
+
+def seed(schema: str) -> Any:
+    engine = create_engine(PG_ADMIN)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE TABLE "{schema}".contacts (id SERIAL PRIMARY KEY, email TEXT)'))
+        conn.execute(text(f'CREATE TABLE "{schema}".notes (id SERIAL PRIMARY KEY, author TEXT)'))
+        for i in range(SUBJECTS + OTHERS):
+            contacts, notes = expected_rows(i) if i < SUBJECTS else (2, 3)
+            # Stored in another case than submitted: matched by the email kind's casefold.
+            stored = email(i).upper() if i % 5 == 0 else email(i)
+            for _ in range(contacts):
+                conn.execute(
+                    text(f'INSERT INTO "{schema}".contacts (email) VALUES (:e)'), {"e": stored}
+                )
+            for _ in range(notes):
+                conn.execute(
+                    text(f'INSERT INTO "{schema}".notes (author) VALUES (:e)'), {"e": stored}
+                )
+    return engine
+
+
+def catalog(tmp_path: Path, schema: str) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        f"""version: 1
+policies:
+  erasure: {{identity_verification: false, approval: false}}
+stores:
+  crm:
+    adapter: sql
+    connection: {{url: "postgresql://postgres@127.0.0.1:5432/test", schema: "{schema}"}}
+    collections:
+      contacts: {{identities: {{email: email}}, erase: delete}}
+      notes: {{identities: {{author: email}}, erase: delete}}
+"""
+    )
+    return path
+
+
+async def test_fifty_subjects_in_one_batch(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    engine = seed(pg_schema)
+    rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(SUBJECTS)))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"email\n{email(1)}\nnot-an-address\n")
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(rt, "request", "submit-batch", "--file", str(bad))
+        # One line naming file and line, no value echoed, nothing started (checked before).
+        assert code != 0 and out.strip().count("\n") == 0, out
+        assert "bad.csv:3: --email: not an e-mail address" in out and "@" not in out, out
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "2"
+        )
+        assert code == 0, out
+        assert "@" not in out  # request and batch ids only
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        assert len(rids) == SUBJECTS
+        results: list[DsrResult] = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids)
+            ),
+            timeout=240,
+        )
+        batch_view = await asyncio.wait_for(client.get_workflow_handle(batch_id).result(), 60)
+        history = await client.get_workflow_handle(batch_id).fetch_history()
+        keyring = rt.keys.keyring_path.read_bytes()
+        root = rt.keys.keyring().root_key_id
+
+    # Everybody else's rows are kept; every subject's rows are gone.
+    with engine.connect() as conn:
+        left = (
+            conn.execute(text(f'SELECT lower(email) FROM "{pg_schema}".contacts')).scalars().all()
+        )
+        notes = conn.execute(text(f'SELECT lower(author) FROM "{pg_schema}".notes')).scalars().all()
+    others = {email(i) for i in range(SUBJECTS, SUBJECTS + OTHERS)}
+    assert set(left) == others and len(left) == 2 * OTHERS
+    assert set(notes) == others and len(notes) == 3 * OTHERS
+    engine.dispose()
+
+    assert batch_view["members"] == SUBJECTS and batch_view["erased"] == SUBJECTS
+    digests = set()
+    for i, (rid, result) in enumerate(zip(rids, results, strict=True)):
+        assert result.status == RequestStatus.COMPLETED, (rid, result.reason)
+        [crm] = result.stores
+        contacts, notes_n = expected_rows(i)
+        counts = {c.collection: (c.matched, c.affected) for c in crm.receipt.collections}
+        assert counts == {"contacts": (contacts, contacts), "notes": (notes_n, notes_n)}, i
+        assert crm.verification is None or crm.verification.residual == 0
+        if i == 0:
+            assert crm.status == StoreStatus.NOT_FOUND  # recorded as such, not silently
+        else:
+            assert crm.status == StoreStatus.DONE and crm.verification is not None
+            digests.add(crm.receipt.operation_digest)
+        report = verify_bundle(
+            Path(result.artifact.path),
+            Expect(keyring, TrustState(tmp_path / f"trust-{i}.json"), root, request_id=rid),
+        )
+        assert report.ok and report.verdict == "VERIFIED", (rid, report.failure)
+    assert len(digests) == 1  # one chunk, one set of statements for every subject
+
+    raw = b"".join(e.SerializeToString() for e in history.events)
+    assert b"example.org" not in raw.lower()
+
+
+async def test_a_store_the_batch_cannot_take_is_erased_per_subject(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """A foreign key the catalog does not cover: the batch answers ``fallback`` and each
+    request erases the store alone (recorded in its history), with the same end result."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        conn.execute(
+            text(f"CREATE TABLE {q}.audit (id INT, contact_id INT REFERENCES {q}.contacts(id))")
+        )
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
+    subjects = tmp_path / "subjects.jsonl"
+    subjects.write_text("".join(f'{{"email": "{email(i)}"}}\n' for i in range(1, 4)))
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids)
+            ),
+            timeout=180,
+        )
+        view = await asyncio.wait_for(client.get_workflow_handle(batch_id).result(), 60)
+        shown = [await client.get_workflow_handle(r).query("status") for r in rids]
+    assert view["fallbacks"] == 3 and view["erased"] == 0
+    for result, status in zip(results, shown, strict=True):
+        assert result.status == RequestStatus.COMPLETED
+        [crm] = result.stores
+        assert crm.status == StoreStatus.DONE and crm.receipt.affected == 1
+        assert "batch_fallback" in [a["action"] for a in status["actions"]]
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {q}.contacts")).scalar_one() == 0
+    engine.dispose()
+
+
+async def test_a_member_at_a_gate_does_not_hold_up_the_others(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """Identity verification on: two verified members are erased after the quiet period while
+    the third still waits at its gate; once verified it is erased in a later round."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    path = catalog(tmp_path, pg_schema)
+    path.write_text(
+        path.read_text().replace("identity_verification: false", "identity_verification: true")
+    )
+    rt = make_runtime(temporal_server, tmp_path / "state", path)
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+
+    def left() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {q}.contacts")).scalar_one())
+
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        for rid in rids[:2]:
+            code, said = await run_cli(
+                rt, "request", "verify-identity", rid, "--method", "email_link"
+            )
+            assert code == 0, said
+        first = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids[:2])
+            ),
+            timeout=120,
+        )
+        assert [r.status for r in first] == [RequestStatus.COMPLETED] * 2
+        assert left() == 1  # the unverified member's row is untouched
+        batch = client.get_workflow_handle(batch_id)
+        assert (await batch.query("status"))["done"] == 2
+        code, said = await run_cli(
+            rt, "request", "verify-identity", rids[2], "--method", "email_link"
+        )
+        assert code == 0, said
+        last = await asyncio.wait_for(
+            client.get_workflow_handle(rids[2], result_type=DsrResult).result(), 120
+        )
+        view = await asyncio.wait_for(batch.result(), 60)
+    assert last.status == RequestStatus.COMPLETED and last.stores[0].receipt.affected == 1
+    assert view["erased"] == 3 and view["done"] == 3
+    assert left() == 0
+    engine.dispose()
