@@ -32,8 +32,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,73 +43,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
-TICK = os.sysconf("SC_CLK_TCK")
-OTHERS = 20  # rows of other people in every store
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def email(i: int) -> str:
-    return f"subject{i}@bench.example"
-
-
-# -- stores --------------------------------------------------------------------------------
-
-
-def seed(folder: Path, k: int, subjects: int) -> Path:
-    """K SQLite stores with every subject's rows and others'; the catalog that names them."""
-    (folder / "stores").mkdir(parents=True, exist_ok=True)
-    lines = ["version: 1", "stores:"]
-    for s in range(k):
-        with sqlite3.connect(folder / "stores" / f"s{s}.db") as db:
-            db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT, name TEXT)")
-            db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER, body TEXT)")
-            for i in range(subjects + OTHERS):
-                who = email(i) if i < subjects else f"other{i}@bench.example"
-                db.execute("INSERT INTO people VALUES (?, ?, ?)", (i + 1, who, f"Name {i}"))
-                db.execute("INSERT INTO notes VALUES (?, ?, ?)", (i + 1, i + 1, f"note {i}"))
-        db.close()
-        lines += [
-            f"  s{s}:",
-            "    adapter: sql",
-            f"    description: bench store {s}",
-            "    connection:",
-            f"      url: sqlite:///stores/s{s}.db",
-            "    collections:",
-            "      people:",
-            "        identities: {email: email}",
-            "        erase: delete",
-            "      notes:",
-            "        references: {person_id: people.id}",
-            "        erase: delete",
-        ]
-    catalog = folder / "catalog.yaml"
-    catalog.write_text("\n".join(lines) + "\n")
-    return catalog
-
-
-def left_over(folder: Path, k: int, subjects: int) -> int:
-    """How many of the erased subjects' rows are still in the stores (must be 0)."""
-    n = 0
-    for s in range(k):
-        with sqlite3.connect(folder / "stores" / f"s{s}.db") as db:
-            n += db.execute("SELECT count(*) FROM people WHERE email LIKE 'subject%'").fetchone()[0]
-            others = db.execute("SELECT count(*) FROM people").fetchone()[0] - n
-        db.close()
-        if others < OTHERS:
-            raise SystemExit(f"store s{s}: other people's rows were erased")
-    return n
+# ``bench._kit`` is imported where used, in the client only: a ``--before`` worker runs this
+# file with an older tree first on its path, whose ``bench`` package may not have it.
 
 
 # -- workers (subprocesses) ----------------------------------------------------------------
@@ -217,6 +150,7 @@ class Totals:
 
 
 async def one_dsr(rc: Any, rid: str, i: int) -> None:
+    from bench._kit import email
     from dsrflow.domain import DsrInput, Identity, RequestType
     from dsrflow.lifecycle import Decision, IdentityVerification
 
@@ -233,6 +167,7 @@ async def one_raw(client: Any, queue: str, rid: str, i: int, k: int) -> None:
     from temporalio.client import WithStartWorkflowOperation
     from temporalio.common import WorkflowIDConflictPolicy
 
+    from bench._kit import email
     from bench.overhead_raw import RawAct, RawInput, RawRequestWorkflow
 
     op = WithStartWorkflowOperation(
@@ -271,6 +206,7 @@ async def measure_k(
 ) -> dict[str, Totals]:
     from temporalio.client import Client
 
+    from bench._kit import cpu_s, left_over, seed
     from dsrflow.assertions import KEY_OWNER
     from dsrflow.crypto.keystore import SHARED
     from dsrflow.ledger.journal import BLIND_INDEX_OWNER
@@ -366,6 +302,7 @@ def main() -> None:
     if args.worker:
         return run_worker(args.worker, args.address, args.queue, args.profile_out)
 
+    from bench._kit import free_port
     from dsrflow.devserver import DevServer
 
     if args.profile:
