@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -135,50 +136,64 @@ async def variant(n: int, args: argparse.Namespace, work: Path) -> Idle:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000, help="open requests")
+    parser.add_argument("--also", default="", help="more sizes in between, e.g. 250")
     parser.add_argument("--window", type=float, default=60, help="idle seconds measured")
     parser.add_argument("--settle", type=float, default=10, help="seconds before the window")
     parser.add_argument("--concurrency", type=int, default=16, help="submissions at once")
     parser.add_argument("--wait", type=float, default=1800, help="most seconds until waiting")
     args = parser.parse_args()
-    if args.requests < 1 or args.window <= 0:
-        raise SystemExit("--requests must be at least 1 and --window positive")
+    try:
+        sizes = sorted({0, args.requests, *(int(x) for x in args.also.split(",") if x)})
+    except ValueError:
+        raise SystemExit(f"--also: not a comma-separated list of sizes: {args.also!r}") from None
+    if args.requests < 1 or args.window <= 0 or sizes[0] < 0:
+        raise SystemExit("--requests must be at least 1, --also sizes positive, --window > 0")
     work = Path(tempfile.mkdtemp(prefix="bench-idle-"))
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     runs = []
-    for n in (0, args.requests):  # the baseline first, each on a fresh server and worker
+    for n in sizes:  # the baseline first, each on a fresh server and worker
         r = asyncio.run(variant(n, args, work))
         runs.append(r)
         print(f"{n} open: window done ({r.checked})", flush=True)
-    base, full = runs
-    n = full.requests
-    print(
-        f"\nsubmitted {n} requests {args.concurrency} at a time in {full.submit_s:.1f} s "
-        f"({n / full.submit_s:.1f}/s); all {WAITING} in the ledger after {full.waiting_s:.1f} s"
-    )
-    print(f"idle window {args.window:.0f} s after {args.settle:.0f} s of settling; "
-          f"checked after the window: {full.checked}\n")  # fmt: skip
-    print("| process | RSS, 0 open (MiB) | RSS, N open (MiB) | RSS delta (MiB) "
-          "| per open request (KiB) | CPU in window, 0 open (s) | CPU in window, N open (s) "
-          "| idle CPU %, 0 open | idle CPU %, N open |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in ("worker", "server"):
-        b, f = getattr(base, name), getattr(full, name)
-        delta = f[1].rss - b[1].rss
-        bc, fc = b[1].cpu - b[0].cpu, f[1].cpu - f[0].cpu
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    base = runs[0]
+    for r in runs[1:]:
         print(
-            f"| {name} | {b[1].rss:.1f} | {f[1].rss:.1f} | {delta:+.1f} | {delta * 1024 / n:.1f} "
-            f"| {bc:.2f} | {fc:.2f} | {100 * bc / args.window:.2f} | {100 * fc / args.window:.2f} |"
+            f"{r.requests} open: submitted {args.concurrency} at a time in {r.submit_s:.1f} s "
+            f"({r.requests / r.submit_s:.1f}/s), all {WAITING} in the ledger after "
+            f"{r.waiting_s:.1f} s; after the window: {r.checked}"
         )
+    print(f"idle window {args.window:.0f} s, after {args.settle:.0f} s of settling\n")
+    print("| process | open requests | RSS at window end (MiB) | RSS delta vs 0 open (MiB) "
+          "| per open request (KiB) | CPU in window (s) | idle CPU (% of a core) |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in ("worker", "server"):
+        b = getattr(base, name)[1].rss
+        for r in runs:
+            u0, u1 = getattr(r, name)
+            cpu = u1.cpu - u0.cpu
+            per = f"{(u1.rss - b) * 1024 / r.requests:.1f}" if r.requests else "-"
+            print(f"| {name} | {r.requests} | {u1.rss:.1f} | {u1.rss - b:+.1f} | {per} "
+                  f"| {cpu:.2f} | {100 * cpu / args.window:.2f} |")  # fmt: skip
+    if len(runs) > 2:  # the marginal cost, without what the first requests cost once
+        lo, hi = runs[-2], runs[-1]
+        dn = hi.requests - lo.requests
+        print("\nmarginal, from " + f"{lo.requests} to {hi.requests} open: " + "; ".join(
+            f"{name} {(getattr(hi, name)[1].rss - getattr(lo, name)[1].rss) * 1024 / dn:.1f} KiB"
+            " per open request" for name in ("worker", "server")
+        ))  # fmt: skip
     print("\nRSS at the window's start -> end (MiB): " + "; ".join(
         f"{name} {getattr(r, name)[0].rss:.1f} -> {getattr(r, name)[1].rss:.1f} "
         f"({r.requests} open)" for r in runs for name in ("worker", "server")
     ))  # fmt: skip
-    if full.reconcile:
-        wall, wc, sc = full.reconcile
-        print(
-            f"one reconciler round over {n} open requests: {wall:.1f} s, worker CPU {wc:.2f} s, "
-            f"server CPU {sc:.2f} s (every 300 s by default: "
-            f"{100 * (wc + sc) / 300:.2f}% of a core on average)"
-        )
+    for r in runs:
+        if r.reconcile:
+            wall, wc, sc = r.reconcile
+            print(
+                f"one reconciler round over {r.requests} open requests: {wall:.1f} s, worker "
+                f"CPU {wc:.2f} s, server CPU {sc:.2f} s (every 300 s by default: "
+                f"{100 * (wc + sc) / 300:.2f}% of a core on average)"
+            )
 
 
 if __name__ == "__main__":

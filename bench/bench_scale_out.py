@@ -140,10 +140,13 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.requests, args.stores, args.rounds) < 1:
         raise SystemExit("--requests, --stores and --rounds must be at least 1")
+    load0 = os.getloadavg()
     batches = asyncio.run(run(args))
+    loads = " / ".join(" ".join(f"{x:.2f}" for x in la) for la in (load0, os.getloadavg()))
     m = args.requests
     print(f"\n{m} erasures per batch, K = {args.stores} stores, {args.rounds} rounds "
-          f"(order alternating), {os.cpu_count()} CPUs\n")  # fmt: skip
+          f"(order alternating), {os.cpu_count()} CPUs, load average at start / end "
+          f"{loads}\n")  # fmt: skip
     print("| workers | round | wall (s) | requests/s | CPU per worker (s) | worker CPU per request "
           "(ms) | server CPU per request (ms) | activities per worker |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
