@@ -75,7 +75,7 @@ def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: 
         out: dict[str, Any] = {}
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            key = _scalar(key_node, filename)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 key = str(key)
@@ -94,7 +94,7 @@ def _build(node: yaml.Node, path: Path_, positions: dict[Path_, int], filename: 
         return [
             _build(child, (*path, i), positions, filename) for i, child in enumerate(node.value)
         ]
-    value = _scalar(node)
+    value = _scalar(node, filename)
     if isinstance(value, str):
         _plain(value, path, filename, node.start_mark.line + 1, allowed="\n\t")
     return value
@@ -117,7 +117,7 @@ def _plain(text: str, path: Path_, filename: str, line: int, *, allowed: str) ->
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
-def _scalar(node: yaml.Node) -> Any:
+def _scalar(node: yaml.Node, filename: str) -> Any:
     # Resolve scalars the way SafeLoader would (ints, bools, nulls, floats, strings), except
     # timestamps: an unquoted ``until: 2034-12-31`` stays the text it was written as. The
     # catalog's raw data must stay JSON (its digest is canonical JSON), and the models parse
@@ -127,6 +127,10 @@ def _scalar(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except yaml.YAMLError as exc:  # e.g. a tag like ``!env`` that plain YAML data has not
+        problem = (getattr(exc, "problem", None) or str(exc)).split("\n")[0]
+        line = node.start_mark.line + 1
+        raise ConfigError(f"{filename}:{line}: invalid YAML: {problem}") from None
     finally:
         loader.dispose()
 

@@ -105,6 +105,13 @@ def test_invalid_yaml_names_line(tmp_path: Path, registry: AdapterRegistry) -> N
     assert "invalid YAML" in line and "dsrflow.yaml:" in line
 
 
+def test_unknown_yaml_tag_names_line(tmp_path: Path, registry: AdapterRegistry) -> None:
+    # Found by the bytes property test: a tag plain YAML data cannot construct (``!$``, ``!env``)
+    # raised a constructor error with a stack trace instead of a config line.
+    [line] = errors_of(tmp_path, "version: 1\nstores:\n  a: !env SECRET\n", registry)
+    assert "dsrflow.yaml:3: invalid YAML" in line and "'!env'" in line
+
+
 def test_ordering_cycle_rejected(tmp_path: Path, registry: AdapterRegistry) -> None:
     text = GOOD.replace(
         "    identity_source: true", "    identity_source: true\n    after: [tickets]"
