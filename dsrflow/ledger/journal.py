@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, delete, insert, select
@@ -262,13 +263,20 @@ def plain(value: Any) -> Any:
     ``dataclasses.asdict`` deep-copies every nested value: for an erasure batch's thousands of
     receipts that was most of the journal's time. Same result (a unit test compares them).
     """
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    names = _field_names(type(value))
+    if names:
+        return {name: plain(getattr(value, name)) for name in names}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """A dataclass type's field names (empty for anything else); looked up once per type."""
+    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
 
 
 def _key_of(key: tuple[str, str, str]) -> dict[str, str]:
