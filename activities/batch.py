@@ -4,7 +4,9 @@
 key); its result is what the member signals the batch. ``erase_batch`` opens each member's
 sealed identities with that member's key, erases the whole chunk in one transaction through the
 adapter's ``erase_many`` (one statement per collection), journals one receipt per member inside
-that transaction, then counts each member's residual by another query (``verify_many``).
+that transaction, then counts each member's residual by another query (``verify_many``) and
+keeps each member's answer in the ledger (``batch_answers``), where her
+``check_batch_result`` reads it: the batch workflow carries request ids only.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dsrflow.batches import (
 from dsrflow.catalog.pool import AdapterPool
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.domain import Identity, StoreReceipt, VerifyReceipt
+from dsrflow.ledger.batch_answers import BatchAnswers
 from dsrflow.ledger.journal import ReceiptJournal
 
 log = structlog.get_logger(__name__)
@@ -94,10 +97,18 @@ def result_tag(key: bytes, request_id: str, receipt: StoreReceipt, check: Verify
 class BatchActivities:
     """Activities an erasure batch and its members call."""
 
-    def __init__(self, pool: AdapterPool, keystore: KeyStore, *, journal: ReceiptJournal) -> None:
+    def __init__(
+        self,
+        pool: AdapterPool,
+        keystore: KeyStore,
+        *,
+        journal: ReceiptJournal,
+        answers: BatchAnswers,
+    ) -> None:
         self.pool = pool
         self.keystore = keystore
         self.journal = journal
+        self.answers = answers
 
     @activity.defn(name="seal_identities")
     def seal_identities(self, inp: SealInput) -> Sealed:
@@ -106,13 +117,25 @@ class BatchActivities:
 
     @activity.defn(name="check_batch_result")
     def check_batch_result(self, inp: BatchResultCheck) -> BatchResultChecked:
-        """Whether a batch answer was computed by ``erase_batch`` for this member."""
+        """Whether a batch answer was computed by ``erase_batch`` for this member.
+
+        A ``kept`` answer is read from the ledger and returned with the verdict; an answer
+        carried in the signal (batches before ``kept``) is checked as it came.
+        """
         res = inp.result
-        if res.receipt is None or res.verification is None or not res.tag:
+        receipt, check, tag = res.receipt, res.verification, res.tag
+        if res.kept:
+            kept = self.answers.kept(inp.request_id, res.store)
+            if kept is None:
+                return BatchResultChecked(False)
+            receipt, check, tag = kept.receipt, kept.verification, kept.tag
+        if receipt is None or check is None or not tag:
             return BatchResultChecked(False)
         _, key = self.keystore.key_for(inp.request_id)
-        want = result_tag(key, inp.request_id, res.receipt, res.verification)
-        return BatchResultChecked(hmac.compare_digest(want, res.tag))
+        want = result_tag(key, inp.request_id, receipt, check)
+        if not hmac.compare_digest(want, tag):
+            return BatchResultChecked(False)
+        return BatchResultChecked(True, receipt, check) if res.kept else BatchResultChecked(True)
 
     @activity.defn(name="erase_batch")
     def erase_batch(self, inp: BatchChunkInput) -> BatchChunkResult:
@@ -175,6 +198,7 @@ class BatchActivities:
             key = keys[member.sealed.partition(":")[0]]
             tag = result_tag(key, member.request_id, receipt, verification)
             results.append(MemberResult(member.request_id, receipt, verification, tag))
+        self._keep(inp, results)
         log.info(
             "erase batch",
             batch_id=inp.batch_id,
@@ -182,7 +206,22 @@ class BatchActivities:
             members=len(results),
             affected=sum(r.receipt.affected for r in results),
         )
-        return BatchChunkResult(inp.store, results)
+        return BatchChunkResult(inp.store, kept=True)
+
+    def _keep(self, inp: BatchChunkInput, results: list[MemberResult]) -> None:
+        """Keep every member's answer for her to read (the store work has committed)."""
+        try:
+            self.answers.keep(
+                inp.batch_id,
+                inp.store,
+                [(r.request_id, r.receipt, r.verification, r.tag) for r in results],
+            )
+        except Exception as exc:
+            # The erasure committed and is journaled: a retry recovers each member's receipt.
+            raise RetryableAdapterError(
+                f"store {inp.store!r}: the ledger could not keep the batch's answers "
+                f"({type(exc).__name__}); retried"
+            ) from None
 
     def _record(self, entries: list[tuple[StoreReceipt, str, list[str]]]) -> None:
         try:

@@ -22,6 +22,11 @@ from dsrflow.domain import Identity, StorePlan, StoreReceipt, VerifyReceipt
 BATCH_WORKFLOW = "ErasureBatch"
 MAX_MEMBERS = 5000
 """Members per batch workflow: its history holds about three events per member and store."""
+CHUNK_SIZE = 1000
+"""Default members per chunk: one store transaction, one statement per collection."""
+MAX_CHUNK = 2000
+"""At most this many per chunk: the chunk's sealed identities are one activity input (about
+250 bytes each, well under Temporal's 2 MB payload limit) and one statement's parameters."""
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,17 @@ class BatchInput:
         batch_id: The batch's id (its workflow id); never derived from personal data.
         request_ids: Its members' request ids (each its own request workflow).
         chunk_size: Members erased together in one transaction (one statement per collection).
-            The batch workflow decodes each chunk's result (one receipt per member) inside one
-            workflow task, which must finish within Temporal's 2 s deadlock timeout: 1,000
-            members took longer on a loaded machine, 250 stays well inside it.
+            Their answers are kept in the ledger (``batch_answers``), not carried through the
+            batch workflow, so its size is bounded by the store's transaction, not by what a
+            workflow task can decode (batches started before that decoded every receipt in
+            one workflow task and used 250 to stay inside Temporal's 2 s deadlock timeout).
         quiet_s: How long the batch waits for more members to become ready before erasing the
             ones that are (a member at a gate or on hold must not hold up the others).
     """
 
     batch_id: str
     request_ids: list[str]
-    chunk_size: int = 250
+    chunk_size: int = CHUNK_SIZE
     quiet_s: float = 5.0
 
 
@@ -122,23 +128,27 @@ class BatchChunkResult:
 
     Attributes:
         store: The store.
-        results: One per member, in the chunk's order (empty when ``fallback``).
+        results: One per member, in the chunk's order (only from workers before ``kept``:
+            replayed batches may hold them).
         fallback: The store cannot be erased in batches after all (e.g. a foreign key the
             catalog does not cover): each member erases it on its own, as a lone request would.
+        kept: Every member's answer is kept in the ledger (``batch_answers``) for her to read.
     """
 
     store: str
     results: list[MemberResult] = field(default_factory=list)
     fallback: bool = False
+    kept: bool = False
 
 
 @dataclass(frozen=True)
 class BatchStoreResult:
     """The batch's answer to one member for one store (a signal; counts only).
 
-    Exactly one of: a receipt with its verification; ``fallback`` (erase it yourself); an
-    error (the batch's work failed for good: the store waits for a person, whose retry erases
-    it per subject).
+    Exactly one of: ``kept`` (the receipt and verification are in the ledger: read them with
+    ``check_batch_result``); a receipt with its verification (batches before ``kept``);
+    ``fallback`` (erase it yourself); an error (the batch's work failed for good: the store
+    waits for a person, whose retry erases it per subject).
     """
 
     store: str
@@ -150,6 +160,7 @@ class BatchStoreResult:
     tag: str = ""
     """``MemberResult.tag``: the member checks it (``check_batch_result``) before trusting the
     receipt, so a signal forged from outside the batch is not taken as an erasure."""
+    kept: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,9 +173,15 @@ class BatchResultCheck:
 
 @dataclass(frozen=True)
 class BatchResultChecked:
-    """Whether the answer's tag is the one only the batch's activity could compute."""
+    """Whether the answer's tag is the one only the batch's activity could compute.
+
+    For a ``kept`` answer, also the member's receipt and verification read from the ledger
+    (None when nothing valid was kept for her).
+    """
 
     valid: bool
+    receipt: StoreReceipt | None = None
+    verification: VerifyReceipt | None = None
 
 
 @dataclass(frozen=True)

@@ -327,6 +327,7 @@ class Runtime:
         from dsrflow.activities.stores import StoreActivities
         from dsrflow.activities.sweep import SweepActivities
         from dsrflow.catalog.pool import AdapterPool
+        from dsrflow.ledger.batch_answers import BatchAnswers
         from dsrflow.observability.interceptor import ActivityMetrics
         from dsrflow.workflows.batch import ErasureBatchWorkflow
         from dsrflow.workflows.common import sandbox_runner
@@ -336,7 +337,9 @@ class Runtime:
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
         sweeps = SweepActivities(pool)
-        batches = BatchActivities(pool, self.keystore, journal=self.journal)
+        batches = BatchActivities(
+            pool, self.keystore, journal=self.journal, answers=BatchAnswers(self.ledger)
+        )
         results = ResultActivities(
             self.artifacts,
             self.evidence_issuer,

@@ -5,8 +5,9 @@ evidence bundle). When a member reaches a ``batch_erase`` store it signals ``mem
 with its identities sealed under its own key and waits. The batch gathers ready members until
 every member has reported, or nobody new became ready for ``quiet_s`` (a member at a gate or on
 hold does not hold up the others), then erases each store for its ready members chunk by chunk
-(``erase_batch``: one transaction and one statement per collection per chunk) and signals each
-member its own receipt and verification (``batch_result``). It ends once every member was
+(``erase_batch``: one transaction and one statement per collection per chunk, each member's
+receipt and verification kept in the ledger) and signals each member that her answer is kept
+(``batch_result``). It ends once every member was
 answered for every batch store it expects, or said it finished without them.
 
 Deterministic, no I/O; the history holds request ids, counts and sealed blobs only.
@@ -130,7 +131,10 @@ class ErasureBatchWorkflow:
             if result.fallback:
                 answers = {i.request_id: BatchStoreResult(store, fallback=True) for i in items}
                 self._counts["fallbacks"] += len(items)
-            else:
+            elif result.kept:  # each member reads her own answer from the ledger
+                answers = {i.request_id: BatchStoreResult(store, kept=True) for i in items}
+                self._counts["erased"] += len(answers)
+            else:  # an erase_batch result from before kept answers (replayed batches)
                 answers = {
                     r.request_id: BatchStoreResult(store, r.receipt, r.verification, tag=r.tag)
                     for r in result.results

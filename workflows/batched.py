@@ -2,17 +2,19 @@
 
 A request started with ``batch_id`` (``dsrflow request submit-batch``) does not erase its
 ``batch_erase`` stores itself: it seals its resolved identities under its own key (a local
-activity), signals the batch ``member_ready`` and waits for ``batch_result``: its own receipt
-and verification from the batch's set-based erasure. A fallback answer, a batch that has
-ended, or a person's retry after a failure erase the store per subject, as a lone request
-would. The batch's answer is
-settled like a lone request's verb (``Checker.check``, with the batch's verification), so
-the per-subject residual sweep still runs: the evidence format requires it. Deterministic, no I/O.
+activity), signals the batch ``member_ready`` and waits for ``batch_result``. The answer says
+her own receipt and verification from the batch's set-based erasure are kept in the ledger;
+``check_batch_result`` (a local activity) reads them and checks their tag. A fallback answer,
+a batch that has ended, or a person's retry after a failure erase the store per subject, as a
+lone request would. The batch's answer is settled like a lone request's verb
+(``Checker.check``, with the batch's verification), so the per-subject residual sweep still
+runs: the evidence format requires it. Deterministic, no I/O.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -114,11 +116,14 @@ class BatchMember:
         except TimeoutError:
             res = BatchStoreResult(name, error_type="BatchTimeout", error="no answer in time")
         self.waiting.discard(name)
-        if res.receipt is not None:
-            # Signals carry no caller assertion: only erase_batch can tag an answer for us.
+        if res.receipt is not None or res.kept:
+            # Signals carry no caller assertion: only erase_batch can tag an answer for us (a
+            # kept answer is read from the ledger, where only erase_batch writes).
             checked = await acts.check_batch_result.local(BatchResultCheck(m.inp.request_id, res))
             if not checked.valid:
                 res = BatchStoreResult(name, error_type="BatchUnverified", error="untagged answer")
+            elif res.kept:
+                res = replace(res, receipt=checked.receipt, verification=checked.verification)
         if res.fallback:
             pub.record(WORKLOAD, "batch_fallback", "not erasable in a batch: erased alone", name)
         elif res.receipt is None or res.verification is None:

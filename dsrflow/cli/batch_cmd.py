@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from dsrflow.batches import CHUNK_SIZE, MAX_CHUNK
 from dsrflow.cli.common import out, run, state
 from dsrflow.cli.requests import app
 
@@ -22,8 +23,8 @@ def submit_batch(
         Path, typer.Option("--file", help="Subjects: .csv (header of identity kinds) or .jsonl.")
     ],
     chunk_size: Annotated[
-        int, typer.Option(min=1, max=1000, help="Subjects erased together per statement.")
-    ] = 250,
+        int, typer.Option(min=1, max=MAX_CHUNK, help="Subjects erased together per statement.")
+    ] = CHUNK_SIZE,
     quiet_s: Annotated[
         float, typer.Option(min=0.1, help="Seconds the batch waits for more ready subjects.")
     ] = 5.0,

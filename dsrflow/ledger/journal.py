@@ -23,10 +23,9 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, insert, select
+from sqlalchemy import ColumnElement, CursorResult, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadConverter
@@ -38,6 +37,10 @@ from dsrflow.ledger.models import JournalEntryRow, JournalSubjectRow
 
 BLIND_INDEX_OWNER = "__blind_index__"
 """Owner name of the blind-index key in the key store (not a valid request id, never purged)."""
+
+# Core inserts (executemany) for the bulk writes: the ORM's bulk path cost more than the rows.
+_ENTRIES = cast(Table, JournalEntryRow.__table__)
+_SUBJECTS = cast(Table, JournalSubjectRow.__table__)
 
 _JSON = {"encoding": b"json/plain"}
 _CONVERTER = PayloadConverter.default
@@ -158,7 +161,7 @@ class ReceiptJournal:
                             for name, value in values.items():
                                 setattr(row, name, value)
                     if fresh:
-                        s.execute(insert(JournalEntryRow), fresh)
+                        s.connection().execute(insert(_ENTRIES), fresh)
                     s.execute(
                         delete(JournalSubjectRow).where(
                             JournalSubjectRow.request_id.in_(written),
@@ -173,7 +176,7 @@ class ReceiptJournal:
                         for t in subjects[rid]
                     ]
                     if tokens:
-                        s.execute(insert(JournalSubjectRow), tokens)
+                        s.connection().execute(insert(_SUBJECTS), tokens)
                 return
             except IntegrityError:
                 if attempt == 2:
@@ -265,18 +268,31 @@ def plain(value: Any) -> Any:
     """
     names = _field_names(type(value))
     if names:
-        return {name: plain(getattr(value, name)) for name in names}
+        out = {}
+        for name in names:
+            v = getattr(value, name)
+            # Most fields are text, numbers or None: no call for them (thousands per batch).
+            out[name] = v if type(v) in _SCALARS else plain(v)
+        return out
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [v if type(v) in _SCALARS else plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value
 
 
-@cache
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _field_names(kind: type) -> tuple[str, ...]:
     """A dataclass type's field names (empty for anything else); looked up once per type."""
-    return tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(f.name for f in fields(kind)) if is_dataclass(kind) else ()
+    return names
 
 
 def _key_of(key: tuple[str, str, str]) -> dict[str, str]:

@@ -208,6 +208,26 @@ class JournalEntryRow(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class BatchAnswerRow(Base):
+    """An erasure batch's answer to one member for one store: her receipt and verification.
+
+    ``erase_batch`` keeps each member's answer here instead of returning it through the batch
+    workflow, whose history (and workflow task) then holds request ids only, whatever the
+    chunk size; the member reads her own answer (``check_batch_result``). Counts, digests and
+    an HMAC under the member's own key; no personal data.
+    """
+
+    __tablename__ = "batch_answers"
+
+    request_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    store: Mapped[str] = mapped_column(String(80), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(80), index=True)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verification: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tag: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class JournalSubjectRow(Base):
     """Keyed blind index of a journal entry's subject (HMAC of each identifier, never the value).
 

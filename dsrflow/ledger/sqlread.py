@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HEAD = "0012"
+HEAD = "0013"
 """The migration this reader's SQL is written for: the newest one shipped. A unit test keeps it
 equal to the migrations' head (``dsrflow.ledger.migrate.head``), so a new migration must look
 here; on any other revision the caller uses ``Ledger``, which explains the mismatch."""

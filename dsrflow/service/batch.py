@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsrflow.batches import CHUNK_SIZE
 from dsrflow.errors import UserError
 from dsrflow.service.base import UseCase
 from dsrflow.service.categories import Category
@@ -165,7 +166,7 @@ class SubmitBatch(UseCase):
         members: list[DsrInput],
         rc: RequestClient | None = None,
         *,
-        chunk_size: int = 250,
+        chunk_size: int = CHUNK_SIZE,
         quiet_s: float = 5.0,
     ) -> BatchSubmitted:
         """Start the batches, then submit every member request; audit each batch.
@@ -175,9 +176,17 @@ class SubmitBatch(UseCase):
             UserError: Temporal refused a batch, or some members (those were not started and
                 the batch does not wait for them; the others run).
         """
-        from dsrflow.batches import BATCH_WORKFLOW, MAX_MEMBERS, BatchInput, MemberFinished
+        from dsrflow.batches import (
+            BATCH_WORKFLOW,
+            MAX_CHUNK,
+            MAX_MEMBERS,
+            BatchInput,
+            MemberFinished,
+        )
 
         self.allow(principal, "submit")
+        if not 1 <= chunk_size <= MAX_CHUNK:
+            raise UserError(f"chunk size: between 1 and {MAX_CHUNK}, not {chunk_size}")
         rc = rc or await self.requests()
         submit = Submit(self.rt, policy=self.policy)
         batch_ids, request_ids, created = [], [], 0

@@ -195,3 +195,46 @@ def test_record_many_keeps_the_journal_rules(tmp_path: Path) -> None:
     assert second is not None and second.receipt.affected == 2
     assert journal.erased_first("r9", "crm", ["t1"]) == "r1"  # the subject index was written
     ledger.close()
+
+
+def test_a_kept_answer_is_read_from_the_ledger_and_only_trusted_with_its_tag(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from dsrflow.activities.batch import BatchActivities
+    from dsrflow.batches import BatchResultCheck, BatchStoreResult
+    from dsrflow.crypto.keystore import KeyStore
+    from dsrflow.domain import StoreReceipt, VerifyReceipt
+    from dsrflow.ledger import Ledger
+    from dsrflow.ledger.batch_answers import BatchAnswers
+    from dsrflow.ledger.journal import ReceiptJournal, plain
+    from dsrflow.ledger.models import BatchAnswerRow
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
+    keystore = KeyStore(ledger, b"k" * 32)
+    answers = BatchAnswers(ledger)
+    acts = BatchActivities(
+        Any, keystore, journal=ReceiptJournal(ledger, b"i" * 32), answers=answers
+    )  # type: ignore[arg-type]  # no store is touched by check_batch_result
+    at = datetime(2026, 12, 3, tzinfo=UTC)
+    receipt = StoreReceipt("crm", "sql", "1", "erase", 3, 3, "sha256:x", at, at, 1)
+    check = VerifyReceipt("crm", 0, at, "sha256:y")
+    tag = result_tag(keystore.key_for("dsr-a")[1], "dsr-a", receipt, check)
+    answers.keep("batch-1", "crm", [("dsr-a", receipt, check, tag)])
+
+    def checked(rid: str, store: str = "crm") -> Any:
+        return acts.check_batch_result(BatchResultCheck(rid, BatchStoreResult(store, kept=True)))
+
+    mine = checked("dsr-a")
+    assert mine.valid and mine.receipt == receipt and mine.verification == check
+    # A forged "kept" signal to a member nothing was kept for, or for another store: refused.
+    assert not checked("dsr-b").valid and checked("dsr-b").receipt is None
+    assert not checked("dsr-a", "billing").valid
+    # A row rewritten in the ledger (more rows "erased") no longer matches its tag.
+    with ledger.session() as s:
+        s.execute(update(BatchAnswerRow).values(receipt={**plain(receipt), "affected": 9}))
+    assert not checked("dsr-a").valid
+    ledger.close()
