@@ -9,22 +9,17 @@ deadlock timeout on a loaded machine). Rows hold counts, digests and an HMAC onl
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, delete, insert
-from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadConverter
 
 from dsrflow.domain import StoreReceipt, VerifyReceipt
 from dsrflow.ledger.db import Ledger
-from dsrflow.ledger.journal import plain
+from dsrflow.ledger.journal import from_plain, plain
 from dsrflow.ledger.models import BatchAnswerRow
 
-_JSON = {"encoding": b"json/plain"}
 _TABLE = cast(Table, BatchAnswerRow.__table__)  # Core executemany: cheaper than the ORM's bulk path
-_CONVERTER = PayloadConverter.default
 
 
 @dataclass(frozen=True)
@@ -76,9 +71,6 @@ class BatchAnswers:
             row = s.get(BatchAnswerRow, (request_id, store))
             if row is None:
                 return None
-            payloads = [
-                Payload(metadata=_JSON, data=json.dumps(row.receipt).encode()),
-                Payload(metadata=_JSON, data=json.dumps(row.verification).encode()),
-            ]
-            receipt, check = _CONVERTER.from_payloads(payloads, [StoreReceipt, VerifyReceipt])
+            receipt = from_plain(row.receipt, StoreReceipt)
+            check = from_plain(row.verification, VerifyReceipt)
             return KeptAnswer(receipt, check, row.tag)

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +44,7 @@ _SUBJECTS = cast(Table, JournalSubjectRow.__table__)
 
 _JSON = {"encoding": b"json/plain"}
 _CONVERTER = PayloadConverter.default
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,7 @@ class ReceiptJournal:
             row = s.get(JournalEntryRow, (request_id, store, operation))
             if row is None:
                 return None
-            payload = Payload(metadata=_JSON, data=json.dumps(row.receipt).encode())
-            receipt = _CONVERTER.from_payloads([payload], [StoreReceipt])[0]
+            receipt = from_plain(row.receipt, StoreReceipt)
             confirmed = row.confirmed_at is not None
             return JournaledReceipt(
                 request_id, store, operation, receipt, row.committed_at, confirmed
@@ -258,6 +258,12 @@ class ReceiptJournal:
                 ),
             )
             return result.rowcount or 0
+
+
+def from_plain(data: Any, kind: type[T]) -> T:
+    """What ``plain`` wrote, read back as ``kind`` (the payload converter's own JSON rules)."""
+    payload = Payload(metadata=_JSON, data=json.dumps(data).encode())
+    return cast(T, _CONVERTER.from_payloads([payload], [kind])[0])
 
 
 def plain(value: Any) -> Any:
