@@ -175,7 +175,13 @@ class SubmitBatch(UseCase):
             UserError: Temporal refused a batch, or some members (those were not started and
                 the batch does not wait for them; the others run).
         """
-        from dsrflow.batches import BATCH_WORKFLOW, MAX_MEMBERS, BatchInput, MemberFinished
+        from dsrflow.batches import (
+            BATCH_WORKFLOW,
+            MAX_MEMBERS,
+            MEMBER_FINISHED,
+            BatchInput,
+            MemberFinished,
+        )
 
         self.allow(principal, "submit")
         rc = rc or await self.requests()
@@ -206,7 +212,7 @@ class SubmitBatch(UseCase):
                 m for m, o in zip(part, outcomes, strict=True) if isinstance(o, BaseException)
             ]
             for m in failed:  # never started: the batch must not wait for them
-                await handle.signal("member_finished", MemberFinished(m.request_id))
+                await handle.signal(MEMBER_FINISHED, MemberFinished(m.request_id))
             created += sum(o for o in outcomes if o is True)
             if failed:
                 first = next(o for o in outcomes if isinstance(o, BaseException))

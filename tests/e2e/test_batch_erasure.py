@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from dsrflow.devserver import DevServer
 from dsrflow.domain import DsrResult, RequestStatus, StoreStatus
+from dsrflow.requests_client import RequestClient
 from dsrflow.verify import Expect, TrustState, verify_bundle
 from tests.fixtures.databases import PG_ADMIN
 from tests.fixtures.stack import make_runtime, run_cli
@@ -251,3 +252,82 @@ async def test_a_member_at_a_gate_does_not_hold_up_the_others(
     assert view["erased"] == 3 and view["done"] == 3
     assert left() == 0
     engine.dispose()
+
+
+async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """A member terminated in Temporal never tells its batch. With a long quiet period the
+    batch waits for it and answers nobody; ``ledger reconcile`` finds the end, signals the batch
+    ``member_finished`` (audited), and the batch erases the other members and ends."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    path = catalog(tmp_path, pg_schema)
+    path.write_text(
+        path.read_text().replace("identity_verification: false", "identity_verification: true")
+    )
+    rt = make_runtime(temporal_server, tmp_path / "state", path)
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+
+    def left() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(text(f"SELECT email FROM {q}.contacts")).scalars())
+
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "600"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        *kept, gone = re.findall(r"^(dsr-\S+)$", out, re.M)
+        for rid in kept:
+            code, said = await run_cli(
+                rt, "request", "verify-identity", rid, "--method", "email_link"
+            )
+            assert code == 0, said
+        rc = RequestClient(client, rt.settings.task_queue)
+        for rid in kept:  # handed crm to the batch and waiting for its answer
+            for _ in range(400):
+                view = await rc.status(rid)
+                if view.stores and view.stores[0].status == StoreStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError(f"{rid} never handed crm to the batch: {view}")
+        await client.get_workflow_handle(gone).terminate("from the UI")
+        batch = client.get_workflow_handle(batch_id)
+        # Waiting for the member that will never report (quiet period: 600 s).
+        assert (await batch.query("status"))["done"] == 0 and len(left()) == 3
+
+        code, said = await run_cli(rt, "ledger", "reconcile")
+        assert code == 0, said
+        assert f"{gone}: ended_outside (terminated; batch {batch_id} no longer waits" in said
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in kept)
+            ),
+            timeout=120,
+        )
+        view = await asyncio.wait_for(batch.result(), 60)
+        code, again = await run_cli(rt, "ledger", "reconcile", gone)  # nothing left to do
+        assert code == 0 and "0 reconciled" in again, again
+    assert view["members"] == 3 and view["done"] == 3 and view["erased"] == 2
+    for result in results:
+        assert result.status == RequestStatus.COMPLETED
+        assert result.stores[0].status == StoreStatus.DONE
+        assert result.stores[0].receipt.affected == 1
+    assert left() == [email(3)]  # the terminated member's row: nobody erased it
+    row = rt.ledger.get_request(gone)
+    assert row is not None and row.status == "ended_outside"
+    released = [e for e in rt.ledger.audit_entries(gone) if e.action == "batch_member_released"]
+    assert len(released) == 1 and batch_id in str(released[0].detail)
+    assert [e.actor for e in released] == ["dsrflow:reconciler"]
+    engine.dispose()
+    rt.ledger.close()
