@@ -331,3 +331,64 @@ async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
     assert [e.actor for e in released] == ["dsrflow:reconciler"]
     engine.dispose()
     rt.ledger.close()
+
+
+async def test_a_batch_through_the_http_api(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """``POST /api/v1/batches`` (the API in process, a real worker and Temporal): the same use
+    case as the CLI (every member its own request, erased together, audited under the token's
+    actor), then ``GET /api/v1/batches/{id}`` shows the counts."""
+    from tests.unit.api_kit import auth, client, token
+
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 5):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
+    api, intake, analyst = client(rt), auth(token(rt, "intake")), auth(token(rt, "analyst"))
+    body = {"members": [{"email": email(i)} for i in range(1, 4)], "quiet_s": 1}
+    worker_client = await rt.client()
+    async with rt.worker(worker_client):
+        # The test client blocks: run it in a thread so this loop's worker goes on.
+        r = await asyncio.to_thread(api.post, "/api/v1/batches", headers=intake, json=body)
+        assert r.status_code == 201, r.text
+        assert "@" not in r.text  # ids only
+        out = r.json()
+        [batch_id] = out["batch_ids"]
+        rids = out["request_ids"]
+        assert len(rids) == 3 and out["created"] == 3
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    worker_client.get_workflow_handle(r, result_type=DsrResult).result()
+                    for r in rids
+                )
+            ),
+            timeout=120,
+        )
+        await asyncio.wait_for(worker_client.get_workflow_handle(batch_id).result(), 60)
+        shown = await asyncio.to_thread(api.get, f"/api/v1/batches/{batch_id}", headers=analyst)
+        not_a_batch = await asyncio.to_thread(
+            api.get, f"/api/v1/batches/{rids[0]}", headers=analyst
+        )
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {"batch_id": batch_id, "state": "completed", "members": 3, "done": 3,
+                            "erased": 3, "fallbacks": 0, "failed": 0}  # fmt: skip
+    assert not_a_batch.status_code == 404
+    assert not_a_batch.json() == {"error": f"batch {rids[0]}: no such batch"}
+    for result in results:
+        assert result.status == RequestStatus.COMPLETED
+        assert result.stores[0].status == StoreStatus.DONE
+        assert result.stores[0].receipt.affected == 1
+    with engine.connect() as conn:
+        left = conn.execute(text(f"SELECT email FROM {q}.contacts")).scalars().all()
+    assert left == [email(4)]  # not a member: kept
+    engine.dispose()
+    entries = [(e.actor, e.action, e.request_id) for e in rt.ledger.audit_entries()]
+    assert ("staff:intake", "submit_batch", None) in entries
+    assert {r for a, act, r in entries if (a, act) == ("staff:intake", "submit")} == set(rids)
+    rt.ledger.close()
