@@ -24,6 +24,7 @@ from dsrflow.requests_client import RequestClient
 from dsrflow.verify import Expect, TrustState, verify_bundle
 from tests.fixtures.databases import PG_ADMIN
 from tests.fixtures.stack import make_runtime, run_cli
+from tests.unit.api_kit import auth, client, token
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -339,8 +340,6 @@ async def test_a_batch_through_the_http_api(
     """``POST /api/v1/batches`` (the API in process, a real worker and Temporal): the same use
     case as the CLI (every member its own request, erased together, audited under the token's
     actor), then ``GET /api/v1/batches/{id}`` shows the counts."""
-    from tests.unit.api_kit import auth, client, token
-
     engine = create_engine(PG_ADMIN)
     q = f'"{pg_schema}"'
     with engine.begin() as conn:
