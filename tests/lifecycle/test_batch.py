@@ -146,3 +146,29 @@ async def test_a_failed_chunk_waits_for_a_person_and_a_denied_member_is_let_go(h
     assert result.status == "completed"
     [crm] = result.stores
     assert str(crm.status) == "done" and crm.receipt.affected == 1 and crm.attempts > 1
+
+
+async def test_the_reconciler_leaves_an_ended_batch_alone(harness) -> None:
+    """A member terminated after its batch has ended (it still waited for a person on a manual
+    store): the reconciler projects the end as usual; the batch's signal finds no batch, so
+    nothing says the batch was released."""
+    from dsrflow.reconciler import Reconciler
+
+    stores = {"crm": CRM, "paper": {"adapter": "manual", "instructions": "Shred file 3"}}
+    async with harness(stores=stores, policies=NO_GATES) as h:
+        seed(h.demo_dir, [*SUBJECTS[:1], "nobody.batch@example.com"])  # the last: no crm rows
+        batch_id, [rid] = await submit(h, SUBJECTS[:1])
+        batch = BatchView(**await h.rc.client.get_workflow_handle(batch_id).result())
+        assert batch == BatchView(batch_id, 1, 1, erased=1, fallbacks=0, failed=0)
+        await h.until(
+            h.rc.handle(rid),
+            lambda v: str(h.store(v, "paper").status) == "waiting_for_human",
+            "the paper task",
+        )
+        await h.rc.handle(rid).terminate("from the UI")
+        reconciler = Reconciler(h.rt.ledger, h.rc)
+        assert await reconciler._batch_of(rid) == batch_id  # found; the batch is gone
+        [found] = await reconciler.run([rid])
+    assert (found.kind, found.detail) == ("ended_outside", "terminated")
+    actions = [e.action for e in h.rt.ledger.audit_entries(rid)]
+    assert "ended_outside_dsrflow" in actions and "batch_member_released" not in actions
