@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from dsrflow.domain import Identity, StorePlan, StoreReceipt, VerifyReceipt
 
 BATCH_WORKFLOW = "ErasureBatch"
+MEMBER_FINISHED = "member_finished"
+"""The batch's signal: a member ended without (all of) its batch stores; do not wait for it."""
 MAX_MEMBERS = 5000
 """Members per batch workflow: its history holds about three events per member and store."""
 CHUNK_SIZE = 1000

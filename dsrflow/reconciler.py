@@ -5,7 +5,10 @@ make them disagree, and the reconciler repairs both:
 
 - a workflow closed without projecting its end (terminated or timed out in Temporal, outside
   dsrflow): the request is projected ``ended_outside`` with how it ended, the end is audited as
-  "ended outside dsrflow", and the request becomes purgeable like any ended one;
+  "ended outside dsrflow", and the request becomes purgeable like any ended one. A member of an
+  erasure batch (``DsrInput.batch_id``) ended that way never told its batch, which would wait
+  for it for good: the reconciler signals the batch ``member_finished`` for it first (audited
+  as ``batch_member_released``), and projects the end only once the batch was told or has ended;
 - the ledger shows state the workflow does not have (a person's action whose workflow task was
   lost, a snapshot that never arrived): the projection is rebuilt from the workflow's own state.
 
@@ -25,7 +28,16 @@ from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from dsrflow.domain import HumanAction, ProjectionEvent, RequestStatus, RequestType, StatusView
+from dsrflow.batches import MEMBER_FINISHED, MemberFinished
+from dsrflow.crypto.keystore import KeyDestroyedError
+from dsrflow.domain import (
+    DsrInput,
+    HumanAction,
+    ProjectionEvent,
+    RequestStatus,
+    RequestType,
+    StatusView,
+)
 from dsrflow.ledger import Ledger
 from dsrflow.ledger.models import RequestActionRow, RequestRow
 from dsrflow.requests_client import RequestClient
@@ -86,8 +98,12 @@ class Reconciler:
             if RequestStatus(row.status).terminal:
                 return Finding(request_id, "ok")  # already projected as ended
             how = desc.status.name.lower() if desc.status else "closed"
-            self._end_outside(row, view, how)
-            return Finding(request_id, "ended_outside", how)
+            # Before the end is projected: a failed signal leaves the request open in the
+            # ledger, so the next round tries again (once projected, it is not looked at).
+            batch_id = await self._release_batch(request_id)
+            self._end_outside(row, view, how, batch_id)
+            told = f"; batch {batch_id} no longer waits for it" if batch_id else ""
+            return Finding(request_id, "ended_outside", how + told)
         if view is not None and _differs(self.ledger, row, view):
             self.ledger.apply(_snapshot(row, view, seq=row.projection_seq))
             return Finding(request_id, "rebuilt", "projection rebuilt from the workflow's state")
@@ -102,7 +118,41 @@ class Reconciler:
         except (RPCError, WorkflowQueryFailedError):
             return None  # no worker can answer: the ledger's own record is used
 
-    def _end_outside(self, row: RequestRow, view: StatusView | None, how: str) -> None:
+    async def _batch_of(self, request_id: str) -> str | None:
+        """The erasure batch a request was started in (its start input says), if any."""
+        client = self.requests.client
+        async for event in self.requests.handle(request_id).fetch_history_events(page_size=1):
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            try:
+                [inp] = await client.data_converter.decode(payloads, [DsrInput])
+            except KeyDestroyedError:  # purged: nothing of it is left for a batch to erase
+                return None
+            return inp.batch_id if isinstance(inp, DsrInput) else None
+        return None
+
+    async def _release_batch(self, request_id: str) -> str | None:
+        """Tell the request's batch it ended (``member_finished``); the batch told, else None.
+
+        Raises:
+            RPCError: Temporal failed otherwise than "no such (running) batch": the round fails
+                and the next one tries again.
+        """
+        batch_id = await self._batch_of(request_id)
+        if batch_id is None:
+            return None
+        batch = self.requests.client.get_workflow_handle(batch_id)
+        try:
+            await batch.signal(MEMBER_FINISHED, MemberFinished(request_id))
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None  # the batch has ended: nothing waits for this request
+            raise
+        log.info("batch member released", request_id=request_id, batch_id=batch_id)
+        return batch_id
+
+    def _end_outside(
+        self, row: RequestRow, view: StatusView | None, how: str, batch_id: str | None = None
+    ) -> None:
         reason = f"workflow {how} in Temporal, outside dsrflow"
         if view is None:
             actions = [_action(a) for a in self.ledger.actions(row.id)]
@@ -125,6 +175,14 @@ class Reconciler:
                 None, reason,
             )
         )  # fmt: skip
+        if batch_id is not None:
+            actions.append(
+                HumanAction(
+                    len(actions) + 1, datetime.now(UTC), "dsrflow:reconciler",
+                    "batch_member_released", None,
+                    f"erasure batch {batch_id} told the request ended (member_finished)",
+                )
+            )  # fmt: skip
         event = ProjectionEvent(
             **{
                 **base.__dict__,

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from dsrflow.api import errors, opendsr
 from dsrflow.api.context import TEMPORAL, ApiContext
 from dsrflow.api.hardening import FailureLimiter, Hardening
-from dsrflow.api.routes import decisions, requests, results
+from dsrflow.api.routes import batches, decisions, requests, results
 from dsrflow.api.schemas import ErrorBody
 from dsrflow.observability.endpoints import OpsEndpoints
 
@@ -55,7 +55,7 @@ def create_api_app(rt: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ApiContext(rt, FailureLimiter(api.auth_failures, api.auth_failure_window_s))
-    for module in (requests, decisions, results):
+    for module in (requests, decisions, results, batches):
         app.include_router(module.router, prefix=PREFIX)
     opendsr.install(app, api.opendsr_prefix)
     errors.install(app)

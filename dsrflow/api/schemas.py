@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
+from dsrflow.batches import CHUNK_SIZE, MAX_CHUNK
 from dsrflow.service.checks import MAX_TEXT
 
 RequestType = Literal["access", "export", "erasure", "rectification", "restriction"]
@@ -72,6 +74,44 @@ class SubmitIn(BaseModel):
     case_ref: str | None = Field(None, max_length=MAX_TEXT, description="No personal data.")
     regulation: Regulation = "gdpr"
     dry_run: bool = False
+
+
+IdentityKind = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+MAX_VALUES = 20
+
+
+def _values(value: object) -> object:
+    """One message for a value of the wrong shape (not pydantic's one per union member)."""
+    values = value if isinstance(value, list) else [value]
+    if not 0 < len(values) <= MAX_VALUES or not all(
+        isinstance(v, str) and 0 < len(v) <= MAX_TEXT for v in values
+    ):
+        raise PydanticCustomError(
+            "identity_values",
+            f"expected text (1-{MAX_TEXT} characters) or a list of 1-{MAX_VALUES} of them",
+        )
+    return value
+
+
+IdentityValues = Annotated[str | list[str], BeforeValidator(_values)]
+
+
+class BatchSubmitIn(BaseModel):
+    """An erasure batch (``dsrflow request submit-batch``): one request per member."""
+
+    model_config = _body(
+        {"members": [{"email": "subject@example.com"},
+                     {"email": "other@example.com", "customer_id": ["1042", "1043"]}],
+         "chunk_size": CHUNK_SIZE, "quiet_s": 5}
+    )  # fmt: skip
+
+    members: list[dict[IdentityKind, IdentityValues]] = Field(
+        min_length=1,
+        max_length=1000,
+        description="One subject each, as a line of a .jsonl file: identity kind -> value(s).",
+    )
+    chunk_size: int = Field(CHUNK_SIZE, ge=1, le=MAX_CHUNK, description="Subjects erased together.")
+    quiet_s: float = Field(5.0, ge=0.1, le=3600, description="Wait for more ready subjects.")
 
 
 class VerifyIdentityIn(BaseModel):
@@ -161,6 +201,26 @@ class SubmitOut(BaseModel):
     received_at: Utc
     due_at: Utc
     created: bool
+
+
+class BatchSubmitOut(BaseModel):
+    """What a batch submission started: its batches, and one request id per member in order."""
+
+    batch_ids: list[str]
+    request_ids: list[str]
+    created: int
+
+
+class BatchOut(BaseModel):
+    """How far a batch is (counts only) and its workflow's state (running, completed...)."""
+
+    batch_id: str
+    state: str
+    members: int
+    done: int
+    erased: int
+    fallbacks: int
+    failed: int
 
 
 class RevealOut(BaseModel):

@@ -29,9 +29,11 @@ from dsrflow.ledger.opendsr import plan_callbacks
 from dsrflow.messages import kinds
 
 AUDITED = frozenset(
-    {"start_rejected", "caller_refused", "cancelled_outside_dsrflow", "ended_outside_dsrflow"}
-)
-"""Workflow-recorded actions that are also audit entries: nobody in dsrflow did them."""
+    {"start_rejected", "caller_refused", "cancelled_outside_dsrflow", "ended_outside_dsrflow",
+     "batch_member_released"}
+)  # fmt: skip
+"""Recorded actions that are also audit entries: nobody in dsrflow did them (or the reconciler
+did, on its own: it released an ended request's erasure batch)."""
 
 
 def apply_event(s: Session, event: ProjectionEvent) -> bool:

@@ -20,9 +20,11 @@ from sqlalchemy import create_engine, text
 
 from dsrflow.devserver import DevServer
 from dsrflow.domain import DsrResult, RequestStatus, StoreStatus
+from dsrflow.requests_client import RequestClient
 from dsrflow.verify import Expect, TrustState, verify_bundle
 from tests.fixtures.databases import PG_ADMIN
 from tests.fixtures.stack import make_runtime, run_cli
+from tests.unit.api_kit import auth, client, token
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -251,3 +253,141 @@ async def test_a_member_at_a_gate_does_not_hold_up_the_others(
     assert view["erased"] == 3 and view["done"] == 3
     assert left() == 0
     engine.dispose()
+
+
+async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """A member terminated in Temporal never tells its batch. With a long quiet period the
+    batch waits for it and answers nobody; ``ledger reconcile`` finds the end, signals the batch
+    ``member_finished`` (audited), and the batch erases the other members and ends."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 4):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    path = catalog(tmp_path, pg_schema)
+    path.write_text(
+        path.read_text().replace("identity_verification: false", "identity_verification: true")
+    )
+    rt = make_runtime(temporal_server, tmp_path / "state", path)
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+
+    def left() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(text(f"SELECT email FROM {q}.contacts")).scalars())
+
+    client = await rt.client()
+    async with rt.worker(client):
+        code, out = await run_cli(
+            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "600"
+        )
+        assert code == 0, out
+        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
+        *kept, gone = re.findall(r"^(dsr-\S+)$", out, re.M)
+        for rid in kept:
+            code, said = await run_cli(
+                rt, "request", "verify-identity", rid, "--method", "email_link"
+            )
+            assert code == 0, said
+        rc = RequestClient(client, rt.settings.task_queue)
+        for rid in kept:  # handed crm to the batch and waiting for its answer
+            for _ in range(400):
+                view = await rc.status(rid)
+                if view.stores and view.stores[0].status == StoreStatus.RUNNING:
+                    break
+                await asyncio.sleep(0.25)
+            else:
+                raise AssertionError(f"{rid} never handed crm to the batch: {view}")
+        await client.get_workflow_handle(gone).terminate("from the UI")
+        batch = client.get_workflow_handle(batch_id)
+        # Waiting for the member that will never report (quiet period: 600 s).
+        assert (await batch.query("status"))["done"] == 0 and len(left()) == 3
+
+        code, said = await run_cli(rt, "ledger", "reconcile")
+        assert code == 0, said
+        assert f"{gone}: ended_outside (terminated; batch {batch_id} no longer waits" in said
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in kept)
+            ),
+            timeout=120,
+        )
+        view = await asyncio.wait_for(batch.result(), 60)
+        code, again = await run_cli(rt, "ledger", "reconcile", gone)  # nothing left to do
+        assert code == 0 and "0 reconciled" in again, again
+    assert view["members"] == 3 and view["done"] == 3 and view["erased"] == 2
+    for result in results:
+        assert result.status == RequestStatus.COMPLETED
+        assert result.stores[0].status == StoreStatus.DONE
+        assert result.stores[0].receipt.affected == 1
+    assert left() == [email(3)]  # the terminated member's row: nobody erased it
+    row = rt.ledger.get_request(gone)
+    assert row is not None and row.status == "ended_outside"
+    released = [e for e in rt.ledger.audit_entries(gone) if e.action == "batch_member_released"]
+    assert len(released) == 1 and batch_id in str(released[0].detail)
+    assert [e.actor for e in released] == ["dsrflow:reconciler"]
+    engine.dispose()
+    rt.ledger.close()
+
+
+async def test_a_batch_through_the_http_api(
+    temporal_server: DevServer, pg_schema: str, tmp_path: Path
+) -> None:
+    """``POST /api/v1/batches`` (the API in process, a real worker and Temporal): the same use
+    case as the CLI (every member its own request, erased together, audited under the token's
+    actor), then ``GET /api/v1/batches/{id}`` shows the counts."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{pg_schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        for i in range(1, 5):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
+    api, intake, analyst = client(rt), auth(token(rt, "intake")), auth(token(rt, "analyst"))
+    body = {"members": [{"email": email(i)} for i in range(1, 4)], "quiet_s": 1}
+    worker_client = await rt.client()
+    async with rt.worker(worker_client):
+        # The test client blocks: run it in a thread so this loop's worker goes on.
+        r = await asyncio.to_thread(api.post, "/api/v1/batches", headers=intake, json=body)
+        assert r.status_code == 201, r.text
+        assert "@" not in r.text  # ids only
+        out = r.json()
+        [batch_id] = out["batch_ids"]
+        rids = out["request_ids"]
+        assert len(rids) == 3 and out["created"] == 3
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    worker_client.get_workflow_handle(r, result_type=DsrResult).result()
+                    for r in rids
+                )
+            ),
+            timeout=120,
+        )
+        await asyncio.wait_for(worker_client.get_workflow_handle(batch_id).result(), 60)
+        shown = await asyncio.to_thread(api.get, f"/api/v1/batches/{batch_id}", headers=analyst)
+        not_a_batch = await asyncio.to_thread(
+            api.get, f"/api/v1/batches/{rids[0]}", headers=analyst
+        )
+    assert shown.status_code == 200, shown.text
+    assert shown.json() == {"batch_id": batch_id, "state": "completed", "members": 3, "done": 3,
+                            "erased": 3, "fallbacks": 0, "failed": 0}  # fmt: skip
+    assert not_a_batch.status_code == 404
+    assert not_a_batch.json() == {"error": f"batch {rids[0]}: no such batch"}
+    for result in results:
+        assert result.status == RequestStatus.COMPLETED
+        assert result.stores[0].status == StoreStatus.DONE
+        assert result.stores[0].receipt.affected == 1
+    with engine.connect() as conn:
+        left = conn.execute(text(f"SELECT email FROM {q}.contacts")).scalars().all()
+    assert left == [email(4)]  # not a member: kept
+    engine.dispose()
+    entries = [(e.actor, e.action, e.request_id) for e in rt.ledger.audit_entries()]
+    assert ("staff:intake", "submit_batch", None) in entries
+    assert {r for a, act, r in entries if (a, act) == ("staff:intake", "submit")} == set(rids)
+    rt.ledger.close()

@@ -5,16 +5,27 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from dsrflow.batches import BATCH_WORKFLOW
+from dsrflow.workflows.batch import ErasureBatchWorkflow
 from dsrflow.workflows.common import sandbox_runner
 from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
+WORKFLOWS = {"DataSubjectRequest": DataSubjectRequestWorkflow, BATCH_WORKFLOW: ErasureBatchWorkflow}
+
+
+def workflow_type(path: Path) -> str:
+    """The workflow type a recorded history holds (its start event says)."""
+    start = json.loads(path.read_text())["events"][0]
+    return str(start["workflowExecutionStartedEventAttributes"]["workflowType"]["name"])
 
 
 def test_histories_cover_the_lifecycle() -> None:
@@ -35,9 +46,12 @@ def test_histories_cover_the_lifecycle() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())  # any generation
+    # Any generation, any workflow type: a request's and a batch's histories are replayed on
+    # the workflow their start event names, with both registered (as the worker has them).
+    assert workflow_type(path) in WORKFLOWS, path.name
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
     await Replayer(
-        workflows=[DataSubjectRequestWorkflow], workflow_runner=sandbox_runner()
+        workflows=list(WORKFLOWS.values()), workflow_runner=sandbox_runner()
     ).replay_workflow(history)
 
 
@@ -131,3 +145,53 @@ def test_lean_generation_records_one_patch_and_projects_less() -> None:
     before = sum(_shape(v5[name])[0] for name in both)
     assert lean < before * 0.85, (lean, before)  # snapshots coalesced per workflow task
     assert all(_shape(v5[n])[1] == 1 for n in both if _published(v5[n])[1])  # v5 upserted them
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    return list(json.loads(path.read_text())["events"])
+
+
+def _signals(path: Path) -> list[str]:
+    """The signals a history received, in order."""
+    return [
+        e["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for e in _events(path)
+        if "workflowExecutionSignaledEventAttributes" in e
+    ]
+
+
+def _kinds(path: Path) -> set[str]:
+    return {e["eventType"] for e in _events(path)}
+
+
+def _emails(path: Path) -> set[str]:
+    """Every e-mail address in the history's decoded payloads (the test server's are clear)."""
+    found: set[str] = set()
+    for data in re.findall(r'"data": "([A-Za-z0-9+/=]+)"', path.read_text()):
+        text = base64.b64decode(data).decode("utf-8", "replace")
+        found |= set(re.findall(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text))
+    return found
+
+
+def test_batch_generation_holds_a_batch_and_its_members() -> None:
+    """``batch-v1/`` (``tests/lifecycle/test_batch.py``): the batch workflow erasing a chunk, a
+    chunk answered ``fallback``, a failed chunk and a member that finished without the batch;
+    the members' side of each. Synthetic subjects only, and none in a batch's history."""
+    gen = [p for p in HISTORIES if p.parent.name == "batch-v1"]
+    batches = [p for p in gen if workflow_type(p) == BATCH_WORKFLOW]
+    members = [p for p in gen if workflow_type(p) == "DataSubjectRequest"]
+    assert len(batches) >= 2 and len(members) >= 4
+    # A batch that answered members, a batch whose chunk failed and that a member let go.
+    assert any(_signals(p).count("member_ready") >= 3 for p in batches)
+    failed = [p for p in batches if "EVENT_TYPE_ACTIVITY_TASK_FAILED" in _kinds(p)]
+    assert failed and "member_finished" in _signals(failed[0])
+    for path in members:
+        start = _events(path)[0]["workflowExecutionStartedEventAttributes"]
+        assert _decoded(start["input"]["payloads"][0])["batch_id"], path.name  # type: ignore[index]
+        # Every member spoke to its batch (member_ready, or member_finished when denied).
+        assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" in _kinds(path)
+    assert sum("batch_result" in _signals(p) for p in members) >= 3
+    for path in gen:
+        emails = _emails(path)
+        assert all(e.endswith(".batch@example.com") for e in emails), (path.name, emails)
+        assert not emails or path in members, path.name  # a batch holds sealed blobs only

@@ -36,7 +36,7 @@ from tests.unit.api_kit import (
 
 RID = "dsr-rbac"
 OPENDSR = ApiSettings().opendsr_prefix
-PATH_VALUES = {"request_id": RID, "store": "shop"}
+PATH_VALUES = {"request_id": RID, "store": "shop", "batch_id": "batch-20260101-00000000"}
 
 
 @pytest.fixture(scope="module")
