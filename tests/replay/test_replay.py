@@ -195,3 +195,37 @@ def test_batch_generation_holds_a_batch_and_its_members() -> None:
         emails = _emails(path)
         assert all(e.endswith(".batch@example.com") for e in emails), (path.name, emails)
         assert not emails or path in members, path.name  # a batch holds sealed blobs only
+
+
+def test_kept_answers_generation_carries_no_receipt_through_the_batch() -> None:
+    """``batch-v2-kept-answers/``: ``erase_batch`` keeps each member's answer in the ledger.
+
+    The batch's history holds ``kept`` and no receipt (its workflow task decodes nothing per
+    member); each member answered ``kept`` read its own receipt with ``check_batch_result``.
+    """
+    gen = [p for p in HISTORIES if p.parent.name == "batch-v2-kept-answers"]
+    batches = [p for p in gen if workflow_type(p) == BATCH_WORKFLOW]
+    assert batches
+    results = [
+        _decoded(e["activityTaskCompletedEventAttributes"]["result"]["payloads"][0])
+        for p in batches
+        for e in _events(p)
+        if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"
+    ]
+    kept = [r for r in results if isinstance(r, dict) and r.get("kept")]
+    assert kept and all(not r["results"] for r in kept)
+    read = 0
+    for path in gen:
+        for e in _events(path):
+            details = e.get("markerRecordedEventAttributes", {}).get("details", {})
+            if "result" not in details:
+                continue
+            meta = _decoded(details["data"]["payloads"][0])
+            if isinstance(meta, dict) and meta.get("activity_type") == "check_batch_result":
+                checked = _decoded(details["result"]["payloads"][0])
+                read += bool(isinstance(checked, dict) and checked["valid"] and checked["receipt"])
+    assert read >= 2, "no member read its kept receipt"
+    for path in gen:  # synthetic subjects only, none in a batch's history
+        emails = _emails(path)
+        assert all(e.endswith(".batch@example.com") for e in emails), (path.name, emails)
+        assert not emails or path not in batches, path.name
