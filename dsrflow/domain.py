@@ -205,6 +205,53 @@ class SweepInput:
 
 
 @dataclass(frozen=True)
+class CheckInput:
+    """Input of the ``check_store`` activity: a store's checks after its verb, in one activity.
+
+    Each check runs as it does alone (``verify_store``, ``sweep_store``); this only saves the
+    round trips of a second activity.
+
+    Attributes:
+        request_id: The request.
+        store: The store to check.
+        identities: The subject's identifiers (personal data).
+        verify: Whether the store verifies an erasure (something matched, it can verify).
+        sweep_after: What the sweep's hits mean (``SweepInput.after``); None: no sweep.
+        catalog_digest: The catalog the request planned with.
+    """
+
+    request_id: str
+    store: str
+    identities: list[Identity]
+    verify: bool = False
+    sweep_after: str | None = None
+    catalog_digest: str | None = None
+
+    def verify_task(self) -> StoreTaskInput:
+        """What the verification is asked, as ``verify_store`` would be."""
+        return StoreTaskInput(
+            self.request_id, self.store, RequestType.ERASURE, self.identities,
+            catalog_digest=self.catalog_digest,
+        )  # fmt: skip
+
+    def sweep_task(self, after: str) -> SweepInput:
+        """What the sweep is asked, as ``sweep_store`` would be."""
+        return SweepInput(self.request_id, self.store, self.identities, after, self.catalog_digest)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``check_store`` found: each check's own result (None: it did not run).
+
+    A verification that found records left ends it: the store waits for a person whatever a
+    sweep would find, as it did when the sweep was an activity of its own.
+    """
+
+    verification: VerifyReceipt | None = None
+    report: SweepReport | None = None
+
+
+@dataclass(frozen=True)
 class StoreOutcome:
     """A store's state within a request, as reported in the status query and the result.
 

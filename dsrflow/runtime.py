@@ -322,6 +322,7 @@ class Runtime:
         from temporalio.worker import Worker
 
         from dsrflow.activities.batch import BatchActivities
+        from dsrflow.activities.checks import CheckActivities
         from dsrflow.activities.ledger import LedgerActivities
         from dsrflow.activities.results import ResultActivities
         from dsrflow.activities.stores import StoreActivities
@@ -337,6 +338,7 @@ class Runtime:
         pool = AdapterPool(self.catalog, self.registry, self.env)
         stores = StoreActivities(pool, self.artifacts, journal=self.journal)
         sweeps = SweepActivities(pool)
+        checks = CheckActivities(stores, sweeps)
         batches = BatchActivities(
             pool, self.keystore, journal=self.journal, answers=BatchAnswers(self.ledger)
         )
@@ -366,6 +368,7 @@ class Runtime:
                 stores.restrict_store,
                 stores.verify_store,
                 sweeps.sweep_store,
+                checks.check_store,
                 batches.seal_identities,
                 batches.erase_batch,
                 batches.check_batch_result,

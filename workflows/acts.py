@@ -28,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
         ArtifactRef,
         AssembleInput,
+        CheckInput,
+        CheckResult,
         EvidenceInput,
         Plan,
         PlanInput,
@@ -105,11 +107,17 @@ class Activity(Generic[In, Out]):
 
 @dataclass(frozen=True)
 class StoreActivity(Generic[In, Out]):
-    """An activity in one data store: its options come from the store's catalog entry."""
+    """An activity in one data store: its options come from the store's catalog entry.
+
+    Attributes:
+        steps: How many store operations it runs one after the other, each of which had the
+            store's start-to-close timeout to itself as an activity of its own.
+    """
 
     name: str
     input_type: type[In]
     result_type: type[Out]
+    steps: int = 1
 
     async def __call__(self, arg: In, *, store: StorePlan) -> Out:
         """Run it with the store's timeouts and retry policy."""
@@ -118,7 +126,7 @@ class StoreActivity(Generic[In, Out]):
             self.name,
             arg,
             result_type=self.result_type,
-            start_to_close_timeout=timedelta(seconds=r.timeout_s),
+            start_to_close_timeout=timedelta(seconds=r.timeout_s * self.steps),
             heartbeat_timeout=timedelta(seconds=r.heartbeat_s),
             retry_policy=RetryPolicy(
                 initial_interval=timedelta(seconds=r.initial_interval_s),
@@ -147,6 +155,8 @@ rectify_store = StoreActivity("rectify_store", StoreTaskInput, StoreReceipt)
 restrict_store = StoreActivity("restrict_store", StoreTaskInput, StoreReceipt)
 verify_store = StoreActivity("verify_store", StoreTaskInput, VerifyReceipt)
 sweep_store = StoreActivity("sweep_store", SweepInput, SweepReport)
+check_store = StoreActivity("check_store", CheckInput, CheckResult, steps=2)
+"""Verification and sweep in one activity (requests started since patch ``check-store``)."""
 seal_identities = Activity("seal_identities", SealInput, Sealed)
 erase_batch = StoreActivity("erase_batch", BatchChunkInput, BatchChunkResult)
 check_batch_result = Activity("check_batch_result", BatchResultCheck, BatchResultChecked)
@@ -163,6 +173,6 @@ VERBS: dict[RequestType, StoreActivity[StoreTaskInput, StoreReceipt]] = {
 ALL = (
     get_policy, plan_request, project, notify, assemble_access_package, build_evidence_bundle,
     resolve_identities, access_store, erase_store, rectify_store, restrict_store, verify_store,
-    sweep_store, seal_identities, erase_batch, check_batch_result,
+    sweep_store, check_store, seal_identities, erase_batch, check_batch_result,
 )  # fmt: skip
 """Every stub (checked against the registered activities by the unit tests)."""

@@ -1,7 +1,9 @@
 """What happens after a store's verb ran: verification, the independent sweep, the end state.
 
 Runs the check activities; what their results mean is the machine's
-(``dsrflow.workflows.machine.checks``). Deterministic, no I/O.
+(``dsrflow.workflows.machine.checks``). Since patch ``check-store`` both checks run in one
+``check_store`` activity (``Publisher.checks_at_once``); requests started before run
+``verify_store`` then ``sweep_store``, as they did. Deterministic, no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dsrflow.workflows.publishing import Publisher
 
 with workflow.unsafe.imports_passed_through():
     from dsrflow.domain import (
+        CheckInput,
         StorePlan,
         StoreReceipt,
         StoreStatus,
@@ -31,6 +34,8 @@ PATCH_STORE_CHECKS = "sweep-resume-recovered-receipts"
 """Sweep after erasure/access, resume a retry at the failed step, recovered receipts are done."""
 
 Fail = Callable[[StorePlan, ActivityError, str], Awaitable[None]]
+Checked = tuple[VerifyReceipt | None, SweepReport | None]
+"""A store's verification and sweep report (each None where it did not run)."""
 
 
 class Checker:
@@ -65,7 +70,7 @@ class Checker:
             fresh: Whether the verb ran in this attempt (its receipt is combined with any
                 earlier run's, and its attempts are counted).
             verified: A verification already made with the verb (an erasure batch's set-based
-                one): used instead of running ``verify_store``.
+                one): used instead of running a verification.
         """
         m, name, rtype = self.m, store.name, self.m.inp.request_type
         outcome = m.stores.outcomes[name]
@@ -77,6 +82,70 @@ class Checker:
         await self.pub.note_store(
             name, receipt=receipt, attempts=attempts, catalog_digest=receipt.catalog_digest
         )
+        if self.pub.checks_at_once():
+            checked = await self._at_once(store, task, receipt, verified)
+        else:
+            checked = await self._apart(store, task, receipt, verified)
+        if checked is None:
+            return False  # parked: the check failed, or the erasure left records
+        check, report = checked
+        warnings = rules.warnings_for(m.stores, store, receipt, report)
+        for text in rules.new_warnings(m.stores, name, warnings):
+            self.pub.record(WORKLOAD, "store_warning", text, name)
+        settled = rules.settle(rtype, receipt, check, report, warnings)
+        await self.pub.update_store(name, **settled.changes)
+        return settled.ended
+
+    async def _at_once(
+        self,
+        store: StorePlan,
+        task: StoreTaskInput,
+        receipt: StoreReceipt,
+        verified: VerifyReceipt | None,
+    ) -> Checked | None:
+        """Both checks in one ``check_store`` activity; None when the store was parked.
+
+        A batch member's verification came with the batch's answer: only its sweep is left
+        (``check_store`` without verification), and only when that verification found nothing.
+        """
+        m, name, rtype = self.m, store.name, self.m.inp.request_type
+        wants_verify = rules.wants_verify(rtype, store, receipt)
+        check = verified if wants_verify else None
+        verify_now = wants_verify and check is None
+        sweep = rules.wants_sweep(rtype, store)
+        report: SweepReport | None = None
+        if (check is None or rules.residual(check) is None) and (verify_now or sweep):
+            inp = CheckInput(
+                request_id=m.inp.request_id,
+                store=name,
+                identities=task.identities,
+                verify=verify_now,
+                sweep_after=rules.sweep_after(rtype, receipt) if sweep else None,
+                catalog_digest=m.stores.digest,
+            )
+            try:
+                found = await acts.check_store(inp, store=store)
+            except ActivityError as err:
+                m.stores.resume[name] = receipt  # a retry checks again, without the verb
+                await self.fail(store, err, acts.check_store.name)
+                return None
+            check = found.verification if verify_now else check
+            report = found.report
+        residual = rules.residual(check) if check is not None else None
+        if residual is not None:  # no sweep ran: the store waits for a person either way
+            await self.pub.update_store(name, **residual)
+            return None
+        return check, report
+
+    async def _apart(
+        self,
+        store: StorePlan,
+        task: StoreTaskInput,
+        receipt: StoreReceipt,
+        verified: VerifyReceipt | None,
+    ) -> Checked | None:
+        """``verify_store`` then ``sweep_store`` (runs started before ``check-store``)."""
+        m, name, rtype = self.m, store.name, self.m.inp.request_type
         check: VerifyReceipt | None = None
         if rules.wants_verify(rtype, store, receipt):
             try:
@@ -84,11 +153,11 @@ class Checker:
             except ActivityError as err:
                 m.stores.resume[name] = receipt
                 await self.fail(store, err, acts.verify_store.name)
-                return False
+                return None
             residual = rules.residual(check)
             if residual is not None:
                 await self.pub.update_store(name, **residual)
-                return False
+                return None
         report = None
         if rules.wants_sweep(rtype, store):
             try:
@@ -96,13 +165,8 @@ class Checker:
             except ActivityError as err:
                 m.stores.resume[name] = receipt
                 await self.fail(store, err, acts.sweep_store.name)
-                return False
-        warnings = rules.warnings_for(m.stores, store, receipt, report)
-        for text in rules.new_warnings(m.stores, name, warnings):
-            self.pub.record(WORKLOAD, "store_warning", text, name)
-        settled = rules.settle(rtype, receipt, check, report, warnings)
-        await self.pub.update_store(name, **settled.changes)
-        return settled.ended
+                return None
+        return check, report
 
     async def _sweep(self, store: StorePlan, receipt: StoreReceipt) -> SweepReport:
         """Run the independent sweep; ``after`` says what its hits mean."""

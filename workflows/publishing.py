@@ -16,6 +16,11 @@ upsert of its own), and snapshots are coalesced: changes made while a workflow t
 projected once, by one local activity, when everything the task woke has gone as far as it can
 (``project`` still waits for it, so nothing is seen outside earlier than before). Requests
 started before replay as they ran.
+
+Patch ``check-store`` (issue 14) is the newest such marker: it stands for ``lean-history`` (and
+so for every patch before it) and checks a store after its verb with one ``check_store``
+activity. A run asks it first and asks ``lean-history`` only if it is absent, so a new run
+records one marker, and a request started before replays as it ran.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ PATCH_ACCEPTED_FIRST = "project-accepted-actions"
 PATCH_PUBLISH_CHANGES = "publish-only-changes"
 PATCH_LEAN = "lean-history"
 """Stands for every older patch, and coalesces snapshots (one per workflow task)."""
+PATCH_CHECK_STORE = "check-store"
+"""Stands for ``lean-history``, and checks a store in one activity (``Checker``)."""
 
 
 class Publisher:
@@ -49,6 +56,7 @@ class Publisher:
     def __init__(self, machine: RequestMachine) -> None:
         self.m = machine
         self.lean: bool | None = None  # decided by the run's first patch question
+        self.one_check = False  # patch ``check-store``, decided with ``lean``
         self._asked = 0  # coalesced snapshots asked for ...
         self._flushed = 0  # ... and projected
         self._flusher: asyncio.Task[None] | None = None
@@ -64,10 +72,20 @@ class Publisher:
         return self.is_lean() or workflow.patched(patch)
 
     def is_lean(self) -> bool:
-        """Whether this run has the lean history (patch ``lean-history``); asked once."""
+        """Whether this run has the lean history (patch ``lean-history``); asked once.
+
+        ``check-store`` is asked first: it stands for ``lean-history``, so a new run records
+        that one marker and a run recorded with ``lean-history`` (or before) replays as it ran.
+        """
         if self.lean is None:
-            self.lean = workflow.patched(PATCH_LEAN)
+            self.one_check = workflow.patched(PATCH_CHECK_STORE)
+            self.lean = self.one_check or workflow.patched(PATCH_LEAN)
         return self.lean
+
+    def checks_at_once(self) -> bool:
+        """Whether a store's checks are one ``check_store`` activity (patch ``check-store``)."""
+        self.is_lean()
+        return self.one_check
 
     def only_changes(self) -> bool:
         """Whether this run publishes only what changed (patch ``publish-only-changes``)."""

@@ -24,6 +24,7 @@ STORE_OPERATIONS = {
     "restrict_store": "restrict",
     "verify_store": "verify",
     "sweep_store": "sweep",
+    "check_store": "check",
 }
 """Activity type -> the ``operation`` label (the other activities are not per store)."""
 
@@ -55,8 +56,10 @@ class _Counting(ActivityInboundInterceptor):
             self.metrics.store_operations.labels(store, operation, "error").inc()
             raise
         self.metrics.store_operations.labels(store, operation, "ok").inc()
-        if operation == "sweep":
+        # ``check_store`` carries its sweep's report (None when no sweep ran).
+        report = result if operation == "sweep" else getattr(result, "report", None)
+        if operation in ("sweep", "check") and report is not None:
             self.metrics.sweeps.labels(store).inc()
-            if getattr(result, "hit_count", 0):
+            if getattr(report, "hit_count", 0):
                 self.metrics.sweep_hits.labels(store).inc()
         return result

@@ -110,6 +110,7 @@ async def test_fifty_subjects_in_one_batch(
         )
         batch_view = await asyncio.wait_for(client.get_workflow_handle(batch_id).result(), 60)
         history = await client.get_workflow_handle(batch_id).fetch_history()
+        member = await client.get_workflow_handle(rids[1]).fetch_history()
         keyring = rt.keys.keyring_path.read_bytes()
         root = rt.keys.keyring().root_key_id
 
@@ -144,6 +145,14 @@ async def test_fifty_subjects_in_one_batch(
         )
         assert report.ok and report.verdict == "VERIFIED", (rid, report.failure)
     assert len(digests) == 1  # one chunk, one set of statements for every subject
+    # The batch erased and verified: the member only sweeps, in one check_store (no verb).
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in member.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled.count("check_store") == 1, scheduled
+    assert not {"erase_store", "verify_store", "sweep_store"} & set(scheduled), scheduled
 
     raw = b"".join(e.SerializeToString() for e in history.events)
     assert b"example.org" not in raw.lower()

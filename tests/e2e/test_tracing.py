@@ -60,7 +60,7 @@ async def test_an_erasure_is_one_trace_without_personal_data(
         "StartWorkflowUpdate:approve",
         "HandleUpdate:approve",
         "RunActivity:erase_store",
-        "RunActivity:sweep_store",
+        "RunActivity:check_store",
         "RunActivity:project",
     ):
         assert expected in names, sorted(names)

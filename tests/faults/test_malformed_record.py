@@ -84,7 +84,7 @@ async def test_malformed_record_crashes_one_store_only(
             "holding the wrong kind of value"
         ), cache.error
         assert cache.attempts == 1 and runs[bad][("erase_store", "cache")] == [1], runs[bad]
-        assert ("verify_store", "cache") not in runs[bad]
+        assert ("check_store", "cache") not in runs[bad]
         ledger = rt.ledger.get_request(bad)
         assert ledger is not None and ledger.status == "needs_attention"
         assert {s.store: (s.status, s.error) for s in ledger.stores} == {
@@ -105,7 +105,7 @@ async def test_malformed_record_crashes_one_store_only(
                 assert store.receipt is not None and store.receipt.affected == ERASED[name]
                 assert store.verification is not None and store.verification.residual == 0
                 assert runs[rid][("erase_store", name)] == [1], runs[rid]
-                assert runs[rid][("verify_store", name)] == [1], runs[rid]
+                assert runs[rid][("check_store", name)] == [1], runs[rid]
         assert left(stores) == {
             "crm": {PEOPLE[2], BYSTANDER},
             "shop": {PEOPLE[2], BYSTANDER},

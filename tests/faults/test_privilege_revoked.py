@@ -113,10 +113,10 @@ async def test_privilege_revoked_parks_then_retry_store(
                 assert store.receipt.affected == ERASED[name] and store.verification.residual == 0
             # crm: the failed run and the person's retry, each on its first attempt.
             assert runs[rid][("erase_store", "crm")] == [1, 1], runs[rid]
-            assert runs[rid][("verify_store", "crm")] == [1], runs[rid]
+            assert runs[rid][("check_store", "crm")] == [1], runs[rid]
             for name in ("cache", "shop"):  # the other stores ran once
                 assert runs[rid][("erase_store", name)] == [1], runs[rid]
-                assert runs[rid][("verify_store", name)] == [1], runs[rid]
+                assert runs[rid][("check_store", name)] == [1], runs[rid]
             actions = [(a.actor, a.action, a.store) for a in view.actions]
             assert ("staff:test", "store_retry", "crm") in actions, actions
             ledger = rt.ledger.get_request(rid)

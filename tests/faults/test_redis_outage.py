@@ -97,7 +97,7 @@ async def test_redis_outage_then_back(
             for name in ("crm", "shop"):
                 assert outcome(view, name).attempts == 1
                 assert runs[rid][("erase_store", name)] == [1], runs[rid]
-                assert runs[rid][("verify_store", name)] == [1], runs[rid]
+                assert runs[rid][("check_store", name)] == [1], runs[rid]
             ledger = rt.ledger.get_request(rid)
             assert ledger is not None and ledger.status == "completed"
             assert sorted((s.store, s.status, s.affected, s.residual) for s in ledger.stores) == [

@@ -1,10 +1,13 @@
 """Workflow tests with some activities replaced by name (the rest are the real ones; see
 ``tests/fixtures/activities.py``, whose ``scripted_harness`` replaces every store activity).
 
-``sweep_store`` is a stand-in whose hits a test sets per store (the real sweep has its own
-integration tests); ``erase_store``, ``verify_store`` and ``access_store`` wrap the real
+The sweep is a stand-in whose hits a test sets per store (the real sweep has its own
+integration tests); ``erase_store``, the verification and ``access_store`` wrap the real
 activities on real SQLite stores, to count calls, inject failures and stamp the catalog digest
-each store ran under, as the real activities do.
+each store ran under, as the real activities do. ``check_store`` runs the real activity's order
+of checks (``run_checks``) over the same stand-in sweep and wrapped verification; ``steps``
+counts each check whichever activity ran it (``verify_store``/``sweep_store`` for requests
+started before patch ``check-store``).
 """
 
 from __future__ import annotations
@@ -25,13 +28,21 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from dsrflow.activities.checks import run_checks
 from dsrflow.adapters.registry import GROUP, AdapterRegistry
 from dsrflow.adapters.sdk import Capability, Subject
 from dsrflow.adapters.sql import SqlAdapter
 from dsrflow.assertions import with_signer
 from dsrflow.catalog import yamlpos
 from dsrflow.catalog.pool import AdapterPool
-from dsrflow.domain import StoreReceipt, StoreTaskInput, SweepInput, VerifyReceipt
+from dsrflow.domain import (
+    CheckInput,
+    CheckResult,
+    StoreReceipt,
+    StoreTaskInput,
+    SweepInput,
+    VerifyReceipt,
+)
 from dsrflow.requests_client import RequestClient
 from dsrflow.sweeps import SweepHit, SweepReport
 from tests.fixtures.activities import activity_name, replace_activities
@@ -59,15 +70,24 @@ class StandIns:
     real: dict[str, Callable[..., Any]]
     hits: dict[str, list[SweepHit]] = field(default_factory=dict)
     not_swept: dict[str, list[str]] = field(default_factory=dict)
-    fail_once: set[tuple[str, str]] = field(default_factory=set)  # (activity, store)
+    fail_once: set[tuple[str, str]] = field(default_factory=set)  # (activity or step, store)
     crash_after_commit: set[str] = field(default_factory=set)
-    calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (activity, store)
+    steps: Counter[tuple[str, str]] = field(default_factory=Counter)  # ("verify"|"sweep", store)
+    checks: list[CheckInput] = field(default_factory=list)
     sweeps: list[SweepInput] = field(default_factory=list)
     tasks: list[StoreTaskInput] = field(default_factory=list)
     journal: dict[tuple[str, str], StoreReceipt] = field(default_factory=dict)
 
     def _enter(self, name: str, store: str) -> None:
         self.calls[(name, store)] += 1
+        self._fail_if_told(name, store)
+
+    def _step(self, name: str, store: str) -> None:
+        self.steps[(name, store)] += 1
+        self._fail_if_told(name, store)
+
+    def _fail_if_told(self, name: str, store: str) -> None:
         if (name, store) in self.fail_once:
             self.fail_once.discard((name, store))
             raise ApplicationError(
@@ -81,6 +101,25 @@ class StandIns:
     @activity.defn(name="sweep_store")
     def sweep_store(self, inp: SweepInput) -> SweepReport:
         self._enter("sweep_store", inp.store)
+        return self._sweep(inp)
+
+    @activity.defn(name="verify_store")
+    def verify_store(self, inp: StoreTaskInput) -> VerifyReceipt:
+        self._enter("verify_store", inp.store)
+        return self._verify(inp)
+
+    @activity.defn(name="check_store")
+    def check_store(self, inp: CheckInput) -> CheckResult:
+        self._enter("check_store", inp.store)
+        self.checks.append(inp)
+        return run_checks(inp, verify=self._verify, sweep=self._sweep)
+
+    def _verify(self, inp: StoreTaskInput) -> VerifyReceipt:
+        self._step("verify", inp.store)
+        return self.real["verify_store"](inp)
+
+    def _sweep(self, inp: SweepInput) -> SweepReport:
+        self._step("sweep", inp.store)
         self.sweeps.append(inp)
         return SweepReport(
             store=inp.store, method="sql-sweep", searched=["customers.email"],
@@ -108,11 +147,6 @@ class StandIns:
             raise ApplicationError("worker lost after the commit", type="WorkerLost")
         return receipt
 
-    @activity.defn(name="verify_store")
-    def verify_store(self, inp: StoreTaskInput) -> VerifyReceipt:
-        self._enter("verify_store", inp.store)
-        return self.real["verify_store"](inp)
-
     @activity.defn(name="access_store")
     def access_store(self, inp: StoreTaskInput) -> StoreReceipt:
         self._enter("access_store", inp.store)
@@ -120,7 +154,10 @@ class StandIns:
         return self._stamp(self.real["access_store"](inp))
 
     def activities(self, real: list[Callable[..., Any]]) -> list[Callable[..., Any]]:
-        mine = [self.sweep_store, self.erase_store, self.verify_store, self.access_store]
+        mine = [
+            self.sweep_store, self.erase_store, self.verify_store, self.check_store,
+            self.access_store,
+        ]  # fmt: skip
         return replace_activities(real, mine)
 
 

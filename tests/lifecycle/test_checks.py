@@ -1,7 +1,8 @@
 """After a store's verb: verify, the independent sweep, resuming retries, recovered receipts.
 
-Real workflow and real SQLite stores; ``sweep_store`` is a stand-in whose hits each test sets
-(see ``stand_ins.py``), and the store verbs are the real activities wrapped to count calls.
+Real workflow and real SQLite stores; the sweep is a stand-in whose hits each test sets (see
+``stand_ins.py``), and the store verbs are the real activities wrapped to count calls. New
+requests run both checks in one ``check_store`` activity (patch ``check-store``).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ async def test_sweep_hits_after_erasure_park_the_store_until_fixed(checks_harnes
     assert ("support", "store_warning") in warned
 
 
-@pytest.mark.parametrize("failing", ["verify_store", "sweep_store"])
+@pytest.mark.parametrize("failing", ["verify", "sweep"])
 async def test_retry_resumes_at_the_step_that_failed(checks_harness, failing: str) -> None:
     async with checks_harness({"shop": sweeping(DEMO_SHOP)}, NO_GATES) as (h, fakes):
         fakes.fail_once = {(failing, "shop")}
@@ -105,8 +106,12 @@ async def test_retry_resumes_at_the_step_that_failed(checks_harness, failing: st
     shop = by_store(result.stores)["shop"]
     assert shop.status == "done" and shop.receipt == kept
     assert fakes.calls[("erase_store", "shop")] == 1  # not erased again
-    assert fakes.calls[(failing, "shop")] == 2
-    assert fakes.calls[("sweep_store", "shop")] == 2 if failing == "sweep_store" else 1
+    # Both checks are one activity: the retry runs it again (both checks; they only read).
+    assert fakes.calls[("check_store", "shop")] == 2
+    assert fakes.calls[("verify_store", "shop")] == fakes.calls[("sweep_store", "shop")] == 0
+    assert fakes.steps[(failing, "shop")] == 2
+    assert fakes.steps[("verify", "shop")] == 2
+    assert fakes.steps[("sweep", "shop")] == (2 if failing == "sweep" else 1)
 
 
 async def test_a_commit_whose_completion_was_lost_is_done_with_its_counts(checks_harness) -> None:

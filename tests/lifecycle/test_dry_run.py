@@ -72,7 +72,10 @@ async def test_dry_run_erasure_changes_nothing_and_signs_nothing(
     assert result.artifact is None
     kinds = scheduled(history)
     assert "build_evidence_bundle" not in kinds and "restrict_store" not in kinds
-    assert "verify_store" not in kinds  # nothing was erased, there is nothing to verify
+    # Nothing was erased, there is nothing to verify: the checks only sweep.
+    assert "verify_store" not in kinds and "sweep_store" not in kinds
+    assert fakes.checks and not any(c.verify for c in fakes.checks)
+    assert fakes.steps[("verify", "shop")] == 0
     assert h.rt.tlog.size() == 0
     assert all(t.dry_run for t in fakes.tasks) and fakes.tasks
     assert {s.after for s in fakes.sweeps} == {"access"}  # what the erase would leave behind

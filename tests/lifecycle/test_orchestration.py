@@ -23,11 +23,11 @@ async def test_an_outage_is_retried_until_the_store_answers(scripted_harness) ->
     assert result.status == "completed"
     [outcome] = result.stores
     assert (outcome.status, outcome.receipt.affected, outcome.receipt.attempt) == ("done", 3, 3)
-    erase, check = (
-        [("erase_store", "shop")] * 3,
-        [("verify_store", "shop"), ("sweep_store", "shop")],
-    )
+    erase, check = [("erase_store", "shop")] * 3, [("check_store", "shop")]
     assert stores.calls == erase + check  # the checks run once, after the attempt that worked
+    [asked] = stores.checks
+    assert asked.verify and asked.sweep_after == "erasure"  # both checks, in one activity
+    assert outcome.verification is not None and outcome.sweep is not None
 
 
 async def test_a_permanent_failure_parks_one_store_and_retry_reruns_only_it(
@@ -61,7 +61,8 @@ async def test_data_left_after_erasure_needs_a_person(scripted_harness) -> None:
         shop = h.store(view, "shop")
         assert (str(shop.status), shop.error_type) == ("failed_needs_attention", "ResidualData")
         assert shop.verification.residual == 1
-        assert stores.calls == [("erase_store", "shop"), ("verify_store", "shop")]
+        assert stores.calls == [("erase_store", "shop"), ("check_store", "shop")]
+        assert shop.sweep is None  # records left: no sweep ran, the store waits either way
 
 
 async def test_access_runs_every_store_and_sweeps_where_data_was_found(scripted_harness) -> None:
@@ -77,4 +78,7 @@ async def test_access_runs_every_store_and_sweeps_where_data_was_found(scripted_
     assert {o.store: o.receipt.matched for o in result.stores} == {"shop": 2, "support": 0}
     accessed = sorted(store for name, store in stores.calls if name == "access_store")
     assert accessed == ["shop", "support"]
-    assert stores.count("sweep_store", "shop") == 1  # swept where the store had something
+    assert stores.count("check_store", "shop") == 1  # swept where the store had something
+    assert stores.count("verify_store", "shop") == stores.count("sweep_store", "shop") == 0
+    shop = next(c for c in stores.checks if c.store == "shop")
+    assert not shop.verify and shop.sweep_after == "access"  # an access is swept, not verified

@@ -6,6 +6,7 @@ import base64
 import itertools
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +230,39 @@ def test_kept_answers_generation_carries_no_receipt_through_the_batch() -> None:
         emails = _emails(path)
         assert all(e.endswith(".batch@example.com") for e in emails), (path.name, emails)
         assert not emails or path not in batches, path.name
+
+
+def _scheduled(path: Path) -> Counter[str]:
+    """How many times a history scheduled each activity (by type)."""
+    return Counter(
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for event in json.loads(path.read_text())["events"]
+        if "activityTaskScheduledEventAttributes" in event
+    )
+
+
+def test_check_store_generation_checks_each_store_with_one_activity() -> None:
+    v7 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v7")}
+    v6 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v6")}
+    assert len(v7) >= 30
+    for path in v7.values():
+        patches, _ = _published(path)
+        assert "check-store" in patches, path.name
+        # It stands for lean-history and every older patch: none of them is asked.
+        assert not patches & (OLDER_PATCHES | {"lean-history"}), path.name
+        scheduled = _scheduled(path)
+        assert not scheduled["verify_store"] and not scheduled["sweep_store"], path.name
+    assert _scheduled(v7["test_every_store_outcome-0"])["check_store"] > 0
+    # A check that failed is retried alone: the erase ran once, check_store twice.
+    for step in ("verify", "sweep"):
+        resumed = _scheduled(v7[f"test_retry_resumes_at_the_step_that_failed-{step}-0"])
+        assert (resumed["erase_store"], resumed["check_store"]) == (1, 2), step
+    # The same scenarios schedule fewer activities than the generation before, never more.
+    renamed = {k.replace("-verify_store-", "-verify-").replace("-sweep_store-", "-sweep-"): p
+               for k, p in v6.items()}  # fmt: skip
+    both = sorted(v7.keys() & renamed.keys())
+    assert len(both) == len(v7)
+    before = {n: sum(_scheduled(renamed[n]).values()) for n in both}
+    after = {n: sum(_scheduled(v7[n]).values()) for n in both}
+    assert all(after[n] <= before[n] for n in both), {n: (before[n], after[n]) for n in both}
+    assert sum(after.values()) < sum(before.values())

@@ -63,3 +63,20 @@ async def test_store_attempts_sweeps_and_hits_are_counted() -> None:
     text = generate_latest(m.registry).decode()
     assert 'dsrflow_sweep_hits_total{store="shop"}' not in text  # a clean sweep is no hit
     assert "project" not in text and "dsr-x" not in text
+
+
+async def test_check_store_counts_as_one_check_and_its_sweep_as_a_sweep() -> None:
+    m = WorkerMetrics()
+    swept = SimpleNamespace(hit_count=2)
+    await _attempt(m, "check_store", "shop", SimpleNamespace(verification=None, report=swept))
+    # Records left after the erasure: no sweep ran, none is counted.
+    await _attempt(m, "check_store", "crm", SimpleNamespace(verification=object(), report=None))
+    await _attempt(m, "check_store", "crm", RuntimeError("store down"))
+
+    ops = m.store_operations
+    assert ops.labels("shop", "check", "ok")._value.get() == 1
+    assert ops.labels("crm", "check", "ok")._value.get() == 1
+    assert ops.labels("crm", "check", "error")._value.get() == 1
+    assert m.sweeps.labels("shop")._value.get() == 1
+    assert m.sweep_hits.labels("shop")._value.get() == 1
+    assert m.sweeps.labels("crm")._value.get() == 0

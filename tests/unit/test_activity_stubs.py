@@ -5,6 +5,7 @@ from __future__ import annotations
 import typing
 
 from dsrflow.activities.batch import BatchActivities
+from dsrflow.activities.checks import CheckActivities
 from dsrflow.activities.ledger import LedgerActivities
 from dsrflow.activities.results import ResultActivities
 from dsrflow.activities.stores import StoreActivities
@@ -19,6 +20,7 @@ def _registered() -> dict[str, tuple[type, type]]:
     found = {}
     for cls in (
         BatchActivities,
+        CheckActivities,
         LedgerActivities,
         ResultActivities,
         StoreActivities,

@@ -72,8 +72,8 @@ def test_the_catalog_setting_reaches_the_policy_and_defaults_on() -> None:
 
 def test_the_driver_turns_it_on_behind_the_four_eyes_patch() -> None:
     """The workflow sets ``four_eyes`` only where ``pub.patched(PATCH_FOUR_EYES)`` says so (the
-    patch, or the ``lean-history`` marker that stands for it; never global config): find that
-    assignment in ``workflows/dsr.py``."""
+    patch, or a marker that stands for it, ``lean-history`` or ``check-store``; never global
+    config): find that assignment in ``workflows/dsr.py``."""
     tree = ast.parse(DSR.read_text())
     consts = {
         t.id: n.value.value

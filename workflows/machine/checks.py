@@ -1,7 +1,8 @@
 """What a store's verb result means: which checks follow, warnings, the store's end state.
 
 Pure: no Temporal import, no I/O. The order per store is verb -> verify (erasure) -> sweep
-(stores declaring ``sweep``). A ``retry-store`` resumes at the step that failed: when the verb
+(stores declaring ``sweep``), both checks in one ``check_store`` activity for requests started
+since patch ``check-store``. A ``retry-store`` resumes at the step that failed: when the verb
 had succeeded and only verify or the sweep could not run, the kept receipt is checked again
 instead of running the verb twice.
 """
