@@ -226,6 +226,9 @@ def test_kept_answers_generation_carries_no_receipt_through_the_batch() -> None:
                 checked = _decoded(details["result"]["payloads"][0])
                 read += bool(isinstance(checked, dict) and checked["valid"] and checked["receipt"])
     assert read >= 2, "no member read its kept receipt"
+    members = [p for p in gen if p not in batches]
+    assert any('"check_store"' in p.read_text() for p in members)  # patch check-store
+    assert not any('"sweep_store"' in p.read_text() for p in members)
     for path in gen:  # synthetic subjects only, none in a batch's history
         emails = _emails(path)
         assert all(e.endswith(".batch@example.com") for e in emails), (path.name, emails)
