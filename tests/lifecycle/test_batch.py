@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dsrflow.batches import BatchView
 from dsrflow.domain import DsrResult
 from dsrflow.lifecycle import Decision, Denial, StoreDecision
@@ -37,6 +39,14 @@ EVENTS = {  # a foreign key the catalog does not cover: the batch answers fallba
     "connection": {"url": "sqlite:///batch/events.db"},
     "collections": {"people": EMAIL},
 }
+
+
+@pytest.fixture(scope="module")
+def ts_env(ts_env_own_clock: Any) -> Any:
+    """A time-skipping server of this module's own: a request terminated mid-flight here (the
+    reconciler's case) left the shared server unable to skip time for every later module's
+    tests (``env.sleep`` ended in "Timeout expired")."""
+    return ts_env_own_clock
 
 
 def seed(demo_dir: Path, subjects: list[str]) -> None:
