@@ -61,6 +61,23 @@ def seed(schema: str) -> Any:
     return engine
 
 
+def contacts_and_notes(schema: str, subjects: int, *, audit: bool = False) -> Any:
+    """Tables ``contacts`` and ``notes`` (and ``audit``, a foreign key the catalog does not
+    cover); one contact row for each of subjects 1..``subjects``. The engine."""
+    engine = create_engine(PG_ADMIN)
+    q = f'"{schema}"'
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
+        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
+        if audit:
+            conn.execute(
+                text(f"CREATE TABLE {q}.audit (id INT, contact_id INT REFERENCES {q}.contacts(id))")
+            )
+        for i in range(1, subjects + 1):
+            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
+    return engine
+
+
 def catalog(tmp_path: Path, schema: str) -> Path:
     path = tmp_path / "catalog.yaml"
     path.write_text(
@@ -163,16 +180,8 @@ async def test_a_store_the_batch_cannot_take_is_erased_per_subject(
 ) -> None:
     """A foreign key the catalog does not cover: the batch answers ``fallback`` and each
     request erases the store alone (recorded in its history), with the same end result."""
-    engine = create_engine(PG_ADMIN)
+    engine = contacts_and_notes(pg_schema, 3, audit=True)
     q = f'"{pg_schema}"'
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
-        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
-        conn.execute(
-            text(f"CREATE TABLE {q}.audit (id INT, contact_id INT REFERENCES {q}.contacts(id))")
-        )
-        for i in range(1, 4):
-            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
     rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
     subjects = tmp_path / "subjects.jsonl"
     subjects.write_text("".join(f'{{"email": "{email(i)}"}}\n' for i in range(1, 4)))
@@ -208,13 +217,8 @@ async def test_a_member_at_a_gate_does_not_hold_up_the_others(
 ) -> None:
     """Identity verification on: two verified members are erased after the quiet period while
     the third still waits at its gate; once verified it is erased in a later round."""
-    engine = create_engine(PG_ADMIN)
+    engine = contacts_and_notes(pg_schema, 3)
     q = f'"{pg_schema}"'
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
-        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
-        for i in range(1, 4):
-            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
     path = catalog(tmp_path, pg_schema)
     path.write_text(
         path.read_text().replace("identity_verification: false", "identity_verification: true")
@@ -270,13 +274,8 @@ async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
     """A member terminated in Temporal never tells its batch. With a long quiet period the
     batch waits for it and answers nobody; ``ledger reconcile`` finds the end, signals the batch
     ``member_finished`` (audited), and the batch erases the other members and ends."""
-    engine = create_engine(PG_ADMIN)
+    engine = contacts_and_notes(pg_schema, 3)
     q = f'"{pg_schema}"'
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
-        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
-        for i in range(1, 4):
-            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
     path = catalog(tmp_path, pg_schema)
     path.write_text(
         path.read_text().replace("identity_verification: false", "identity_verification: true")
@@ -349,13 +348,8 @@ async def test_a_batch_through_the_http_api(
     """``POST /api/v1/batches`` (the API in process, a real worker and Temporal): the same use
     case as the CLI (every member its own request, erased together, audited under the token's
     actor), then ``GET /api/v1/batches/{id}`` shows the counts."""
-    engine = create_engine(PG_ADMIN)
+    engine = contacts_and_notes(pg_schema, 4)
     q = f'"{pg_schema}"'
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {q}.contacts (id SERIAL PRIMARY KEY, email TEXT)"))
-        conn.execute(text(f"CREATE TABLE {q}.notes (id SERIAL PRIMARY KEY, author TEXT)"))
-        for i in range(1, 5):
-            conn.execute(text(f"INSERT INTO {q}.contacts (email) VALUES (:e)"), {"e": email(i)})
     rt = make_runtime(temporal_server, tmp_path / "state", catalog(tmp_path, pg_schema))
     api, intake, analyst = client(rt), auth(token(rt, "intake")), auth(token(rt, "analyst"))
     body = {"members": [{"email": email(i)} for i in range(1, 4)], "quiet_s": 1}
