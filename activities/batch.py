@@ -186,19 +186,21 @@ class BatchActivities:
             except NotSupportedError:
                 return BatchChunkResult(inp.store, fallback=True)
             checks = eraser.verify_many(subjects)
-        checked_at = datetime.now(UTC)
-        keys = self.keystore.get_many([m.sealed.partition(":")[0] for m in inp.members])
-        results = []
-        for receipt, member, check in zip(journaled, inp.members, checks, strict=True):
-            receipt = self._recovered(receipt, member.request_id)
-            verification = VerifyReceipt(
-                store=inp.store, residual=check.matched, checked_at=checked_at,
-                operation_digest=check.operation_digest,
-            )  # fmt: skip
-            key = keys[member.sealed.partition(":")[0]]
-            tag = result_tag(key, member.request_id, receipt, verification)
-            results.append(MemberResult(member.request_id, receipt, verification, tag))
-        self._keep(inp, results)
+        # The ledger reads and writes below fail as typed, scrubbed errors like the store's.
+        with store_errors(inp.store):
+            checked_at = datetime.now(UTC)
+            keys = self.keystore.get_many([m.sealed.partition(":")[0] for m in inp.members])
+            results = []
+            for receipt, member, check in zip(journaled, inp.members, checks, strict=True):
+                receipt = self._recovered(receipt, member.request_id)
+                verification = VerifyReceipt(
+                    store=inp.store, residual=check.matched, checked_at=checked_at,
+                    operation_digest=check.operation_digest,
+                )  # fmt: skip
+                key = keys[member.sealed.partition(":")[0]]
+                tag = result_tag(key, member.request_id, receipt, verification)
+                results.append(MemberResult(member.request_id, receipt, verification, tag))
+            self._keep(inp, results)
         log.info(
             "erase batch",
             batch_id=inp.batch_id,
