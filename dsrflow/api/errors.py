@@ -7,6 +7,7 @@ catch-all (``hardening.Hardening``) answers a generic 500 for anything unforesee
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -66,10 +67,26 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if not problems:
         return error(400, "the request is not valid")
     first = problems[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    where = ".".join(str(p) for p in _named(first)) or "body"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     # The message only: pydantic's ``input`` would echo what was sent (maybe personal data).
     return error(400, f"{where}: {first.get('msg', 'not valid')}{more}")
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _named(problem: Any) -> list[Any]:
+    """Where a problem is, without naming what the caller sent as a key.
+
+    Pydantic's location holds a mapping's keys and unknown field names as sent: an address
+    typed where an identity kind belongs (``{"ann@example.org": ...}``) would be echoed.
+    """
+    loc = [p for p in problem.get("loc", ()) if p != "body"]
+    if problem.get("type") == "extra_forbidden" and loc and not _FIELD.fullmatch(str(loc[-1])):
+        loc[-1] = "[unknown field]"  # a plain misspelt name is worth naming; anything else not
+    # ``(..., <key as sent>, "[key]")``: the key itself failed; name its place only.
+    return [p for i, p in enumerate(loc) if not (i + 1 < len(loc) and loc[i + 1] == "[key]")]
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -304,6 +304,10 @@ def test_errors_never_echo_what_was_sent(world) -> None:
             headers={"content-type": "application/json"},
         ),
         c.post(f"{PREFIX}/requests/{RID}/deny", json={"reason": NEEDLE + "\x00"}),
+        # An address typed where an identity kind or a field name belongs: keys are not echoed.
+        c.post(f"{PREFIX}/batches", json={"members": [{NEEDLE: "x"}]}),
+        c.post(f"{PREFIX}/batches", json={"members": [{"email": "a@example.org"}], NEEDLE: 1}),
+        c.post(f"{PREFIX}/requests", json={NEEDLE: 1}),
     ]
     for got in answers:
         assert got.status_code >= 400

@@ -74,7 +74,7 @@ def test_a_caller_who_may_not_submit_is_refused_and_nothing_is_audited(rt) -> No
         ({"members": [{"email": []}]}, f"members.0.email: {SHAPE}"),
         (
             {"members": [{"Email!": "ann@example.org"}]},
-            "members.0.Email!.[key]: String should match pattern '^[a-z][a-z0-9_]{0,39}$'",
+            "members.0.[key]: String should match pattern '^[a-z][a-z0-9_]{0,39}$'",
         ),
         ({"members": []}, "members: List should have at least 1 item after validation, not 0"),
         (
