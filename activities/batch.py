@@ -46,7 +46,7 @@ from dsrflow.catalog.pool import AdapterPool
 from dsrflow.crypto.keystore import KeyStore
 from dsrflow.domain import Identity, StoreReceipt, VerifyReceipt
 from dsrflow.ledger.batch_answers import BatchAnswers
-from dsrflow.ledger.journal import ReceiptJournal
+from dsrflow.ledger.journal import ReceiptJournal, plain
 
 log = structlog.get_logger(__name__)
 
@@ -80,8 +80,9 @@ def unseal_all(keystore: KeyStore, members: list[SealedMember]) -> list[list[Ide
 def result_tag(key: bytes, request_id: str, receipt: StoreReceipt, check: VerifyReceipt) -> str:
     """HMAC-SHA256, under the member's data key, of its receipt's and verification's counts.
 
-    Only ``erase_batch`` (which holds the members' keys) can compute it: a ``batch_result``
-    signal sent from anywhere else does not carry a valid one.
+    The tag of an answer carried in the ``batch_result`` signal, as batches did before answers
+    were kept in the ledger (``answer_tag``); checked for those only. Only ``erase_batch``
+    (which holds the members' keys) could compute it.
     """
     counts = [
         [c.collection, c.action, c.matched, c.affected, c.residual] for c in receipt.collections
@@ -91,6 +92,24 @@ def result_tag(key: bytes, request_id: str, receipt: StoreReceipt, check: Verify
          receipt.recovered, receipt.operation_digest, counts, check.residual,
          check.operation_digest]
     ).encode()  # fmt: skip
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def answer_tag(
+    key: bytes, request_id: str, store: str, receipt: StoreReceipt, check: VerifyReceipt
+) -> str:
+    """HMAC-SHA256, under the member's data key, of a kept answer: all of it.
+
+    Covers the member, the store the answer is for, and every field of the receipt and the
+    verification (as the ledger keeps them), so a row copied to another store or edited in any
+    field (a count, ``dry_run``, a note) no longer matches. Only ``erase_batch`` (which holds
+    the members' keys) can compute it.
+    """
+    body = json.dumps(
+        ["dsrflow-batch-answer-v2", request_id, store, plain(receipt), plain(check)],
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
@@ -123,19 +142,29 @@ class BatchActivities:
         carried in the signal (batches before ``kept``) is checked as it came.
         """
         res = inp.result
-        receipt, check, tag = res.receipt, res.verification, res.tag
         if res.kept:
-            kept = self.answers.kept(inp.request_id, res.store)
-            if kept is None:
-                return BatchResultChecked(False)
-            receipt, check, tag = kept.receipt, kept.verification, kept.tag
-        if receipt is None or check is None or not tag:
+            return self._kept_answer(inp.request_id, res.store)
+        if res.receipt is None or res.verification is None or not res.tag:
             return BatchResultChecked(False)
         _, key = self.keystore.key_for(inp.request_id)
-        want = result_tag(key, inp.request_id, receipt, check)
-        if not hmac.compare_digest(want, tag):
+        want = result_tag(key, inp.request_id, res.receipt, res.verification)
+        return BatchResultChecked(hmac.compare_digest(want, res.tag))
+
+    def _kept_answer(self, request_id: str, store: str) -> BatchResultChecked:
+        """The member's kept answer for ``store``, trusted only if it is that, untouched."""
+        kept = self.answers.kept(request_id, store)
+        if kept is None:
             return BatchResultChecked(False)
-        return BatchResultChecked(True, receipt, check) if res.kept else BatchResultChecked(True)
+        receipt, check = kept.receipt, kept.verification
+        if receipt.store != store or check.store != store or receipt.action != "erase":
+            return BatchResultChecked(False)  # another store's answer, or not an erasure
+        if receipt.dry_run:
+            return BatchResultChecked(False)  # a batch never dry-runs
+        _, key = self.keystore.key_for(request_id)
+        want = answer_tag(key, request_id, store, receipt, check)
+        if not hmac.compare_digest(want, kept.tag):
+            return BatchResultChecked(False)
+        return BatchResultChecked(True, receipt, check)
 
     @activity.defn(name="erase_batch")
     def erase_batch(self, inp: BatchChunkInput) -> BatchChunkResult:
@@ -198,7 +227,7 @@ class BatchActivities:
                     operation_digest=check.operation_digest,
                 )  # fmt: skip
                 key = keys[member.sealed.partition(":")[0]]
-                tag = result_tag(key, member.request_id, receipt, verification)
+                tag = answer_tag(key, member.request_id, inp.store, receipt, verification)
                 results.append(MemberResult(member.request_id, receipt, verification, tag))
             self._keep(inp, results)
         log.info(

@@ -200,11 +200,12 @@ def test_record_many_keeps_the_journal_rules(tmp_path: Path) -> None:
 def test_a_kept_answer_is_read_from_the_ledger_and_only_trusted_with_its_tag(
     tmp_path: Path,
 ) -> None:
+    from dataclasses import replace
     from datetime import UTC, datetime
 
     from sqlalchemy import update
 
-    from dsrflow.activities.batch import BatchActivities
+    from dsrflow.activities.batch import BatchActivities, answer_tag
     from dsrflow.batches import BatchResultCheck, BatchStoreResult
     from dsrflow.crypto.keystore import KeyStore
     from dsrflow.domain import StoreReceipt, VerifyReceipt
@@ -222,7 +223,7 @@ def test_a_kept_answer_is_read_from_the_ledger_and_only_trusted_with_its_tag(
     at = datetime(2026, 12, 3, tzinfo=UTC)
     receipt = StoreReceipt("crm", "sql", "1", "erase", 3, 3, "sha256:x", at, at, 1)
     check = VerifyReceipt("crm", 0, at, "sha256:y")
-    tag = result_tag(keystore.key_for("dsr-a")[1], "dsr-a", receipt, check)
+    tag = answer_tag(keystore.key_for("dsr-a")[1], "dsr-a", "crm", receipt, check)
     answers.keep("batch-1", "crm", [("dsr-a", receipt, check, tag)])
 
     def checked(rid: str, store: str = "crm") -> Any:
@@ -233,8 +234,18 @@ def test_a_kept_answer_is_read_from_the_ledger_and_only_trusted_with_its_tag(
     # A forged "kept" signal to a member nothing was kept for, or for another store: refused.
     assert not checked("dsr-b").valid and checked("dsr-b").receipt is None
     assert not checked("dsr-a", "billing").valid
-    # A row rewritten in the ledger (more rows "erased") no longer matches its tag.
+    # Her genuine crm answer copied to another of her stores: not an answer for that store.
+    answers.keep("batch-1", "billing", [("dsr-a", receipt, check, tag)])
+    assert not checked("dsr-a", "billing").valid
+    relabelled = (replace(receipt, store="billing"), replace(check, store="billing"))
+    answers.keep("batch-1", "billing", [("dsr-a", *relabelled, tag)])
+    assert not checked("dsr-a", "billing").valid  # the tag names the store it was made for
+    # A row rewritten in the ledger, in any field, no longer matches its tag.
+    for change in ({"affected": 9}, {"dry_run": True}, {"note": "text"}, {"recovered": True}):
+        with ledger.session() as s:
+            s.execute(update(BatchAnswerRow).values(receipt={**plain(receipt), **change}))
+        assert not checked("dsr-a").valid, change
     with ledger.session() as s:
-        s.execute(update(BatchAnswerRow).values(receipt={**plain(receipt), "affected": 9}))
-    assert not checked("dsr-a").valid
+        s.execute(update(BatchAnswerRow).values(receipt=plain(receipt)))
+    assert checked("dsr-a").valid  # the untouched row still passes: the checks above are real
     ledger.close()
