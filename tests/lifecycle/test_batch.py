@@ -2,7 +2,7 @@
 
 Real time-skipping Temporal, a real worker running both workflows, real SQLite stores; the batch
 is submitted through the application layer (``SubmitBatch``), as ``request submit-batch`` does.
-With ``DSRFLOW_RECORD_HISTORIES=1`` these tests record the ``batch-v1`` replay generation
+With ``DSRFLOW_RECORD_HISTORIES=1`` these tests record a batch replay generation
 (``tests/replay/README.md``): the batch workflow's history and every member's.
 """
 
