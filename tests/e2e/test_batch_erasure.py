@@ -82,6 +82,18 @@ def payloads_of(message: Any) -> list[Payload]:
     return found
 
 
+def verifying(server: DevServer, schema: str, tmp_path: Path, subjects: int) -> tuple[Any, Path]:
+    """A runtime whose erasures wait for identity verification; a file of subjects 1..n."""
+    path = catalog(tmp_path, schema)
+    path.write_text(
+        path.read_text().replace("identity_verification: false", "identity_verification: true")
+    )
+    rt = make_runtime(server, tmp_path / "state", path)
+    listed = tmp_path / "subjects.csv"
+    listed.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, subjects + 1)))
+    return rt, listed
+
+
 def contacts_and_notes(schema: str, subjects: int, *, audit: bool = False) -> Any:
     """Tables ``contacts`` and ``notes`` (and ``audit``, a foreign key the catalog does not
     cover); one contact row for each of subjects 1..``subjects``. The engine."""
@@ -247,13 +259,7 @@ async def test_a_member_at_a_gate_does_not_hold_up_the_others(
     the third still waits at its gate; once verified it is erased in a later round."""
     engine = contacts_and_notes(pg_schema, 3)
     q = f'"{pg_schema}"'
-    path = catalog(tmp_path, pg_schema)
-    path.write_text(
-        path.read_text().replace("identity_verification: false", "identity_verification: true")
-    )
-    rt = make_runtime(temporal_server, tmp_path / "state", path)
-    subjects = tmp_path / "subjects.csv"
-    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+    rt, subjects = verifying(temporal_server, pg_schema, tmp_path, 3)
 
     def left() -> int:
         with engine.connect() as conn:
@@ -304,13 +310,7 @@ async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
     ``member_finished`` (audited), and the batch erases the other members and ends."""
     engine = contacts_and_notes(pg_schema, 3)
     q = f'"{pg_schema}"'
-    path = catalog(tmp_path, pg_schema)
-    path.write_text(
-        path.read_text().replace("identity_verification: false", "identity_verification: true")
-    )
-    rt = make_runtime(temporal_server, tmp_path / "state", path)
-    subjects = tmp_path / "subjects.csv"
-    subjects.write_text("email\n" + "".join(f"{email(i)}\n" for i in range(1, 4)))
+    rt, subjects = verifying(temporal_server, pg_schema, tmp_path, 3)
 
     def left() -> list[str]:
         with engine.connect() as conn:
