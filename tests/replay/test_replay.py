@@ -20,6 +20,17 @@ from dsrflow.workflows.common import sandbox_runner
 from dsrflow.workflows.dsr import DataSubjectRequestWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))
+
+
+def generation(folder: str) -> dict[str, Path]:
+    """The histories of one generation (``v6`` matches ``v6-lean-history``), by name."""
+    return {
+        p.stem: p
+        for p in HISTORIES
+        if p.parent.name == folder or p.parent.name.startswith(f"{folder}-")
+    }
+
+
 WORKFLOWS = {"DataSubjectRequest": DataSubjectRequestWorkflow, BATCH_WORKFLOW: ErasureBatchWorkflow}
 
 
@@ -30,7 +41,7 @@ def workflow_type(path: Path) -> str:
 
 
 def test_histories_cover_the_lifecycle() -> None:
-    names = {p.stem.rsplit("-", 1)[0] for p in HISTORIES if p.parent.name.startswith("v2")}
+    names = {name.rsplit("-", 1)[0] for name in generation("v2")}
     for scenario in (
         "test_every_store_outcome",
         "test_retry_store_after_a_fix_does_not_rerun_done_stores",
@@ -57,7 +68,7 @@ async def test_history_replays(path: Path) -> None:
 
 
 def test_latest_generation_covers_sweeps_resumes_and_dry_runs() -> None:
-    names = {p.stem.rsplit("-", 1)[0] for p in HISTORIES if p.parent.name.startswith("v3")}
+    names = {name.rsplit("-", 1)[0] for name in generation("v3")}
     for scenario in (
         "test_every_store_outcome",
         "test_retry_store_after_a_fix_does_not_rerun_done_stores",
@@ -94,7 +105,7 @@ def _published(path: Path) -> tuple[set[str], list[str]]:
 
 
 def test_newest_generation_publishes_the_status_only_when_it_changed() -> None:
-    v5 = [p for p in HISTORIES if p.parent.name.startswith("v5")]
+    v5 = list(generation("v5").values())
     assert len(v5) >= 30
     for path in v5:
         patches, statuses = _published(path)
@@ -102,7 +113,7 @@ def test_newest_generation_publishes_the_status_only_when_it_changed() -> None:
         repeated = [a for a, b in itertools.pairwise(statuses) if a == b]
         assert not repeated, f"{path.name} upserted {repeated} twice in a row"
     # The generation before re-published unchanged values (what the patch removes).
-    _, older = _published(next(p for p in HISTORIES if p.parent.name.startswith("v4")))
+    _, older = _published(next(iter(generation("v4").values())))
     assert any(a == b for a, b in itertools.pairwise(older))
 
 
@@ -130,8 +141,8 @@ def _shape(path: Path) -> tuple[int, int]:
 
 
 def test_lean_generation_records_one_patch_and_projects_less() -> None:
-    v6 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v6")}
-    v5 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v5")}
+    v6 = generation("v6")
+    v5 = generation("v5")
     assert len(v6) >= 30
     for path in v6.values():
         patches, statuses = _published(path)
@@ -178,7 +189,7 @@ def test_batch_generation_holds_a_batch_and_its_members() -> None:
     """``batch-v1/`` (``tests/lifecycle/test_batch.py``): the batch workflow erasing a chunk, a
     chunk answered ``fallback``, a failed chunk and a member that finished without the batch;
     the members' side of each. Synthetic subjects only, and none in a batch's history."""
-    gen = [p for p in HISTORIES if p.parent.name == "batch-v1"]
+    gen = list(generation("batch-v1").values())
     batches = [p for p in gen if workflow_type(p) == BATCH_WORKFLOW]
     members = [p for p in gen if workflow_type(p) == "DataSubjectRequest"]
     assert len(batches) >= 2 and len(members) >= 4
@@ -204,7 +215,7 @@ def test_kept_answers_generation_carries_no_receipt_through_the_batch() -> None:
     The batch's history holds ``kept`` and no receipt (its workflow task decodes nothing per
     member); each member answered ``kept`` read its own receipt with ``check_batch_result``.
     """
-    gen = [p for p in HISTORIES if p.parent.name == "batch-v2-kept-answers"]
+    gen = list(generation("batch-v2-kept-answers").values())
     batches = [p for p in gen if workflow_type(p) == BATCH_WORKFLOW]
     assert batches
     results = [
@@ -239,14 +250,14 @@ def _scheduled(path: Path) -> Counter[str]:
     """How many times a history scheduled each activity (by type)."""
     return Counter(
         event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
-        for event in json.loads(path.read_text())["events"]
+        for event in _events(path)
         if "activityTaskScheduledEventAttributes" in event
     )
 
 
 def test_check_store_generation_checks_each_store_with_one_activity() -> None:
-    v7 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v7")}
-    v6 = {p.stem: p for p in HISTORIES if p.parent.name.startswith("v6")}
+    v7 = generation("v7")
+    v6 = generation("v6")
     assert len(v7) >= 30
     for path in v7.values():
         patches, _ = _published(path)
