@@ -82,6 +82,23 @@ def payloads_of(message: Any) -> list[Payload]:
     return found
 
 
+async def submit_file(rt: Any, subjects: Path, *, quiet_s: int) -> str:
+    """``request submit-batch --file SUBJECTS``; what it printed (it must succeed)."""
+    code, out = await run_cli(
+        rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", str(quiet_s)
+    )
+    assert code == 0, out
+    return out
+
+
+def batch_ids(out: str) -> list[str]:
+    return re.findall(r"^batch (batch-\S+)$", out, re.M)
+
+
+def request_ids(out: str) -> list[str]:
+    return re.findall(r"^(dsr-\S+)$", out, re.M)
+
+
 def verifying(server: DevServer, schema: str, tmp_path: Path, subjects: int) -> tuple[Any, Path]:
     """A runtime whose erasures wait for identity verification; a file of subjects 1..n."""
     path = catalog(tmp_path, schema)
@@ -144,13 +161,10 @@ async def test_fifty_subjects_in_one_batch(
         # One line naming file and line, no value echoed, nothing started (checked before).
         assert code != 0 and out.strip().count("\n") == 0, out
         assert "bad.csv:3: --email: not an e-mail address" in out and "@" not in out, out
-        code, out = await run_cli(
-            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "2"
-        )
-        assert code == 0, out
+        out = await submit_file(rt, subjects, quiet_s=2)
         assert "@" not in out  # request and batch ids only
-        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
-        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        [batch_id] = batch_ids(out)
+        rids = request_ids(out)
         assert len(rids) == SUBJECTS
         results: list[DsrResult] = await asyncio.wait_for(
             asyncio.gather(
@@ -227,12 +241,9 @@ async def test_a_store_the_batch_cannot_take_is_erased_per_subject(
     subjects.write_text("".join(f'{{"email": "{email(i)}"}}\n' for i in range(1, 4)))
     client = await rt.client()
     async with rt.worker(client):
-        code, out = await run_cli(
-            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
-        )
-        assert code == 0, out
-        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
-        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        out = await submit_file(rt, subjects, quiet_s=1)
+        [batch_id] = batch_ids(out)
+        rids = request_ids(out)
         results = await asyncio.wait_for(
             asyncio.gather(
                 *(client.get_workflow_handle(r, result_type=DsrResult).result() for r in rids)
@@ -267,12 +278,9 @@ async def test_a_member_at_a_gate_does_not_hold_up_the_others(
 
     client = await rt.client()
     async with rt.worker(client):
-        code, out = await run_cli(
-            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "1"
-        )
-        assert code == 0, out
-        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
-        rids = re.findall(r"^(dsr-\S+)$", out, re.M)
+        out = await submit_file(rt, subjects, quiet_s=1)
+        [batch_id] = batch_ids(out)
+        rids = request_ids(out)
         for rid in rids[:2]:
             code, said = await run_cli(
                 rt, "request", "verify-identity", rid, "--method", "email_link"
@@ -318,12 +326,9 @@ async def test_a_member_ended_outside_dsrflow_is_released_by_the_reconciler(
 
     client = await rt.client()
     async with rt.worker(client):
-        code, out = await run_cli(
-            rt, "request", "submit-batch", "--file", str(subjects), "--quiet-s", "600"
-        )
-        assert code == 0, out
-        [batch_id] = re.findall(r"^batch (batch-\S+)$", out, re.M)
-        *kept, gone = re.findall(r"^(dsr-\S+)$", out, re.M)
+        out = await submit_file(rt, subjects, quiet_s=600)
+        [batch_id] = batch_ids(out)
+        *kept, gone = request_ids(out)
         for rid in kept:
             code, said = await run_cli(
                 rt, "request", "verify-identity", rid, "--method", "email_link"
