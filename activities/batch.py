@@ -60,6 +60,20 @@ def seal(keystore: KeyStore, request_id: str, identities: list[Identity]) -> str
     return f"{key_id}:{base64.b64encode(data).decode()}"
 
 
+def member_keys(keystore: KeyStore, members: list[SealedMember]) -> dict[str, bytes]:
+    """Each member's data key, by key id, in one read (``KeyStore.get_many``).
+
+    Raises:
+        KeyDestroyedError: A member was purged: its identities are gone.
+    """
+    return keystore.get_many([key_of(m) for m in members])
+
+
+def key_of(member: SealedMember) -> str:
+    """The key id a member's identities were sealed under (``KEY_ID:BASE64``)."""
+    return member.sealed.partition(":")[0]
+
+
 def unseal_all(keystore: KeyStore, members: list[SealedMember]) -> list[list[Identity]]:
     """Open what ``seal`` sealed for each member (fails for another request's blob).
 
@@ -67,10 +81,14 @@ def unseal_all(keystore: KeyStore, members: list[SealedMember]) -> list[list[Ide
         KeyDestroyedError: A member was purged: its identities are gone.
         cryptography.exceptions.InvalidTag: A blob not sealed for its member.
     """
-    parts = [m.sealed.partition(":") for m in members]
-    keys = keystore.get_many([key_id for key_id, _, _ in parts])
+    return unseal_with(member_keys(keystore, members), members)
+
+
+def unseal_with(keys: dict[str, bytes], members: list[SealedMember]) -> list[list[Identity]]:
+    """``unseal_all`` with the members' keys already read."""
     out = []
-    for member, (key_id, _, b64) in zip(members, parts, strict=True):
+    for member in members:
+        key_id, _, b64 = member.sealed.partition(":")
         data = base64.b64decode(b64)
         body = AESGCM(keys[key_id]).decrypt(data[:12], data[12:], member.request_id.encode())
         out.append([Identity(kind, value) for kind, value in json.loads(body)])
@@ -182,7 +200,8 @@ class BatchActivities:
             if entry is None or not spec_of(adapter).erase_many_for(entry.config):
                 return BatchChunkResult(inp.store, fallback=True)
             eraser: BatchEraser = adapter  # type: ignore[assignment]
-            ids = unseal_all(self.keystore, inp.members)
+            keys = member_keys(self.keystore, inp.members)  # read once: unseal, then tag
+            ids = unseal_with(keys, inp.members)
             subjects = [
                 Subject.of(i, request_id=m.request_id)
                 for i, m in zip(ids, inp.members, strict=True)
@@ -218,7 +237,6 @@ class BatchActivities:
         # The ledger reads and writes below fail as typed, scrubbed errors like the store's.
         with store_errors(inp.store):
             checked_at = datetime.now(UTC)
-            keys = self.keystore.get_many([m.sealed.partition(":")[0] for m in inp.members])
             results = []
             for receipt, member, check in zip(journaled, inp.members, checks, strict=True):
                 receipt = self._recovered(receipt, member.request_id)
@@ -226,8 +244,9 @@ class BatchActivities:
                     store=inp.store, residual=check.matched, checked_at=checked_at,
                     operation_digest=check.operation_digest,
                 )  # fmt: skip
-                key = keys[member.sealed.partition(":")[0]]
-                tag = answer_tag(key, member.request_id, inp.store, receipt, verification)
+                tag = answer_tag(
+                    keys[key_of(member)], member.request_id, inp.store, receipt, verification
+                )
                 results.append(MemberResult(member.request_id, receipt, verification, tag))
             self._keep(inp, results)
         log.info(
